@@ -1,0 +1,76 @@
+"""The `hftop` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from tui import __version__
+from tui.settings import DEFAULT_REFRESH, Settings, default_cache_dir, default_endpoint, parse_refresh
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hftop",
+        description="A terminal dashboard for Hugging Face Hub downloads and the local Hugging Face cache.",
+    )
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        help="the Hub cache to show (default: HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache/huggingface/hub)",
+    )
+    parser.add_argument(
+        "--refresh",
+        type=_refresh_arg,
+        default=DEFAULT_REFRESH,
+        metavar="SECONDS",
+        help=f"seconds between two samples (default {DEFAULT_REFRESH:g})",
+    )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="start a local demo hub and a throwaway cache filled from it; needs no network",
+    )
+    parser.add_argument("--version", action="version", version=f"hftop {__version__}")
+    return parser
+
+
+def _refresh_arg(text: str) -> float:
+    try:
+        return parse_refresh(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    cache_dir = (args.cache_dir or default_cache_dir()).expanduser()
+    if cache_dir.exists() and not cache_dir.is_dir():
+        print(f"hftop: --cache-dir {cache_dir} is a file, not a folder", file=sys.stderr)
+        return 2
+
+    from tui.app import make_app
+
+    demo = None
+    endpoint = default_endpoint()
+    if args.demo:
+        from tui.demo import DemoError, start_demo
+
+        try:
+            demo = start_demo(args.cache_dir)
+        except DemoError as e:
+            print(f"hftop: {e}", file=sys.stderr)
+            return 1
+        cache_dir, endpoint = demo.cache_dir, demo.endpoint
+    settings = Settings(cache_dir=cache_dir.absolute(), endpoint=endpoint, refresh=args.refresh, demo=args.demo)
+    try:
+        make_app(settings).run()
+    finally:
+        if demo is not None:
+            demo.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,170 @@
+"""The hftop App: layout, bindings and the routing of worker results to panes."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import Footer
+from textual.worker import Worker, WorkerState
+
+from tui.core.throughput import ALL, CounterReading, ThroughputTracker, next_interface
+from tui.messages import CacheScanned, DiskSampled, NetworkSampled
+from tui.probes.cache_scan import cache_fingerprint, scan_cache
+from tui.probes.disk import DiskSpace, disk_space
+from tui.probes.network import read_counters
+from tui.screens.help import HelpScreen, binding_rows
+from tui.screens.warnings import WarningsScreen
+from tui.settings import Settings
+from tui.widgets.cache_pane import CachePane
+from tui.widgets.downloads_pane import DownloadsPane
+from tui.widgets.network_pane import NetworkPane
+from tui.widgets.status_line import StatusLine
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Where the app reads time, network counters and free space. Snapshot tests pass fixed ones."""
+
+    clock: Callable[[], float] = time.time
+    counters: Callable[[], CounterReading] = read_counters
+    disk: Callable[[Path], DiskSpace | None] = disk_space
+
+
+@dataclass
+class _CacheWatch:
+    fingerprint: tuple | None = None
+    rescan_requested: bool = True
+    worker: Worker | None = None
+    scans: int = 0
+
+
+class HfTopApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "hftop"
+
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("tab", "focus_next", "Next pane", show=False),
+        Binding("shift+tab", "focus_previous", "Previous pane", show=False),
+        Binding("r", "rescan", "Rescan"),
+        Binding("i", "next_interface", "Interface"),
+        Binding("w", "warnings", "Warnings", show=False),
+    ]
+
+    def __init__(self, settings: Settings, sources: Sources | None = None) -> None:
+        super().__init__()
+        self.settings = settings
+        self.sources = sources or Sources()
+        self._cache = _CacheWatch()
+        self._net = ThroughputTracker(history_seconds=max(300.0, 150 * settings.refresh))
+        self._net_lock = threading.Lock()  # the tracker is fed by a worker and read on key presses
+        self._net_worker: Worker | None = None
+        self._interface = ALL
+        self._last_scan = None
+
+    def compose(self) -> ComposeResult:
+        yield StatusLine(self.settings.cache_dir, self.settings.endpoint, demo=self.settings.demo, id="status")
+        with Horizontal(id="upper"):
+            yield DownloadsPane(id="downloads")
+            yield NetworkPane(id="network")
+        yield CachePane(clock=self.sources.clock, id="cache")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#cache-table").focus()
+        self._tick()
+        self.set_interval(self.settings.refresh, self._tick)
+
+    def on_resize(self, event) -> None:
+        self.screen.set_class(event.size.width < 100, "-narrow")
+
+    # --- the refresh loop ------------------------------------------------------------------
+    def _tick(self) -> None:
+        # A worker still busy from the last tick is left alone: ticks are skipped, never stacked.
+        if self._net_worker is None or self._net_worker.is_finished:
+            self._net_worker = self._sample_network()
+        if self._cache.worker is None or self._cache.worker.is_finished:
+            force = self._cache.rescan_requested
+            self._cache.rescan_requested = False
+            self._cache.worker = self._watch_cache(force)
+
+    @work(thread=True, group="network", exit_on_error=False)
+    def _sample_network(self) -> None:
+        reading = self.sources.counters()
+        with self._net_lock:
+            self._net.add(reading)
+            view = self._net.view(self._interface)
+        self.post_message(NetworkSampled(view))
+
+    @work(thread=True, group="cache", exit_on_error=False)
+    def _watch_cache(self, force: bool) -> None:
+        cache_dir = self.settings.cache_dir
+        self.post_message(DiskSampled(self.sources.disk(cache_dir)))
+        # The fingerprint is taken before the scan, so a change during the scan triggers another one.
+        fingerprint = cache_fingerprint(cache_dir)
+        if not force and fingerprint == self._cache.fingerprint:
+            return
+        scan = scan_cache(cache_dir)
+        self._cache.fingerprint = fingerprint
+        self._cache.scans += 1
+        self.post_message(CacheScanned(scan))
+
+    # --- routing of facts to panes ---------------------------------------------------------
+    @on(CacheScanned)
+    def _show_scan(self, message: CacheScanned) -> None:
+        self._last_scan = message.scan
+        self.query_one(CachePane).scan = message.scan
+
+    @on(NetworkSampled)
+    def _show_network(self, message: NetworkSampled) -> None:
+        self.query_one(NetworkPane).view = message.view
+
+    @on(DiskSampled)
+    def _show_disk(self, message: DiskSampled) -> None:
+        self.query_one(StatusLine).space = message.space
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.ERROR:
+            what = {"cache": "Reading the cache", "network": "Reading network counters"}.get(
+                event.worker.group, event.worker.group
+            )
+            error = event.worker.error
+            self.notify(f"{what} failed: {error}", severity="error", timeout=8)
+
+    # --- actions ------------------------------------------------------------------------------
+    def action_rescan(self) -> None:
+        self._cache.rescan_requested = True
+        self.notify("Rescanning the cache…", timeout=2)
+        self._tick()
+
+    def action_next_interface(self) -> None:
+        with self._net_lock:
+            self._interface = next_interface(self._interface, self._net.interfaces())
+            view = self._net.view(self._interface)
+        self.query_one(NetworkPane).view = view
+
+    def action_warnings(self) -> None:
+        info = self._last_scan.info if self._last_scan else None
+        self.push_screen(WarningsScreen([str(w) for w in info.warnings] if info else []))
+
+    def action_help(self) -> None:
+        sections = [
+            ("Everywhere", binding_rows(self.BINDINGS) + [("Tab / Shift+Tab", "move between panes")]),
+            ("Cache pane", CachePane.HELP),
+            ("Network pane", NetworkPane.HELP),
+        ]
+        self.push_screen(HelpScreen(sections))
+
+
+def make_app(settings: Settings, sources: Sources | None = None) -> HfTopApp:
+    """The one way to build the app, shared by the command line, the tests and the screenshot script."""
+    return HfTopApp(settings, sources)

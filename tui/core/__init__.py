@@ -1,0 +1,1 @@
+"""Pure logic: no Textual, no I/O. Time is passed in, never read."""

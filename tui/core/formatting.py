@@ -1,0 +1,53 @@
+"""How sizes, ages and rates read on screen. humanize does the work; these fix the conventions."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import humanize
+
+
+def size(num_bytes: int | float | None) -> str:
+    """Decimal units, as `hf cache ls` and the Hub show them: `1.2 GB`, `512 B`."""
+    if num_bytes is None:
+        return "unknown"
+    text = humanize.naturalsize(num_bytes, format="%.1f")
+    return text.replace(" Bytes", " B").replace(" Byte", " B")
+
+
+def rate(bytes_per_second: float | None) -> str:
+    if bytes_per_second is None:
+        return "–"
+    return f"{size(bytes_per_second)}/s"
+
+
+def age(timestamp: float | None, now: float) -> str:
+    """`3 minutes ago`; a timestamp in the future (clock skew) reads `now`."""
+    if timestamp is None:
+        return "unknown"
+    return humanize.naturaltime(dt.timedelta(seconds=max(now - timestamp, 0)))
+
+
+# humanize has no compact form; table columns need one that fits in 8 cells.
+_COMPACT_UNITS = ((365 * 86400, "y"), (30 * 86400, "mo"), (7 * 86400, "w"), (86400, "d"), (3600, "h"), (60, "m"), (1, "s"))
+
+
+def age_short(timestamp: float | None, now: float) -> str:
+    """`now`, `42s ago`, `5m ago`, `3h ago`, `12d ago`, `4mo ago`, `2y ago`."""
+    if timestamp is None:
+        return "–"
+    seconds = now - timestamp
+    if seconds < 1:
+        return "now"
+    for unit_seconds, unit in _COMPACT_UNITS:
+        if seconds >= unit_seconds:
+            return f"{int(seconds // unit_seconds)}{unit} ago"
+    return "now"
+
+
+def short_hash(commit_hash: str, length: int = 12) -> str:
+    return commit_hash[:length]
+
+
+def count(n: int, noun: str) -> str:
+    return f"{humanize.intcomma(n)} {noun}{'' if n == 1 else 's'}"

@@ -1,0 +1,74 @@
+"""`hftop --demo`: a devhub on loopback, a throwaway cache filled by real downloads from it.
+
+Both run as child processes in their own process groups; `close()` stops them and removes the
+throwaway cache, so quitting leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class DemoError(RuntimeError):
+    """The demo could not start; the message says why."""
+
+
+@dataclass
+class DemoSession:
+    endpoint: str
+    cache_dir: Path
+    throwaway: bool
+    processes: list[subprocess.Popen] = field(default_factory=list)
+
+    def close(self) -> None:
+        for proc in self.processes:
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        for proc in self.processes:
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        if self.throwaway:
+            shutil.rmtree(self.cache_dir, ignore_errors=True)
+
+
+def start_demo(cache_dir: Path | None = None) -> DemoSession:
+    throwaway = cache_dir is None
+    cache = Path(tempfile.mkdtemp(prefix="hftop-demo-")) / "hub" if cache_dir is None else Path(cache_dir)
+    env = {**os.environ, "HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
+    hub = subprocess.Popen(
+        [sys.executable, "-m", "tui.devhub", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
+    session = DemoSession(endpoint="", cache_dir=cache, throwaway=throwaway, processes=[hub])
+    endpoint = hub.stdout.readline().strip() if hub.stdout else ""
+    if not endpoint.startswith("http://"):
+        session.close()
+        raise DemoError("the demo hub did not start (is the loopback interface up?)")
+    session.endpoint = endpoint
+    session.processes.append(
+        subprocess.Popen(
+            [sys.executable, "-m", "tui.devhub.demo_cache", "--endpoint", endpoint, "--cache-dir", str(cache)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
+        )
+    )
+    return session

@@ -1,0 +1,1 @@
+"""A loopback imitation of the Hugging Face Hub, for `hftop --demo` and the tests."""

@@ -1,0 +1,27 @@
+"""Facts that workers post to the app. Each carries frozen data only."""
+
+from __future__ import annotations
+
+from textual.message import Message
+
+from tui.core.throughput import ThroughputView
+from tui.probes.cache_scan import CacheScan
+from tui.probes.disk import DiskSpace
+
+
+class CacheScanned(Message):
+    def __init__(self, scan: CacheScan) -> None:
+        super().__init__()
+        self.scan = scan
+
+
+class NetworkSampled(Message):
+    def __init__(self, view: ThroughputView) -> None:
+        super().__init__()
+        self.view = view
+
+
+class DiskSampled(Message):
+    def __init__(self, space: DiskSpace | None) -> None:
+        super().__init__()
+        self.space = space

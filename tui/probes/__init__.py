@@ -1,0 +1,1 @@
+"""Blocking reads of the world (filesystem, processes, network). Each returns frozen data; none touches the UI."""

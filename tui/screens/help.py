@@ -1,0 +1,48 @@
+"""`?`: every key hftop answers to, gathered from the bindings themselves so the list cannot go stale."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
+
+    def __init__(self, sections: list[tuple[str, list[tuple[str, str]]]]) -> None:
+        super().__init__()
+        self.sections = sections
+
+    def compose(self) -> ComposeResult:
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold cyan", no_wrap=True)
+        table.add_column()
+        for title, rows in self.sections:
+            table.add_row(Text(title, style="bold underline"), "")
+            for key, text in rows:
+                table.add_row(key, text)
+            table.add_row("", "")
+        table.add_row(Text("Mouse", style="bold underline"), "")
+        table.add_row("click", "focus a pane, select a row; click a column header to sort by it")
+        table.add_row("wheel", "scroll")
+        with VerticalScroll(id="help-body"):
+            yield Static(table)
+        yield Static(Text("Esc, q or ? closes this help", style="dim"), id="help-footer")
+
+    def on_mount(self) -> None:
+        self.query_one("#help-body").border_title = "hftop keys"
+
+
+def binding_rows(bindings: list[Binding]) -> list[tuple[str, str]]:
+    rows = []
+    for binding in bindings:
+        if not binding.description:
+            continue
+        keys = binding.key_display or binding.key.replace("question_mark", "?").replace(",", " / ")
+        rows.append((keys, binding.description))
+    return rows

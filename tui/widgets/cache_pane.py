@@ -1,0 +1,346 @@
+"""The cache pane: repos → revisions → files, with sort, filter and a totals line."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from huggingface_hub import CachedRepoInfo, CachedRevisionInfo
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.reactive import reactive
+from textual.widgets import DataTable, Input, Static
+
+from tui.core import formatting as fmt
+from tui.core.cache_query import (
+    CacheFilter,
+    CacheSort,
+    FilterError,
+    SortKey,
+    filter_files,
+    filter_repos,
+    filter_revisions,
+    parse_filter,
+    relative_path,
+    sort_files,
+    sort_repos,
+    sort_revisions,
+)
+from tui.probes.cache_scan import CacheScan
+
+_SORT_COLUMNS = {"size": SortKey.SIZE, "accessed": SortKey.ACCESSED, "modified": SortKey.MODIFIED, "name": SortKey.NAME}
+
+
+@dataclass(frozen=True)
+class CacheLocation:
+    """Where the user is: the repo list, one repo's revisions, or one revision's files."""
+
+    repo: str | None = None
+    """`type/id` of the opened repo."""
+    revision: str | None = None
+    """Commit hash of the opened revision."""
+
+    @property
+    def level(self) -> str:
+        return "files" if self.revision else "revisions" if self.repo else "repos"
+
+
+class CachePane(Vertical, can_focus=False):
+    """Everything under the Hub cache, one repo a row."""
+
+    BINDINGS = [
+        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("escape", "back", "Back", show=False),
+        Binding("backspace", "back", "Back", show=False),
+        Binding("s", "sort('size')", "Size", show=False),
+        Binding("n", "sort('name')", "Name", show=False),
+        Binding("u", "sort('accessed')", "Used", show=False),
+        Binding("t", "sort('modified')", "Modified", show=False),
+    ]
+    HELP = [
+        ("Enter", "open a repo's revisions, a revision's files"),
+        ("Esc / Backspace", "back up one level (or clear the filter)"),
+        ("/", "filter: size>1GB accessed>30d modified<7d type=model refs=main, or words of the repo id"),
+        ("s n u t", "sort by size, name, last used (accessed), last modified; again reverses"),
+        ("w", "show the cache's warnings (corrupted repos)"),
+    ]
+
+    scan: reactive[CacheScan | None] = reactive(None, always_update=True, init=False)
+    """The latest scan; set by the app."""
+    sort: reactive[CacheSort] = reactive(CacheSort, init=False)
+    cache_filter: reactive[CacheFilter] = reactive(CacheFilter, init=False)
+    location: reactive[CacheLocation] = reactive(CacheLocation, init=False)
+
+    def __init__(self, clock: Callable[[], float] = time.time, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.clock = clock
+        self._shown_level: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="cache-crumb")
+        yield Input(placeholder="filter: size>1GB accessed>30d type=model, or part of a repo id", id="cache-filter")
+        yield Static(id="cache-filter-error")
+        yield Static(id="cache-empty")
+        yield DataTable(id="cache-table", cursor_type="row", zebra_stripes=True)
+        yield Static(id="cache-totals")
+
+    def on_mount(self) -> None:
+        self.border_title = "Cache"
+        self.query_one("#cache-filter").display = False
+        self.query_one("#cache-filter-error").display = False
+        self._render_all()
+
+    # --- reactive watchers ----------------------------------------------------------------
+    def watch_scan(self) -> None:
+        self._render_all()
+
+    def watch_sort(self) -> None:
+        self._render_all()
+
+    def watch_cache_filter(self) -> None:
+        self._render_all()
+
+    def watch_location(self) -> None:
+        self._render_all()
+
+    # --- actions ---------------------------------------------------------------------------
+    def action_sort(self, key: str) -> None:
+        self.sort = self.sort.pressed(SortKey(key))
+
+    def action_filter(self) -> None:
+        box = self.query_one("#cache-filter", Input)
+        box.display = True
+        box.value = self.cache_filter.text
+        box.focus()
+
+    def action_back(self) -> None:
+        if self.location.revision:
+            self.location = CacheLocation(repo=self.location.repo)
+        elif self.location.repo:
+            self.location = CacheLocation()
+        elif not self.cache_filter.is_empty:
+            self._close_filter(clear=True)
+
+    @on(DataTable.RowSelected, "#cache-table")
+    def _open_row(self, event: DataTable.RowSelected) -> None:
+        key = event.row_key.value
+        if key is None:
+            return
+        if self.location.level == "repos":
+            self.location = CacheLocation(repo=key)
+        elif self.location.level == "revisions":
+            self.location = CacheLocation(repo=self.location.repo, revision=key)
+
+    @on(DataTable.HeaderSelected, "#cache-table")
+    def _sort_by_header(self, event: DataTable.HeaderSelected) -> None:
+        key = _SORT_COLUMNS.get(str(event.column_key.value))
+        if key is not None:
+            self.sort = self.sort.pressed(key)
+
+    @on(Input.Changed, "#cache-filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        error = self.query_one("#cache-filter-error", Static)
+        try:
+            self.cache_filter = parse_filter(event.value)
+        except FilterError as e:
+            error.update(Text(str(e), style="bold red"))
+            error.display = True
+            return
+        error.display = False
+
+    @on(Input.Submitted, "#cache-filter")
+    def _filter_submitted(self) -> None:
+        if not self.query_one("#cache-filter-error").display:
+            self._close_filter(clear=False)
+
+    def on_key(self, event) -> None:
+        if event.key == "escape" and self.query_one("#cache-filter", Input).has_focus:
+            event.stop()
+            self._close_filter(clear=True)
+
+    def _close_filter(self, clear: bool) -> None:
+        box = self.query_one("#cache-filter", Input)
+        if clear:
+            box.value = ""
+            self.cache_filter = CacheFilter()
+        self.query_one("#cache-filter-error").display = False
+        box.display = bool(self.cache_filter.text)
+        self.query_one("#cache-table").focus()
+
+    # --- rendering -------------------------------------------------------------------------
+    def _find_repo(self, info, cache_id: str | None) -> CachedRepoInfo | None:
+        return next((r for r in info.repos if r.cache_id == cache_id), None)
+
+    def _render_all(self) -> None:
+        if not self.is_mounted:
+            return
+        table = self.query_one("#cache-table", DataTable)
+        empty = self.query_one("#cache-empty", Static)
+        scan = self.scan
+        if scan is None or scan.info is None:
+            table.display = False
+            empty.display = True
+            if scan is None:
+                empty.update("Scanning the cache…")
+            elif scan.missing:
+                empty.update(
+                    Text.assemble(
+                        ("No Hugging Face cache here yet.\n", "bold"),
+                        f"hftop looked in {scan.cache_dir}\n",
+                        "It is chosen by --cache-dir, else HF_HUB_CACHE, else HF_HOME/hub, "
+                        "else ~/.cache/huggingface/hub. The pane fills in as soon as a download creates it.",
+                    )
+                )
+            else:
+                empty.update(Text.assemble(("Cannot read the cache\n", "bold red"), scan.error or ""))
+            self._render_crumb()
+            self._render_totals()
+            return
+        table.display = True
+        empty.display = False
+        info = scan.info
+        location = self.location
+        repo = self._find_repo(info, location.repo) if location.repo else None
+        revision = None
+        if location.repo and repo is None:
+            self.notify(f"{location.repo} is no longer in the cache", severity="warning")
+            self.location = CacheLocation()
+            return
+        if repo is not None and location.revision:
+            revision = next((r for r in repo.revisions if r.commit_hash == location.revision), None)
+            if revision is None:
+                self.notify(f"Revision {location.revision[:12]} is no longer in the cache", severity="warning")
+                self.location = CacheLocation(repo=location.repo)
+                return
+        now = self.clock()
+        previous_key = _cursor_key(table)
+        if self._shown_level != location.level:
+            table.clear(columns=True)
+            self._add_columns(table, location.level)
+            self._shown_level = location.level
+            previous_key = None
+        else:
+            table.clear()
+        if revision is not None:
+            rows = self._file_rows(revision, now)
+        elif repo is not None:
+            rows = self._revision_rows(repo, now)
+        else:
+            rows = self._repo_rows(list(info.repos), now)
+        for key, cells in rows:
+            table.add_row(*cells, key=key)
+        if previous_key is not None and previous_key in table.rows:
+            table.move_cursor(row=table.get_row_index(previous_key), animate=False)
+        self._render_crumb()
+        self._render_totals()
+
+    def _add_columns(self, table: DataTable, level: str) -> None:
+        if level == "repos":
+            table.add_column("Type", key="type", width=7)
+            table.add_column("Repo", key="name")
+            table.add_column("Size", key="size", width=9)
+            table.add_column("Files", key="files", width=5)
+            table.add_column("Revs", key="revisions", width=4)
+            table.add_column("Refs", key="refs")
+            table.add_column("Accessed", key="accessed")
+            table.add_column("Modified", key="modified")
+        elif level == "revisions":
+            table.add_column("Revision", key="hash", width=12)
+            table.add_column("Refs", key="name")
+            table.add_column("Size", key="size", width=9)
+            table.add_column("Files", key="files", width=5)
+            table.add_column("Modified", key="modified")
+        else:
+            table.add_column("Path", key="name")
+            table.add_column("Size", key="size", width=9)
+            table.add_column("Blob", key="blob", width=14)
+            table.add_column("Accessed", key="accessed")
+            table.add_column("Modified", key="modified")
+
+    def _repo_rows(self, repos: list[CachedRepoInfo], now: float):
+        for repo in sort_repos(filter_repos(repos, self.cache_filter, now), self.sort):
+            refs = sorted({ref for rev in repo.revisions for ref in rev.refs})
+            yield repo.cache_id, (
+                repo.repo_type,
+                repo.repo_id,
+                Text(fmt.size(repo.size_on_disk), justify="right"),
+                Text(str(repo.nb_files), justify="right"),
+                Text(str(len(repo.revisions)), justify="right"),
+                ", ".join(refs) if refs else Text("detached", style="yellow"),
+                fmt.age_short(repo.last_accessed, now),
+                fmt.age_short(repo.last_modified, now),
+            )
+
+    def _revision_rows(self, repo: CachedRepoInfo, now: float):
+        revisions = filter_revisions(repo, list(repo.revisions), self.cache_filter, now)
+        for rev in sort_revisions(revisions, self.sort):
+            yield rev.commit_hash, (
+                fmt.short_hash(rev.commit_hash),
+                ", ".join(sorted(rev.refs)) if rev.refs else Text("detached", style="yellow"),
+                Text(fmt.size(rev.size_on_disk), justify="right"),
+                Text(str(rev.nb_files), justify="right"),
+                fmt.age_short(rev.last_modified, now),
+            )
+
+    def _file_rows(self, revision: CachedRevisionInfo, now: float):
+        for f in sort_files(filter_files(list(revision.files), self.cache_filter), self.sort, revision):
+            yield str(f.file_path), (
+                relative_path(f, revision),
+                Text(fmt.size(f.size_on_disk), justify="right"),
+                _blob_label(f.blob_path),
+                fmt.age_short(f.blob_last_accessed, now),
+                fmt.age_short(f.blob_last_modified, now),
+            )
+
+    def _render_crumb(self) -> None:
+        location = self.location
+        parts = [Text("Repos", style="bold" if location.level == "repos" else "")]
+        if location.repo:
+            parts += [Text(" › "), Text(location.repo, style="bold" if location.level == "revisions" else "")]
+        if location.revision:
+            parts += [Text(" › "), Text(fmt.short_hash(location.revision), style="bold")]
+        parts += [Text(f"   sorted by {self.sort.label}", style="dim")]
+        if not self.cache_filter.is_empty:
+            parts += [Text("   filter: ", style="dim"), Text(self.cache_filter.text, style="bold cyan")]
+        self.query_one("#cache-crumb", Static).update(Text.assemble(*parts))
+
+    def _render_totals(self) -> None:
+        totals = self.query_one("#cache-totals", Static)
+        scan = self.scan
+        if scan is None or scan.info is None:
+            totals.update("")
+            return
+        info = scan.info
+        parts = [
+            Text(fmt.count(len(info.repos), "repo"), style="bold"),
+            Text(f"{fmt.size(info.size_on_disk)} on disk", style="bold"),
+        ]
+        partials = info.incomplete_files
+        if partials:
+            parts.append(
+                Text(f"{fmt.count(len(partials), 'partial download')} ({fmt.size(info.incomplete_size_on_disk)})", style="yellow")
+            )
+        else:
+            parts.append(Text("no partial downloads", style="dim"))
+        if info.warnings:
+            parts.append(Text(f"{fmt.count(len(info.warnings), 'warning')} (w to view)", style="bold red"))
+        totals.update(Text(" · ").join(parts))
+
+
+def _blob_label(blob_path: Path) -> str:
+    name = blob_path.name
+    return name[:12] + "…" if len(name) > 13 else name
+
+
+def _cursor_key(table: DataTable) -> str | None:
+    if table.row_count == 0:
+        return None
+    try:
+        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+    except Exception:  # noqa: BLE001 - a stale cursor simply means "no previous row"
+        return None

@@ -1,0 +1,60 @@
+"""The network pane: system throughput from psutil counters, now / average / peak / total, with history."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.reactive import reactive
+from textual.widgets import Sparkline, Static
+
+from tui.core import formatting as fmt
+from tui.core.throughput import ALL, ThroughputView
+
+
+class NetworkPane(Vertical, can_focus=True):
+    """Receive and send rates of the chosen interface (all but loopback by default)."""
+
+    HELP = [("i", "cycle the network pane between all interfaces and each one")]
+
+    view: reactive[ThroughputView | None] = reactive(None, init=False)
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="net-figures")
+        with Horizontal(classes="net-row"):
+            yield Static("↓", classes="net-arrow rx")
+            yield Sparkline([], id="net-rx", summary_function=max)
+        with Horizontal(classes="net-row"):
+            yield Static("↑", classes="net-arrow tx")
+            yield Sparkline([], id="net-tx", summary_function=max)
+
+    def on_mount(self) -> None:
+        self.border_title = "Network"
+        self.watch_view()
+
+    def watch_view(self) -> None:
+        view = self.view
+        figures = self.query_one("#net-figures", Static)
+        if view is None:
+            figures.update("Sampling…")
+            return
+        which = "all but loopback" if view.interface == ALL else view.interface
+        self.border_title = f"Network · {which}"
+        span = int(view.seconds_covered)
+        self.border_subtitle = f"last {span // 60}:{span % 60:02d} · i: interface"
+        grid = Table.grid(padding=(0, 1))
+        for _ in range(5):
+            grid.add_column(justify="right")
+        grid.add_row("", Text("now", style="dim"), Text("avg", style="dim"), Text("peak", style="dim"), Text("total", style="dim"))
+        grid.add_row(
+            Text("↓", style="bold green"),
+            fmt.rate(view.rx_now), fmt.rate(view.rx_avg), fmt.rate(view.rx_peak), fmt.size(view.rx_total),
+        )
+        grid.add_row(
+            Text("↑", style="bold magenta"),
+            fmt.rate(view.tx_now), fmt.rate(view.tx_avg), fmt.rate(view.tx_peak), fmt.size(view.tx_total),
+        )
+        figures.update(grid)
+        self.query_one("#net-rx", Sparkline).data = list(view.rx_history) or [0.0]
+        self.query_one("#net-tx", Sparkline).data = list(view.tx_history) or [0.0]
