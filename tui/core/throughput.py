@@ -76,7 +76,8 @@ class ThroughputTracker:
                 r, t = self._step_bytes(rx, choice), self._step_bytes(tx, choice)
                 self._peak_rx[choice] = max(self._peak_rx.get(choice, 0.0), r / dt)
                 self._peak_tx[choice] = max(self._peak_tx.get(choice, 0.0), t / dt)
-            while self._steps and reading.at - self._steps[0][0] > self.history_seconds:
+            # A step ending at `at` began at `at - dt`; keep the steps that began inside the window.
+            while self._steps and reading.at - (self._steps[0][0] - self._steps[0][1]) > self.history_seconds:
                 self._steps.popleft()
         else:
             self._first = reading

@@ -36,12 +36,14 @@ def scan_cache(cache_dir: Path) -> CacheScan:
         return done(info=scan_cache_dir(cache_dir))
     except CacheNotFound:
         return done(info=None, missing=True)
-    except ValueError as e:  # the path is a file
-        return done(info=None, error=f"Not a cache directory: {cache_dir} ({e.__class__.__name__})" if not str(e) else str(e))
+    except ValueError:  # huggingface_hub's word for "the path is a file"
+        return done(info=None, error=f"{cache_dir} is a file, not a cache folder")
     except OSError as e:
         what = e.strerror or e.__class__.__name__
         where = e.filename or cache_dir
         return done(info=None, error=f"Cannot read the cache: {what}: {where}")
+    except RuntimeError as e:  # pathlib's resolve() on a symlink loop
+        return done(info=None, error=f"Cannot read the cache: {e}")
 
 
 def cache_fingerprint(cache_dir: Path) -> tuple:

@@ -1,0 +1,188 @@
+"""The cache probe on caches built by real huggingface_hub downloads from the devhub."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from huggingface_hub import hf_hub_download, scan_cache_dir, snapshot_download
+from huggingface_hub.utils._shared_blobs import publish_blob_to_shared_store, try_link_from_shared_store
+
+from tui.devhub import demo_cache as demo_cache_builder
+from tui.probes.cache_scan import cache_fingerprint, partial_sizes, scan_cache
+from tui.probes.disk import disk_space
+
+
+def _repo(info, cache_id):
+    return next(r for r in info.repos if r.cache_id == cache_id)
+
+
+def test_scan_sees_what_huggingface_hub_sees(demo_cache):
+    scan = scan_cache(demo_cache)
+    reference = scan_cache_dir(demo_cache)
+    assert scan.error is None and not scan.missing
+    assert scan.info.size_on_disk == reference.size_on_disk
+    assert {(r.cache_id, r.size_on_disk) for r in scan.info.repos} == {
+        (r.cache_id, r.size_on_disk) for r in reference.repos
+    }
+    assert {r.cache_id for r in scan.info.repos} >= {
+        "model/hftop-demo/tiny-bert",
+        "model/hftop-demo/llama-mini",
+        "dataset/hftop-demo/squad-mini",
+        "space/hftop-demo/chat-space",
+    }
+
+
+def test_detached_revision_partial_and_warning_are_reported(demo_cache, devhub):
+    info = scan_cache(demo_cache).info
+    tiny = _repo(info, "model/hftop-demo/tiny-bert")
+    refs = sorted((sorted(rev.refs), rev.commit_hash) for rev in tiny.revisions)
+    v1 = devhub.repos[("model", "hftop-demo/tiny-bert")].refs["v1.0"]
+    assert refs[0] == ([], v1), "the revision fetched by hash has no ref: detached"
+    assert refs[1][0] == ["main"]
+    # config.json is the same blob in both revisions; the repo counts it once.
+    assert tiny.size_on_disk < sum(rev.size_on_disk for rev in tiny.revisions)
+
+    [partial] = info.incomplete_files
+    assert partial.file_path.name.endswith(".incomplete")
+    assert partial.size_on_disk >= demo_cache_partial_minimum()
+
+    assert len(info.warnings) == 1
+    assert demo_cache_corrupted_name() in str(info.warnings[0])
+
+
+def demo_cache_partial_minimum() -> int:
+    return demo_cache_builder.ORPHAN_BYTES
+
+
+def demo_cache_corrupted_name() -> str:
+    return demo_cache_builder.CORRUPTED_FOLDER
+
+
+def test_missing_cache_dir_is_not_an_error(tmp_path):
+    scan = scan_cache(tmp_path / "nowhere")
+    assert scan.missing and scan.info is None and scan.error is None
+
+
+def test_a_file_instead_of_a_folder_gets_a_sentence(tmp_path):
+    path = tmp_path / "hub"
+    path.write_text("oops")
+    scan = scan_cache(path)
+    assert scan.info is None and not scan.missing
+    assert "file" in scan.error and str(path) in scan.error
+
+
+def test_a_broken_ref_makes_a_warning_not_a_failure(demo_cache):
+    ref = demo_cache / "models--hftop-demo--llama-mini" / "refs" / "main"
+    ref.write_text("0" * 40)
+    info = scan_cache(demo_cache).info
+    assert "model/hftop-demo/llama-mini" not in {r.cache_id for r in info.repos}
+    assert any("llama-mini" in str(w) for w in info.warnings)
+
+
+def test_a_symlink_loop_gets_a_sentence_not_a_traceback(tmp_path):
+    loop = tmp_path / "hub"
+    os.symlink(loop, loop)
+    scan = scan_cache(loop)
+    assert scan.info is None and scan.error and "Cannot read the cache" in scan.error
+
+
+def test_fingerprint_is_stable_and_sees_every_kind_of_change(demo_cache, devhub):
+    first = cache_fingerprint(demo_cache)
+    assert cache_fingerprint(demo_cache) == first, "nothing changed: same fingerprint"
+
+    # A new repo downloaded by huggingface_hub.
+    hf_hub_download("hftop-demo/vit-huge", "config.json", cache_dir=demo_cache, endpoint=devhub.endpoint)
+    second = cache_fingerprint(demo_cache)
+    assert second != first
+
+    # A ref moved to another commit (rewritten in place).
+    ref = demo_cache / "models--hftop-demo--tiny-bert" / "refs" / "main"
+    v1 = devhub.repos[("model", "hftop-demo/tiny-bert")].refs["v1.0"]
+    ref.write_text(v1)
+    third = cache_fingerprint(demo_cache)
+    assert third != second
+
+    # A revision deleted.
+    snapshots = demo_cache / "models--hftop-demo--whisper-small" / "snapshots"
+    shutil.rmtree(next(snapshots.iterdir()))
+    fourth = cache_fingerprint(demo_cache)
+    assert fourth != third
+
+    # The orphan partial removed.
+    for partial in demo_cache.glob("*/blobs/*.incomplete"):
+        partial.unlink()
+    assert cache_fingerprint(demo_cache) != fourth
+
+
+def test_fingerprint_notices_the_cache_appearing(tmp_path, devhub):
+    cache = tmp_path / "hub"
+    before = cache_fingerprint(cache)
+    hf_hub_download("hftop-demo/chat-space", "app.py", repo_type="space", cache_dir=cache, endpoint=devhub.endpoint)
+    assert cache_fingerprint(cache) != before
+    assert scan_cache(cache).info is not None
+
+
+def test_shared_xet_store_is_counted_once(tmp_path, devhub):
+    """Two repos whose blobs are symlinks into the cache-wide store, made by huggingface_hub's own functions."""
+    cache = tmp_path / "hub"
+    snapshot_download("hftop-demo/whisper-small", cache_dir=cache, endpoint=devhub.endpoint)
+    hub_file = devhub.file("hftop-demo/whisper-small", "model.safetensors")
+    xet_hash = hub_file.sha256  # any 64-hex id will do as the store key
+    original = cache / "models--hftop-demo--whisper-small"
+    blob = original / "blobs" / hub_file.etag
+    before = cache_fingerprint(cache)
+    assert publish_blob_to_shared_store(
+        blob_path=str(blob), xet_hash=xet_hash, cache_dir=cache, expected_size=hub_file.size
+    )
+    assert blob.is_symlink() and (cache / "blobs" / xet_hash[:2] / xet_hash).is_file()
+
+    # A second repo that references the same store entry (as a second Xet download of the same file would).
+    twin = cache / "models--hftop-demo--whisper-twin"
+    (twin / "blobs").mkdir(parents=True)
+    (twin / "refs").mkdir()
+    commit = next((original / "snapshots").iterdir()).name
+    (twin / "refs" / "main").write_text(commit)
+    (twin / "snapshots" / commit).mkdir(parents=True)
+    assert try_link_from_shared_store(
+        blob_path=str(twin / "blobs" / hub_file.etag), xet_hash=xet_hash, cache_dir=cache, expected_size=hub_file.size
+    )
+    os.symlink(f"../../blobs/{hub_file.etag}", twin / "snapshots" / commit / "model.safetensors")
+
+    assert cache_fingerprint(cache) != before
+    info = scan_cache(cache).info
+    assert not info.warnings
+    sizes = {r.repo_id: r.size_on_disk for r in info.repos}
+    assert sizes["hftop-demo/whisper-twin"] == hub_file.size
+    assert sizes["hftop-demo/whisper-small"] >= hub_file.size
+    # The physical total counts the shared payload once.
+    assert info.size_on_disk < sum(sizes.values())
+    assert info.size_on_disk == scan_cache_dir(cache).size_on_disk
+
+
+def test_partial_sizes_are_sparse_aware(tmp_path):
+    sparse = tmp_path / "x.incomplete"
+    with open(sparse, "wb") as f:
+        f.truncate(50_000_000)  # apparent size, no blocks written
+        f.write(b"a" * 4096)
+    dense = tmp_path / "y.incomplete"
+    dense.write_bytes(b"b" * 100_000)
+    sizes = partial_sizes([sparse, dense, tmp_path / "gone.incomplete"])
+    assert sizes[dense] == 100_000
+    assert sizes[sparse] < 1_000_000
+    assert tmp_path / "gone.incomplete" not in sizes
+
+
+def test_disk_space_of_a_cache_not_created_yet(tmp_path):
+    space = disk_space(tmp_path / "not" / "yet" / "hub")
+    assert space is not None and space.path == tmp_path and 0 < space.free <= space.total
+
+
+def test_network_counters_are_real():
+    code = "from tui.probes.network import read_counters; r = read_counters(); print(len(r.received), sorted(r.loopback))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    count, loopback = out.split(" ", 1)
+    assert int(count) >= 1 and "lo" in loopback
