@@ -72,15 +72,19 @@ class HfTopApp(App[None]):
         self._last_scan = None
 
     def compose(self) -> ComposeResult:
-        yield StatusLine(self.settings.cache_dir, self.settings.endpoint, demo=self.settings.demo, id="status")
+        # Kept as attributes: app.query_one() searches the active screen, which may be a dialog.
+        self.status_line = StatusLine(self.settings.cache_dir, self.settings.endpoint, demo=self.settings.demo, id="status")
+        self.network_pane = NetworkPane(id="network")
+        self.cache_pane = CachePane(clock=self.sources.clock, id="cache")
+        yield self.status_line
         with Horizontal(id="upper"):
             yield DownloadsPane(id="downloads")
-            yield NetworkPane(id="network")
-        yield CachePane(clock=self.sources.clock, id="cache")
+            yield self.network_pane
+        yield self.cache_pane
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#cache-table").focus()
+        self.cache_pane.query_one("#cache-table").focus()
         self._tick()
         self.set_interval(self.settings.refresh, self._tick)
 
@@ -122,15 +126,15 @@ class HfTopApp(App[None]):
     @on(CacheScanned)
     def _show_scan(self, message: CacheScanned) -> None:
         self._last_scan = message.scan
-        self.query_one(CachePane).scan = message.scan
+        self.cache_pane.scan = message.scan
 
     @on(NetworkSampled)
     def _show_network(self, message: NetworkSampled) -> None:
-        self.query_one(NetworkPane).view = message.view
+        self.network_pane.view = message.view
 
     @on(DiskSampled)
     def _show_disk(self, message: DiskSampled) -> None:
-        self.query_one(StatusLine).space = message.space
+        self.status_line.space = message.space
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR:
@@ -150,7 +154,7 @@ class HfTopApp(App[None]):
         with self._net_lock:
             self._interface = next_interface(self._interface, self._net.interfaces())
             view = self._net.view(self._interface)
-        self.query_one(NetworkPane).view = view
+        self.network_pane.view = view
 
     def action_warnings(self) -> None:
         info = self._last_scan.info if self._last_scan else None
@@ -158,7 +162,7 @@ class HfTopApp(App[None]):
 
     def action_help(self) -> None:
         sections = [
-            ("Everywhere", binding_rows(self.BINDINGS) + [("Tab / Shift+Tab", "move between panes")]),
+            ("Everywhere", binding_rows(self.BINDINGS)),
             ("Cache pane", CachePane.HELP),
             ("Network pane", NetworkPane.HELP),
         ]

@@ -95,7 +95,7 @@ def test_fingerprint_is_stable_and_sees_every_kind_of_change(demo_cache, devhub)
     assert cache_fingerprint(demo_cache) == first, "nothing changed: same fingerprint"
 
     # A new repo downloaded by huggingface_hub.
-    hf_hub_download("hftop-demo/vit-huge", "config.json", cache_dir=demo_cache, endpoint=devhub.endpoint)
+    hf_hub_download("hftop-demo/gpt-micro", "config.json", cache_dir=demo_cache, endpoint=devhub.endpoint)
     second = cache_fingerprint(demo_cache)
     assert second != first
 
@@ -115,7 +115,12 @@ def test_fingerprint_is_stable_and_sees_every_kind_of_change(demo_cache, devhub)
     # The orphan partial removed.
     for partial in demo_cache.glob("*/blobs/*.incomplete"):
         partial.unlink()
-    assert cache_fingerprint(demo_cache) != fourth
+    fifth = cache_fingerprint(demo_cache)
+    assert fifth != fourth
+
+    # A second file of an existing revision (new blob, new snapshot entry).
+    hf_hub_download("hftop-demo/gpt-micro", "model.safetensors", cache_dir=demo_cache, endpoint=devhub.endpoint)
+    assert cache_fingerprint(demo_cache) != fifth
 
 
 def test_fingerprint_notices_the_cache_appearing(tmp_path, devhub):

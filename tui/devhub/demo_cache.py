@@ -59,6 +59,9 @@ def download_complete_repos(cache_dir: Path, endpoint: str) -> None:
 
 def leave_orphan_partial(cache_dir: Path, endpoint: str, timeout: float = 60.0) -> Path:
     """Start a real downloader, let it write ORPHAN_BYTES, then kill -9 it: its partial file stays behind."""
+    from huggingface_hub import hf_hub_download
+
+    hf_hub_download(ORPHAN_REPO, "config.json", cache_dir=cache_dir, endpoint=endpoint)
     _set_fault(endpoint, f"{ORPHAN_REPO}/{ORPHAN_FILE}", {"stall_after": ORPHAN_BYTES + 1_000_000})
     code = (
         "import sys; from huggingface_hub import hf_hub_download; "

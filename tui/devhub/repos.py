@@ -166,6 +166,11 @@ def default_repos() -> dict[tuple[str, str], HubRepo]:
     c = HubCommit(_sha(rid, 1), _files(rid, {"config.json": 800, "model.safetensors": 250 * MB}))
     repos.append(HubRepo("model", rid, (c,), {"main": c.sha}))
 
+    # Not downloaded by the demo: for tests that need a repo the cache does not hold yet.
+    rid = "hftop-demo/gpt-micro"
+    c = HubCommit(_sha(rid, 1), _files(rid, {"config.json": 600, "model.safetensors": 3 * MB}))
+    repos.append(HubRepo("model", rid, (c,), {"main": c.sha}))
+
     rid = "hftop-demo/squad-mini"
     c = HubCommit(
         _sha(rid, 1),

@@ -49,55 +49,67 @@ def scan_cache(cache_dir: Path) -> CacheScan:
 def cache_fingerprint(cache_dir: Path) -> tuple:
     """A value that changes whenever a scan would see something different, at a fraction of its cost.
 
-    It stats directories, not files: adding, removing or renaming a blob, a snapshot entry, a partial
-    file or a repo changes the mtime of the folder that holds it. Ref files are few and rewritten in
-    place, so they are stat'ed one by one. Files in sub-folders of a snapshot are covered through
-    the blob they point to, which is new in `blobs/` (or the snapshot sub-folder's mtime, also stat'ed).
+    It stats folders, not files: adding, removing or renaming a blob, a partial file, a revision
+    or a repo changes the mtime of the folder that holds it. Per repo that is the repo folder,
+    `blobs/`, `snapshots/` and each `snapshots/<rev>/`; ref files are few and rewritten in place,
+    so each is stat'ed. Not seen: a new file in a sub-folder of an existing revision whose blob
+    was already there (same content under a new path); `r` rescans by hand.
     """
     entries: list[tuple] = []
+    root = os.fspath(cache_dir)
     try:
-        top = os.stat(cache_dir)
+        top = os.stat(root)
+        children = list(os.scandir(root))
     except OSError as e:
         return ("unreadable", e.errno)
     entries.append(("", top.st_mtime_ns, top.st_ino))
-    try:
-        children = list(os.scandir(cache_dir))
-    except OSError as e:
-        return ("unreadable", e.errno, top.st_mtime_ns)
+    # Plain strings and os.stat: this runs every refresh, and pathlib costs more than the syscalls.
     for child in children:
         if child.name == ".locks" or not child.is_dir(follow_symlinks=False):
             continue
-        _stat_dir_tree(Path(child.path), entries, depth=0, in_refs=False)
-    return tuple(sorted(entries))
+        path = child.path
+        _stat_into(entries, path)
+        if child.name == "blobs":  # the shared Xet store: one level of prefix folders
+            _stat_children(entries, path)
+            continue
+        _stat_into(entries, path + "/blobs")
+        if _stat_into(entries, path + "/snapshots"):
+            _stat_children(entries, path + "/snapshots")
+        _stat_refs(entries, path + "/refs")
+    return tuple(entries)
 
 
-def _stat_dir_tree(path: Path, out: list[tuple], depth: int, in_refs: bool) -> None:
-    # Repo folder → {blobs, snapshots, refs, ...} → snapshot/<rev> → sub-folders; files only under refs.
+def _stat_into(entries: list[tuple], path: str) -> bool:
     try:
-        st = os.stat(path)
+        st = os.stat(path, follow_symlinks=False)
     except OSError:
-        out.append((str(path), -1, 0))
-        return
-    out.append((str(path), st.st_mtime_ns, st.st_size))
-    if depth > 6:
-        return
-    name = path.name
-    if depth == 1 and name == "blobs":
-        return  # its own mtime covers additions, removals and renames; the files themselves are many
+        entries.append((path, -1, -1))
+        return False
+    entries.append((path, st.st_mtime_ns, st.st_size))
+    return True
+
+
+def _stat_children(entries: list[tuple], folder: str) -> None:
+    """Each sub-folder's mtime (revisions in snapshots/, prefixes in the shared store)."""
     try:
-        with os.scandir(path) as it:
+        with os.scandir(folder) as it:
             for entry in it:
                 if entry.is_dir(follow_symlinks=False):
-                    if depth == 0 and entry.name in (".no_exist", "trees"):
-                        continue
-                    child_in_refs = in_refs or (depth == 0 and entry.name == "refs")
-                    _stat_dir_tree(Path(entry.path), out, depth + 1, child_in_refs)
-                elif in_refs and entry.is_file(follow_symlinks=False):
-                    try:
-                        fst = entry.stat(follow_symlinks=False)
-                        out.append((entry.path, fst.st_mtime_ns, fst.st_size))
-                    except OSError:
-                        pass
+                    st = entry.stat(follow_symlinks=False)
+                    entries.append((entry.path, st.st_mtime_ns, st.st_size))
+    except OSError:
+        pass
+
+
+def _stat_refs(entries: list[tuple], folder: str) -> None:
+    # refs/main, refs/v1.0, refs/refs/pr/1: a handful of small files, rewritten in place.
+    try:
+        with os.scandir(folder) as it:
+            for entry in it:
+                st = entry.stat(follow_symlinks=False)
+                entries.append((entry.path, st.st_mtime_ns, st.st_size))
+                if entry.is_dir(follow_symlinks=False):
+                    _stat_refs(entries, entry.path)
     except OSError:
         pass
 

@@ -16,7 +16,17 @@ class HelpScreen(ModalScreen[None]):
 
     def __init__(self, sections: list[tuple[str, list[tuple[str, str]]]]) -> None:
         super().__init__()
-        self.sections = sections
+        self.sections = [
+            *sections,
+            (
+                "Mouse",
+                [
+                    ("click", "focus a pane; highlight a row, click again to open it; click a column header to sort by it"),
+                    ("wheel", "scroll"),
+                ],
+            ),
+        ]
+        """Every (title, [(keys, what they do)]) the screen shows."""
 
     def compose(self) -> ComposeResult:
         table = Table.grid(padding=(0, 2))
@@ -27,9 +37,6 @@ class HelpScreen(ModalScreen[None]):
             for key, text in rows:
                 table.add_row(key, text)
             table.add_row("", "")
-        table.add_row(Text("Mouse", style="bold underline"), "")
-        table.add_row("click", "focus a pane, select a row; click a column header to sort by it")
-        table.add_row("wheel", "scroll")
         with VerticalScroll(id="help-body"):
             yield Static(table)
         yield Static(Text("Esc, q or ? closes this help", style="dim"), id="help-footer")

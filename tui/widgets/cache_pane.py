@@ -267,11 +267,11 @@ class CachePane(Vertical, can_focus=False):
             refs = sorted({ref for rev in repo.revisions for ref in rev.refs})
             yield repo.cache_id, (
                 repo.repo_type,
-                repo.repo_id,
-                Text(fmt.size(repo.size_on_disk), justify="right"),
-                Text(str(repo.nb_files), justify="right"),
-                Text(str(len(repo.revisions)), justify="right"),
-                ", ".join(refs) if refs else Text("detached", style="yellow"),
+                Text(repo.repo_id),
+                _right(fmt.size(repo.size_on_disk), 9),
+                _right(repo.nb_files, 5),
+                _right(len(repo.revisions), 4),
+                Text(", ".join(refs)) if refs else Text("detached", style="yellow"),
                 fmt.age_short(repo.last_accessed, now),
                 fmt.age_short(repo.last_modified, now),
             )
@@ -281,17 +281,17 @@ class CachePane(Vertical, can_focus=False):
         for rev in sort_revisions(revisions, self.sort):
             yield rev.commit_hash, (
                 fmt.short_hash(rev.commit_hash),
-                ", ".join(sorted(rev.refs)) if rev.refs else Text("detached", style="yellow"),
-                Text(fmt.size(rev.size_on_disk), justify="right"),
-                Text(str(rev.nb_files), justify="right"),
+                Text(", ".join(sorted(rev.refs))) if rev.refs else Text("detached", style="yellow"),
+                _right(fmt.size(rev.size_on_disk), 9),
+                _right(rev.nb_files, 5),
                 fmt.age_short(rev.last_modified, now),
             )
 
     def _file_rows(self, revision: CachedRevisionInfo, now: float):
         for f in sort_files(filter_files(list(revision.files), self.cache_filter), self.sort, revision):
             yield str(f.file_path), (
-                relative_path(f, revision),
-                Text(fmt.size(f.size_on_disk), justify="right"),
+                Text(relative_path(f, revision)),
+                _right(fmt.size(f.size_on_disk), 9),
                 _blob_label(f.blob_path),
                 fmt.age_short(f.blob_last_accessed, now),
                 fmt.age_short(f.blob_last_modified, now),
@@ -330,6 +330,11 @@ class CachePane(Vertical, can_focus=False):
         if info.warnings:
             parts.append(Text(f"{fmt.count(len(info.warnings), 'warning')} (w to view)", style="bold red"))
         totals.update(Text(" · ").join(parts))
+
+
+def _right(value: object, width: int) -> Text:
+    # DataTable does not honour Text.justify in fixed-width columns; pad instead.
+    return Text(str(value).rjust(width))
 
 
 def _blob_label(blob_path: Path) -> str:

@@ -33,7 +33,12 @@ class NetworkPane(Vertical, can_focus=True):
         self.border_title = "Network"
         self.watch_view()
 
+    def on_resize(self) -> None:
+        self.watch_view()
+
     def watch_view(self) -> None:
+        if not self.is_mounted:
+            return  # on_mount renders the latest view
         view = self.view
         figures = self.query_one("#net-figures", Static)
         if view is None:
@@ -43,18 +48,18 @@ class NetworkPane(Vertical, can_focus=True):
         self.border_title = f"Network · {which}"
         span = int(view.seconds_covered)
         self.border_subtitle = f"last {span // 60}:{span % 60:02d} · i: interface"
+        # Four figures need about 44 cells; a narrow pane leaves out the average.
+        wide = self.content_size.width >= 42
         grid = Table.grid(padding=(0, 1))
-        for _ in range(5):
-            grid.add_column(justify="right")
-        grid.add_row("", Text("now", style="dim"), Text("avg", style="dim"), Text("peak", style="dim"), Text("total", style="dim"))
-        grid.add_row(
-            Text("↓", style="bold green"),
-            fmt.rate(view.rx_now), fmt.rate(view.rx_avg), fmt.rate(view.rx_peak), fmt.size(view.rx_total),
-        )
-        grid.add_row(
-            Text("↑", style="bold magenta"),
-            fmt.rate(view.tx_now), fmt.rate(view.tx_avg), fmt.rate(view.tx_peak), fmt.size(view.tx_total),
-        )
+        for _ in range(5 if wide else 4):
+            grid.add_column(justify="right", no_wrap=True)
+
+        def row(*cells):
+            grid.add_row(*(cells if wide else cells[:2] + cells[3:]))
+
+        row("", *(Text(h, style="dim") for h in ("now", "avg", "peak", "total")))
+        row(Text("↓", style="bold green"), fmt.rate(view.rx_now), fmt.rate(view.rx_avg), fmt.rate(view.rx_peak), fmt.size(view.rx_total))
+        row(Text("↑", style="bold magenta"), fmt.rate(view.tx_now), fmt.rate(view.tx_avg), fmt.rate(view.tx_peak), fmt.size(view.tx_total))
         figures.update(grid)
         self.query_one("#net-rx", Sparkline).data = list(view.rx_history) or [0.0]
         self.query_one("#net-tx", Sparkline).data = list(view.tx_history) or [0.0]

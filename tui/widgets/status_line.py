@@ -33,20 +33,21 @@ class StatusLine(Static):
 
     def watch_space(self) -> None:
         if self.space is None:
-            free = Text("free: …", style="dim")
+            free = Text("… free", style="dim")
         else:
             share = self.space.free / self.space.total if self.space.total else 0
-            style = "bold red" if share < 0.05 else "yellow" if share < 0.15 else "green"
-            free = Text.assemble("free ", (fmt.size(self.space.free), style), f" of {fmt.size(self.space.total)}")
+            style = "bold red" if share < 0.05 else "yellow" if share < 0.15 else "bold green"
+            free = Text.assemble((fmt.size(self.space.free), style), f" free of {fmt.size(self.space.total)}")
+        # Most important first: a narrow terminal cuts the end of the line.
         self.update(
             Text.assemble(
                 ("hftop", "bold"),
-                (" DEMO" if self.demo else "", "bold reverse yellow"),
-                "  cache ",
+                (" DEMO " if self.demo else "", "bold reverse yellow"),
+                " │ ",
                 (_home_relative(self.cache_dir), "bold"),
-                "  endpoint ",
-                (self.endpoint, "bold"),
-                "  ",
+                " │ ",
                 free,
+                " │ endpoint ",
+                (self.endpoint, "bold"),
             )
         )

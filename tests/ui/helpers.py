@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import asyncio
+import time
+
+from textual.widgets import DataTable
+
+from tui.app import HfTopApp, make_app
+from tui.settings import Settings
+
+
+def app_for(cache_dir, refresh: float = 0.3, **sources) -> HfTopApp:
+    return make_app(Settings(cache_dir=cache_dir, endpoint="https://huggingface.co", refresh=refresh))
+
+
+async def wait_for(pilot, condition, timeout: float = 20.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.05)
+        await asyncio.sleep(0)
+
+
+def table_rows(app) -> list[tuple[str, list[str]]]:
+    table = app.query_one("#cache-table", DataTable)
+    rows = []
+    for row_key in table.rows:
+        cells = [str(getattr(c, "plain", c)) for c in table.get_row(row_key)]
+        rows.append((row_key.value, cells))
+    return rows
+
+
+def plain(widget) -> str:
+    content = widget.render()
+    return str(getattr(content, "plain", content))

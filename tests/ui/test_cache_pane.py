@@ -1,0 +1,181 @@
+"""The dashboard driven by keys, on caches built by real downloads."""
+
+from __future__ import annotations
+
+import shutil
+
+from huggingface_hub import hf_hub_download, scan_cache_dir
+from textual.widgets import DataTable, Input
+
+from tui.core import formatting as fmt
+from tui.devhub import demo_cache as demo_cache_builder
+from tui.screens.help import HelpScreen
+from tui.screens.warnings import WarningsScreen
+from tui.widgets.cache_pane import CachePane
+
+from .helpers import app_for, plain, table_rows, wait_for
+
+
+async def _started(pilot):
+    await wait_for(pilot, lambda: pilot.app._cache.scans >= 1, what="the first scan")
+    await pilot.pause()
+
+
+async def test_repo_rows_and_totals_match_huggingface_hub(demo_cache):
+    reference = scan_cache_dir(demo_cache)
+    app = app_for(demo_cache)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await _started(pilot)
+        rows = dict(table_rows(app))
+        assert set(rows) == {r.cache_id for r in reference.repos}
+        for repo in reference.repos:
+            cells = rows[repo.cache_id]
+            assert cells[0] == repo.repo_type and cells[1] == repo.repo_id
+            assert cells[2] == fmt.size(repo.size_on_disk)
+            assert cells[3] == str(repo.nb_files) and cells[4] == str(len(repo.revisions))
+        totals = plain(app.query_one("#cache-totals"))
+        assert fmt.size(reference.size_on_disk) in totals
+        assert "1 partial download" in totals and fmt.size(reference.incomplete_size_on_disk) in totals
+        assert "1 warning" in totals
+        # Largest first by default.
+        sizes = [r.size_on_disk for r in sorted(reference.repos, key=lambda r: -r.size_on_disk)]
+        assert [cells[2] for _, cells in table_rows(app)] == [fmt.size(s) for s in sizes]
+
+
+async def test_sort_keys_and_reversal(demo_cache):
+    app = app_for(demo_cache)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await _started(pilot)
+        await pilot.press("n")
+        names = [key for key, _ in table_rows(app)]
+        assert names == sorted(names, key=str.lower)
+        await pilot.press("n")
+        assert [key for key, _ in table_rows(app)] == list(reversed(names))
+        await pilot.press("s")
+        sizes = [app.query_one(CachePane).scan.info.repos]
+        by_size = [k for k, _ in table_rows(app)]
+        reference = sorted(sizes[0], key=lambda r: (r.size_on_disk, r.cache_id.lower()), reverse=True)
+        assert by_size == [r.cache_id for r in reference]
+        await pilot.press("s")
+        assert [k for k, _ in table_rows(app)] == list(reversed(by_size))
+        await pilot.press("u")
+        assert "accessed ↓" in plain(app.query_one("#cache-crumb"))
+        await pilot.press("t")
+        assert "modified ↓" in plain(app.query_one("#cache-crumb"))
+
+
+async def test_filter_good_bad_and_cleared(demo_cache):
+    app = app_for(demo_cache)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await _started(pilot)
+        everything = [k for k, _ in table_rows(app)]
+        await pilot.press("slash")
+        assert app.query_one("#cache-filter", Input).has_focus
+        await pilot.press(*"type=dataset", "enter")
+        assert [k for k, _ in table_rows(app)] == ["dataset/hftop-demo/squad-mini"]
+        assert app.query_one("#cache-table", DataTable).has_focus
+
+        await pilot.press("slash", "ctrl+u", *"size>lots")
+        error = app.query_one("#cache-filter-error")
+        assert error.display and "Invalid value" in plain(error)
+        await pilot.press("enter")  # a bad filter is not accepted
+        assert app.query_one("#cache-filter", Input).has_focus
+
+        await pilot.press("ctrl+u", *"tiny size>1MB", "enter")
+        assert [k for k, _ in table_rows(app)] == ["model/hftop-demo/tiny-bert"]
+
+        await pilot.press("escape")  # at the top level, Esc clears the filter
+        assert [k for k, _ in table_rows(app)] == everything
+
+
+async def test_drill_into_revisions_and_files_and_back(demo_cache, devhub):
+    app = app_for(demo_cache)
+    v1 = devhub.repos[("model", "hftop-demo/tiny-bert")].refs["v1.0"]
+    async with app.run_test(size=(120, 36)) as pilot:
+        await _started(pilot)
+        table = app.query_one("#cache-table", DataTable)
+        table.move_cursor(row=table.get_row_index("model/hftop-demo/tiny-bert"))
+        await pilot.press("enter")
+        revisions = dict(table_rows(app))
+        assert len(revisions) == 2
+        assert revisions[v1][1] == "detached"
+        assert "tiny-bert" in plain(app.query_one("#cache-crumb"))
+
+        table.move_cursor(row=table.get_row_index(v1))
+        await pilot.press("enter")
+        files = {cells[0]: cells for _, cells in table_rows(app)}
+        assert set(files) == {"config.json", "model.safetensors", "tokenizer.json"}
+        f = devhub.file("hftop-demo/tiny-bert", "model.safetensors", revision=v1)
+        assert files["model.safetensors"][1] == fmt.size(f.size)
+        assert files["model.safetensors"][2].startswith(f.etag[:12])
+
+        await pilot.press("escape")
+        assert set(dict(table_rows(app))) == set(revisions)
+        assert table.get_row_at(table.cursor_row)  # the cursor is on a real row
+        await pilot.press("backspace")
+        assert "model/hftop-demo/tiny-bert" in dict(table_rows(app))
+
+
+async def test_help_lists_every_key(demo_cache):
+    app = app_for(demo_cache)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await _started(pilot)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        text = " ".join(f"{key} {what}" for _, rows in app.screen.sections for key, what in rows)
+        for words in ("Quit", "Rescan", "Interface", "Warnings", "filter", "sort by size", "Next pane", "click a column header"):
+            assert words in text, words
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_warnings_screen_shows_the_corrupted_repo(demo_cache):
+    app = app_for(demo_cache)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await _started(pilot)
+        await pilot.press("w")
+        assert isinstance(app.screen, WarningsScreen)
+        assert any(demo_cache_builder.CORRUPTED_FOLDER in w for w in app.screen.warnings)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, WarningsScreen)
+
+
+async def test_missing_cache_then_it_appears(tmp_path, devhub):
+    cache = tmp_path / "hub"
+    app = app_for(cache)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await _started(pilot)
+        empty = app.query_one("#cache-empty")
+        assert empty.display and str(cache) in plain(empty)
+        assert not app.query_one("#cache-table").display
+        await pilot.app.workers.wait_for_complete()
+        # Downloaded by another program while hftop runs: the pane notices by itself.
+        hf_hub_download("hftop-demo/chat-space", "app.py", repo_type="space", cache_dir=cache, endpoint=devhub.endpoint)
+        await wait_for(pilot, lambda: "space/hftop-demo/chat-space" in dict(table_rows(app)), what="auto rescan")
+        assert not empty.display
+
+
+async def test_changes_are_picked_up_without_a_full_scan_every_tick(demo_cache):
+    app = app_for(demo_cache, refresh=0.2)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await _started(pilot)
+        await pilot.pause(1.0)
+        assert app._cache.scans == 1, "nothing changed: no rescan"
+        shutil.rmtree(demo_cache / "models--hftop-demo--whisper-small")
+        await wait_for(pilot, lambda: "model/hftop-demo/whisper-small" not in dict(table_rows(app)), what="rescan")
+        assert app._cache.scans == 2
+        await pilot.press("r")
+        await wait_for(pilot, lambda: app._cache.scans == 3, what="manual rescan")
+
+
+async def test_repo_vanishing_while_open_goes_back_to_the_list(demo_cache):
+    app = app_for(demo_cache, refresh=0.2)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await _started(pilot)
+        table = app.query_one("#cache-table", DataTable)
+        table.move_cursor(row=table.get_row_index("model/hftop-demo/llama-mini"))
+        await pilot.press("enter")
+        assert app.query_one(CachePane).location.repo == "model/hftop-demo/llama-mini"
+        shutil.rmtree(demo_cache / "models--hftop-demo--llama-mini")
+        await wait_for(pilot, lambda: app.query_one(CachePane).location.repo is None, what="back to the list")
+        assert "model/hftop-demo/llama-mini" not in dict(table_rows(app))

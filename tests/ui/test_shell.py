@@ -1,0 +1,115 @@
+"""The shell around the panes: focus, resize, the network pane, and staying responsive while scanning."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from textual import events
+
+from textual.widgets import DataTable
+
+from tui.core.throughput import ALL
+from tui.devhub.synthetic import build_synthetic_cache
+from tui.screens.help import HelpScreen
+from tui.widgets.network_pane import NetworkPane
+
+from .helpers import app_for, plain, wait_for
+
+
+def _visible(app, selector) -> bool:
+    widget = app.query_one(selector)
+    region = widget.region
+    screen = app.screen.region
+    return widget.display and region.width > 10 and region.height >= 3 and screen.contains_region(region)
+
+
+async def test_three_panes_and_status_line_at_120x36(demo_cache):
+    app = app_for(demo_cache)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: app._cache.scans >= 1)
+        for selector in ("#downloads", "#cache", "#network"):
+            assert _visible(app, selector), selector
+        status = plain(app.query_one("#status"))
+        assert str(demo_cache).split("/")[-1] in status and "https://huggingface.co" in status
+        await wait_for(pilot, lambda: "free " in plain(app.query_one("#status")), what="free space")
+        assert "No downloads in progress" in plain(app.query_one("#downloads-empty"))
+
+
+async def test_layout_stays_usable_down_to_80x24(demo_cache):
+    app = app_for(demo_cache)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app._cache.scans >= 1)
+        await pilot.pause()
+        for selector in ("#downloads", "#cache", "#network"):
+            assert _visible(app, selector), selector
+        table = app.query_one("#cache-table", DataTable)
+        assert table.region.height >= 5, "room for several repo rows"
+        await pilot.press("n")
+        assert "name ↑" in plain(app.query_one("#cache-crumb"))
+        await pilot.resize_terminal(120, 36) if hasattr(pilot, "resize_terminal") else None
+
+
+async def test_tab_moves_between_panes(demo_cache):
+    app = app_for(demo_cache)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: app._cache.scans >= 1)
+        seen = []
+        for _ in range(3):
+            await pilot.press("tab")
+            focused = app.focused
+            seen.append(next(a.id for a in focused.ancestors_with_self if a.id in ("downloads", "cache", "network")))
+        assert sorted(seen) == ["cache", "downloads", "network"]
+
+
+async def test_network_pane_samples_and_cycles_interfaces(demo_cache):
+    app = app_for(demo_cache, refresh=0.2)
+    async with app.run_test(size=(120, 36)) as pilot:
+        pane = app.query_one(NetworkPane)
+        await wait_for(pilot, lambda: pane.view is not None and pane.view.rx_now is not None, what="two samples")
+        assert pane.view.interface == ALL
+        interfaces = pane.view.interfaces
+        assert "lo" in interfaces
+        for expected in (*interfaces[1:], ALL):
+            await pilot.press("i")
+            assert pane.view.interface == expected
+        assert "Network" in str(pane.border_title)
+
+
+async def test_keys_answer_while_a_large_cache_is_scanned(tmp_path):
+    cache = tmp_path / "hub"
+    build_synthetic_cache(cache, files=30_000)
+    app = app_for(cache)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await asyncio.sleep(0.3)
+        assert app._cache.worker is not None and app._cache.worker.is_running
+        # Pilot.press would wait for the app to be idle, workers included; a user's key does not.
+        app.post_message(events.Key("question_mark", "?"))
+        started = time.monotonic()
+        while not isinstance(app.screen, HelpScreen) and time.monotonic() - started < 5:
+            await asyncio.sleep(0.01)
+        answered = time.monotonic() - started
+        assert isinstance(app.screen, HelpScreen)
+        assert app._cache.scans == 0, "the scan is still running"
+        assert answered < 0.5, answered
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app._cache.scans == 1, timeout=60, what="the scan to finish")
+        assert "60 repos" in plain(app.query_one("#cache-totals"))
+
+
+async def test_mouse_focuses_sorts_and_opens(demo_cache):
+    app = app_for(demo_cache)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: app._cache.scans >= 1)
+        await pilot.click("#network")
+        assert app.focused is app.query_one("#network")
+        table = app.query_one("#cache-table", DataTable)
+        # Header "Size" is the third column; click it: size order reverses (ascending).
+        size_x = sum(col.get_render_width(table) for col in list(table.columns.values())[:2]) + 2
+        await pilot.click("#cache-table", offset=(size_x, 0))
+        assert "size ↑" in plain(app.query_one("#cache-crumb"))
+        # The first click on a row highlights it, a second click opens it.
+        await pilot.click("#cache-table", offset=(3, 1))
+        assert table.cursor_row == 0 and app.query_one("#cache").location.repo is None
+        await pilot.click("#cache-table", offset=(3, 1))
+        assert app.query_one("#cache").location.level == "revisions"
