@@ -64,8 +64,9 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         cache_dir, endpoint = demo.cache_dir, demo.endpoint
     settings = Settings(cache_dir=cache_dir.absolute(), endpoint=endpoint, refresh=args.refresh, demo=args.demo)
+    app = make_app(settings, quit_on_signals=True)
     try:
-        make_app(settings).run()
+        app.run()
     finally:
         if demo is not None:
             demo.close()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -60,9 +63,10 @@ class HfTopApp(App[None]):
         Binding("w", "warnings", "Warnings", show=False),
     ]
 
-    def __init__(self, settings: Settings, sources: Sources | None = None) -> None:
+    def __init__(self, settings: Settings, sources: Sources | None = None, quit_on_signals: bool = False) -> None:
         super().__init__()
         self.settings = settings
+        self.quit_on_signals = quit_on_signals
         self.sources = sources or Sources()
         self._cache = _CacheWatch()
         self._net = ThroughputTracker(history_seconds=max(300.0, 150 * settings.refresh))
@@ -84,6 +88,12 @@ class HfTopApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        if self.quit_on_signals:
+            # SIGTERM quits like `q`. After SIGHUP the terminal is gone and Textual's shutdown can
+            # block forever writing to it, so leave at once; the demo's children notice by themselves.
+            loop = asyncio.get_running_loop()
+            loop.add_signal_handler(signal.SIGTERM, self.exit)
+            loop.add_signal_handler(signal.SIGHUP, os._exit, 128 + signal.SIGHUP)
         self.cache_pane.query_one("#cache-table").focus()
         self._tick()
         self.set_interval(self.settings.refresh, self._tick)
@@ -169,6 +179,6 @@ class HfTopApp(App[None]):
         self.push_screen(HelpScreen(sections))
 
 
-def make_app(settings: Settings, sources: Sources | None = None) -> HfTopApp:
+def make_app(settings: Settings, sources: Sources | None = None, quit_on_signals: bool = False) -> HfTopApp:
     """The one way to build the app, shared by the command line, the tests and the screenshot script."""
-    return HfTopApp(settings, sources)
+    return HfTopApp(settings, sources, quit_on_signals)

@@ -1,7 +1,8 @@
 """`hftop --demo`: a devhub on loopback, a throwaway cache filled by real downloads from it.
 
 Both run as child processes in their own process groups; `close()` stops them and removes the
-throwaway cache, so quitting leaves nothing behind.
+throwaway cache, so quitting leaves nothing behind. Should hftop die without closing, both notice
+their owner is gone and stop by themselves, the hub removing the throwaway cache.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ class DemoError(RuntimeError):
 class DemoSession:
     endpoint: str
     cache_dir: Path
-    throwaway: bool
+    throwaway: Path | None
+    """The temporary folder holding the cache, removed on close; None for a cache the user chose."""
     processes: list[subprocess.Popen] = field(default_factory=list)
 
     def close(self) -> None:
@@ -40,16 +42,17 @@ class DemoSession:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-        if self.throwaway:
-            shutil.rmtree(self.cache_dir, ignore_errors=True)
+        if self.throwaway is not None:
+            shutil.rmtree(self.throwaway, ignore_errors=True)
 
 
 def start_demo(cache_dir: Path | None = None) -> DemoSession:
-    throwaway = cache_dir is None
-    cache = Path(tempfile.mkdtemp(prefix="hftop-demo-")) / "hub" if cache_dir is None else Path(cache_dir)
+    throwaway = Path(tempfile.mkdtemp(prefix="hftop-demo-")) if cache_dir is None else None
+    cache = throwaway / "hub" if throwaway is not None else Path(cache_dir)
     env = {**os.environ, "HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
     hub = subprocess.Popen(
-        [sys.executable, "-m", "tui.devhub", "--port", "0"],
+        [sys.executable, "-m", "tui.devhub", "--port", "0", "--exit-with", str(os.getpid()),
+         *(["--cleanup", str(throwaway)] if throwaway is not None else [])],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -64,7 +67,8 @@ def start_demo(cache_dir: Path | None = None) -> DemoSession:
     session.endpoint = endpoint
     session.processes.append(
         subprocess.Popen(
-            [sys.executable, "-m", "tui.devhub.demo_cache", "--endpoint", endpoint, "--cache-dir", str(cache)],
+            [sys.executable, "-m", "tui.devhub.demo_cache", "--endpoint", endpoint, "--cache-dir", str(cache),
+             "--exit-with", str(os.getpid())],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             env=env,

@@ -26,6 +26,7 @@ async def settle(pilot, network_samples: int = 60):
     app = pilot.app
     while app._cache.scans < 1:
         await pilot.pause(0.05)
+    await app.workers.wait_for_complete()  # the first network sample too: no race with the picture
     for _ in range(network_samples):
         app._sample_network()
         await app.workers.wait_for_complete()

@@ -26,7 +26,7 @@ def table_rows(app) -> list[tuple[str, list[str]]]:
     table = app.query_one("#cache-table", DataTable)
     rows = []
     for row_key in table.rows:
-        cells = [str(getattr(c, "plain", c)) for c in table.get_row(row_key)]
+        cells = [str(getattr(c, "plain", c)).strip() for c in table.get_row(row_key)]
         rows.append((row_key.value, cells))
     return rows
 

@@ -6,9 +6,12 @@ Prints the endpoint on the first line of standard output, then serves until inte
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from .faults import parse_fault
 from .server import DevHub
@@ -27,6 +30,18 @@ def main(argv: list[str] | None = None) -> int:
         "Fields: throttle, tail_rate, tail_fraction, stall_after, drop_after, drop_times, status, "
         "status_times, corrupt. Change faults while running with POST /_devhub/faults.",
     )
+    parser.add_argument(
+        "--exit-with",
+        type=int,
+        metavar="PID",
+        help="stop when process PID is gone (hftop --demo passes its own pid, so a killed hftop leaves no hub behind)",
+    )
+    parser.add_argument(
+        "--cleanup",
+        type=Path,
+        metavar="DIR",
+        help="remove DIR when the hub stops (the demo's throwaway cache, even if hftop was killed)",
+    )
     args = parser.parse_args(argv)
     try:
         faults = [parse_fault(text) for text in args.fault]
@@ -39,15 +54,32 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     for pattern, fault in faults:
         hub.set_fault(pattern, fault)
-    hub.start()
-    print(hub.endpoint, flush=True)
-    print(f"download origin: {hub.origin_url}", file=sys.stderr, flush=True)
     done = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda *_: done.set())
+    if args.exit_with:
+        threading.Thread(target=_watch_owner, args=(args.exit_with, done), daemon=True).start()
+    hub.start()
+    try:
+        print(hub.endpoint, flush=True)
+        print(f"download origin: {hub.origin_url}", file=sys.stderr, flush=True)
+    except OSError:  # whoever started us is gone already: clean up all the same
+        done.set()
     done.wait()
     hub.stop()
+    if args.cleanup:
+        shutil.rmtree(args.cleanup, ignore_errors=True)
     return 0
+
+
+def _watch_owner(pid: int, done: threading.Event) -> None:
+    while not done.wait(0.5):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            done.set()
+        except PermissionError:
+            pass  # alive, owned by someone else
 
 
 if __name__ == "__main__":

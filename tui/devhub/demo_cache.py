@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -73,8 +74,7 @@ def leave_orphan_partial(cache_dir: Path, endpoint: str, timeout: float = 60.0) 
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=env,
-        start_new_session=True,
-    )
+    )  # same process group as this one: whoever stops this process's group stops the downloader too
     blobs = Path(cache_dir) / f"models--{ORPHAN_REPO.replace('/', '--')}" / "blobs"
     deadline = time.monotonic() + timeout
     try:
@@ -88,7 +88,7 @@ def leave_orphan_partial(cache_dir: Path, endpoint: str, timeout: float = 60.0) 
         raise TimeoutError("the downloader wrote no partial file in time")
     finally:
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+            proc.send_signal(signal.SIGKILL)
         proc.wait()
         _set_fault(endpoint, "*", None)
 
@@ -112,9 +112,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tui.devhub.demo_cache", description=__doc__.splitlines()[0])
     parser.add_argument("--endpoint", required=True)
     parser.add_argument("--cache-dir", required=True, type=Path)
+    parser.add_argument("--exit-with", type=int, metavar="PID", help="give up when process PID is gone")
     args = parser.parse_args(argv)
+    if args.exit_with:
+        threading.Thread(target=_exit_with, args=(args.exit_with,), daemon=True).start()
     populate(args.cache_dir, args.endpoint.rstrip("/"))
     return 0
+
+
+def _exit_with(pid: int) -> None:
+    while True:
+        time.sleep(0.5)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            os.killpg(os.getpgid(0), signal.SIGKILL)  # this process and the downloader it started
 
 
 if __name__ == "__main__":

@@ -177,8 +177,8 @@ class CachePane(Vertical, can_focus=False):
         return next((r for r in info.repos if r.cache_id == cache_id), None)
 
     def _render_all(self) -> None:
-        if not self.is_mounted:
-            return
+        if not self.is_mounted or not self.query("#cache-totals"):
+            return  # on_mount renders once the children exist
         table = self.query_one("#cache-table", DataTable)
         empty = self.query_one("#cache-empty", Static)
         scan = self.scan

@@ -21,13 +21,16 @@ class NetworkPane(Vertical, can_focus=True):
     view: reactive[ThroughputView | None] = reactive(None, init=False)
 
     def compose(self) -> ComposeResult:
-        yield Static(id="net-figures")
+        self._figures = Static(id="net-figures")
+        self._rx = Sparkline([], id="net-rx", summary_function=max)
+        self._tx = Sparkline([], id="net-tx", summary_function=max)
+        yield self._figures
         with Horizontal(classes="net-row"):
             yield Static("↓", classes="net-arrow rx")
-            yield Sparkline([], id="net-rx", summary_function=max)
+            yield self._rx
         with Horizontal(classes="net-row"):
             yield Static("↑", classes="net-arrow tx")
-            yield Sparkline([], id="net-tx", summary_function=max)
+            yield self._tx
 
     def on_mount(self) -> None:
         self.border_title = "Network"
@@ -37,10 +40,10 @@ class NetworkPane(Vertical, can_focus=True):
         self.watch_view()
 
     def watch_view(self) -> None:
-        if not self.is_mounted:
+        figures = getattr(self, "_figures", None)
+        if figures is None or not figures.is_mounted:
             return  # on_mount renders the latest view
         view = self.view
-        figures = self.query_one("#net-figures", Static)
         if view is None:
             figures.update("Sampling…")
             return
@@ -61,5 +64,5 @@ class NetworkPane(Vertical, can_focus=True):
         row(Text("↓", style="bold green"), fmt.rate(view.rx_now), fmt.rate(view.rx_avg), fmt.rate(view.rx_peak), fmt.size(view.rx_total))
         row(Text("↑", style="bold magenta"), fmt.rate(view.tx_now), fmt.rate(view.tx_avg), fmt.rate(view.tx_peak), fmt.size(view.tx_total))
         figures.update(grid)
-        self.query_one("#net-rx", Sparkline).data = list(view.rx_history) or [0.0]
-        self.query_one("#net-tx", Sparkline).data = list(view.tx_history) or [0.0]
+        self._rx.data = list(view.rx_history) or [0.0]
+        self._tx.data = list(view.tx_history) or [0.0]
