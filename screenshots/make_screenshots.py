@@ -14,22 +14,11 @@ from pathlib import Path
 from textual.widgets import DataTable
 
 from tui.app import Sources, make_app
-from tui.devhub.fixed_data import build_fixed_cache, fixed_disk, frozen_clock, scripted_counters
+from tui.devhub.fixed_data import build_fixed_cache, fixed_disk, frozen_clock, scripted_counters, settle
 from tui.devhub.server import DevHub
 from tui.settings import Settings
 
 HERE = Path(__file__).resolve().parent
-
-
-async def settle(pilot, network_samples: int = 60) -> None:
-    app = pilot.app
-    while app._cache.scans < 1:
-        await pilot.pause(0.05)
-    await app.workers.wait_for_complete()  # the first network sample too: no race with the picture
-    for _ in range(network_samples):
-        app._sample_network()
-        await app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 async def open_tiny_bert(pilot) -> None:

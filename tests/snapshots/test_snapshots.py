@@ -6,7 +6,7 @@ import pytest
 from textual.widgets import DataTable
 
 from tui.app import Sources, make_app
-from tui.devhub.fixed_data import FIXED_CACHE, build_fixed_cache, fixed_disk, frozen_clock, scripted_counters
+from tui.devhub.fixed_data import FIXED_CACHE, build_fixed_cache, fixed_disk, frozen_clock, scripted_counters, settle
 from tui.settings import Settings
 
 SIZE = (120, 36)
@@ -20,17 +20,6 @@ def fixed_cache(devhub):
 def fixed_app(cache):
     settings = Settings(cache_dir=cache, endpoint="https://huggingface.co", refresh=3600)
     return make_app(settings, Sources(clock=frozen_clock, counters=scripted_counters(), disk=fixed_disk))
-
-
-async def settle(pilot, network_samples: int = 60):
-    app = pilot.app
-    while app._cache.scans < 1:
-        await pilot.pause(0.05)
-    await app.workers.wait_for_complete()  # the first network sample too: no race with the picture
-    for _ in range(network_samples):
-        app._sample_network()
-        await app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 def test_dashboard(snap_compare, fixed_cache):

@@ -72,3 +72,15 @@ def frozen_clock() -> float:
 
 def fixed_disk(path: Path) -> DiskSpace:
     return DiskSpace(path=path, total=512_000_000_000, free=37_400_000_000)
+
+
+async def settle(pilot, network_samples: int = 60) -> None:
+    """Wait for the first scan and network sample, then feed `network_samples` scripted readings."""
+    app = pilot.app
+    while app._cache.scans < 1:
+        await pilot.pause(0.05)
+    await app.workers.wait_for_complete()  # the first network sample too: no race with the picture
+    for _ in range(network_samples):
+        app._sample_network()
+        await app.workers.wait_for_complete()
+    await pilot.pause()
