@@ -74,6 +74,7 @@ async def test_filter_good_bad_and_cleared(demo_cache):
         await pilot.press(*"type=dataset", "enter")
         assert [k for k, _ in table_rows(app)] == ["dataset/hftop-demo/squad-mini"]
         assert app.query_one("#cache-table", DataTable).has_focus
+        assert "1 of 6 repos shown" in plain(app.query_one("#cache-totals"))
 
         await pilot.press("slash", "ctrl+u", *"size>lots")
         error = app.query_one("#cache-filter-error")

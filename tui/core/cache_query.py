@@ -19,6 +19,9 @@ _TERM = re.compile(r"[A-Za-z_]+\s*(?:==|!=|>=|<=|>|<|=)\s*\S+|\S+")
 _KEY_TERM = re.compile(r"[A-Za-z_]+\s*(?:==|!=|>=|<=|>|<|=)")
 
 
+_EXAMPLES = "size>1GB, accessed>30d, modified<7d, type=model, refs=main, or part of a repo id"
+
+
 class FilterError(ValueError):
     """A filter the user typed that cannot be understood; the message says why."""
 
@@ -46,11 +49,11 @@ def parse_filter(text: str) -> CacheFilter:
             try:
                 compile_cache_filter(term, {})
             except ValueError as e:
-                raise FilterError(str(e)) from None
+                raise FilterError(f"{term}: {e} Examples: {_EXAMPLES}") from None
             terms.append(term)
         elif any(op in token for op in "<>=!"):
             raise FilterError(
-                f"Cannot read {token!r}: a filter term is key, operator, value, e.g. size>1GB, accessed>30d, type=model"
+                f"Cannot read {token!r}: a filter term is key, operator, value. Examples: {_EXAMPLES}"
             )
         else:
             words.append(token.lower())

@@ -80,6 +80,7 @@ class CachePane(Vertical, can_focus=False):
         super().__init__(**kwargs)
         self.clock = clock
         self._shown_level: str | None = None
+        self._shown_repos: int | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="cache-crumb")
@@ -169,7 +170,7 @@ class CachePane(Vertical, can_focus=False):
             box.value = ""
             self.cache_filter = CacheFilter()
         self.query_one("#cache-filter-error").display = False
-        box.display = bool(self.cache_filter.text)
+        box.display = False  # the crumb line shows the filter in force; `/` opens it again
         self.query_one("#cache-table").focus()
 
     # --- rendering -------------------------------------------------------------------------
@@ -234,6 +235,7 @@ class CachePane(Vertical, can_focus=False):
             rows = self._repo_rows(list(info.repos), now)
         for key, cells in rows:
             table.add_row(*cells, key=key)
+        self._shown_repos = table.row_count if location.level == "repos" else None
         if previous_key is not None and previous_key in table.rows:
             table.move_cursor(row=table.get_row_index(previous_key), animate=False)
         self._render_crumb()
@@ -316,8 +318,11 @@ class CachePane(Vertical, can_focus=False):
             totals.update("")
             return
         info = scan.info
+        repos = fmt.count(len(info.repos), "repo")
+        if self._shown_repos is not None and self._shown_repos != len(info.repos):
+            repos = f"{self._shown_repos} of {repos} shown"
         parts = [
-            Text(fmt.count(len(info.repos), "repo"), style="bold"),
+            Text(repos, style="bold"),
             Text(f"{fmt.size(info.size_on_disk)} on disk", style="bold"),
         ]
         partials = info.incomplete_files

@@ -64,5 +64,5 @@ class NetworkPane(Vertical, can_focus=True):
         row(Text("↓", style="bold green"), fmt.rate(view.rx_now), fmt.rate(view.rx_avg), fmt.rate(view.rx_peak), fmt.size(view.rx_total))
         row(Text("↑", style="bold magenta"), fmt.rate(view.tx_now), fmt.rate(view.tx_avg), fmt.rate(view.tx_peak), fmt.size(view.tx_total))
         figures.update(grid)
-        self._rx.data = list(view.rx_history) or [0.0]
-        self._tx.data = list(view.tx_history) or [0.0]
+        self._rx.data = list(view.rx_history)
+        self._tx.data = list(view.tx_history)
