@@ -52,6 +52,7 @@ class _CacheWatch:
 class HfTopApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "hftop"
+    AUTO_FOCUS = None  # focus is set by on_mount and the cache pane, never by a race with them
 
     BINDINGS = [
         Binding("q", "quit", "Quit"),

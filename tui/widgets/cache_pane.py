@@ -95,6 +95,12 @@ class CachePane(Vertical, can_focus=False):
         self.query_one("#cache-filter").display = False
         self.query_one("#cache-filter-error").display = False
         self._render_all()
+        # Ages ("5m ago") go stale while nothing changes; redraw the short lists now and then.
+        self.set_interval(30, self._refresh_ages)
+
+    def _refresh_ages(self) -> None:
+        if self.location.level != "files":
+            self._render_all()
 
     # --- reactive watchers ----------------------------------------------------------------
     def watch_scan(self) -> None:
@@ -183,12 +189,17 @@ class CachePane(Vertical, can_focus=False):
         table = self.query_one("#cache-table", DataTable)
         empty = self.query_one("#cache-empty", Static)
         scan = self.scan
-        if scan is None or scan.info is None:
+        if scan is None:
+            empty.display = False  # the first scan is on its way: an empty table, ready for keys
+            self._render_crumb()
+            self._render_totals()
+            return
+        if scan.info is None:
+            if table.has_focus:
+                self.screen.set_focus(None)  # explicitly: nothing to act on until the cache appears
             table.display = False
             empty.display = True
-            if scan is None:
-                empty.update("Scanning the cache…")
-            elif scan.missing:
+            if scan.missing:
                 empty.update(
                     Text.assemble(
                         ("No Hugging Face cache here yet.\n", "bold"),
@@ -202,7 +213,10 @@ class CachePane(Vertical, can_focus=False):
             self._render_crumb()
             self._render_totals()
             return
-        table.display = True
+        if not table.display:
+            table.display = True
+            if self.screen.focused is None:
+                table.focus()
         empty.display = False
         info = scan.info
         location = self.location
