@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -64,14 +65,23 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         cache_dir, endpoint = demo.cache_dir, demo.endpoint
     settings = Settings(cache_dir=cache_dir.absolute(), endpoint=endpoint, refresh=args.refresh, demo=args.demo)
-    app = make_app(settings, quit_on_signals=True)
+    app = make_app(settings, command_line=True)
     try:
         app.run()
     finally:
         if demo is not None:
             demo.close()
-    return 0
+    return app.return_code or 0
+
+
+def run() -> None:
+    """The console script. A cache scan still running in a worker thread is read-only and can be
+    dropped: leave at once instead of letting the interpreter wait for it (seconds on a large cache)."""
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run()

@@ -8,7 +8,8 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from textual import on, work
@@ -41,6 +42,11 @@ class Sources:
     disk: Callable[[Path], DiskSpace | None] = disk_space
 
 
+class _UnwaitedExecutor(ThreadPoolExecutor):
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        super().shutdown(wait=False, cancel_futures=True)
+
+
 @dataclass
 class _CacheWatch:
     fingerprint: tuple | None = None
@@ -64,10 +70,10 @@ class HfTopApp(App[None]):
         Binding("w", "warnings", "Warnings", show=False),
     ]
 
-    def __init__(self, settings: Settings, sources: Sources | None = None, quit_on_signals: bool = False) -> None:
+    def __init__(self, settings: Settings, sources: Sources | None = None, command_line: bool = False) -> None:
         super().__init__()
         self.settings = settings
-        self.quit_on_signals = quit_on_signals
+        self.command_line = command_line
         self.sources = sources or Sources()
         self._cache = _CacheWatch()
         self._net = ThroughputTracker(history_seconds=max(300.0, 150 * settings.refresh))
@@ -89,10 +95,13 @@ class HfTopApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        if self.quit_on_signals:
+        if self.command_line:
+            # Workers run on the loop's default executor; at quit asyncio would wait for a scan
+            # still in flight (seconds on a large cache). It only reads, so let it be dropped.
+            loop = asyncio.get_running_loop()
+            loop.set_default_executor(_UnwaitedExecutor(thread_name_prefix="hftop-worker"))
             # SIGTERM quits like `q`. After SIGHUP the terminal is gone and Textual's shutdown can
             # block forever writing to it, so leave at once; the demo's children notice by themselves.
-            loop = asyncio.get_running_loop()
             loop.add_signal_handler(signal.SIGTERM, self.exit)
             loop.add_signal_handler(signal.SIGHUP, os._exit, 128 + signal.SIGHUP)
         self.cache_pane.query_one("#cache-table").focus()
@@ -180,6 +189,6 @@ class HfTopApp(App[None]):
         self.push_screen(HelpScreen(sections))
 
 
-def make_app(settings: Settings, sources: Sources | None = None, quit_on_signals: bool = False) -> HfTopApp:
+def make_app(settings: Settings, sources: Sources | None = None, command_line: bool = False) -> HfTopApp:
     """The one way to build the app, shared by the command line, the tests and the screenshot script."""
-    return HfTopApp(settings, sources, quit_on_signals)
+    return HfTopApp(settings, sources, command_line)

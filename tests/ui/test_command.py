@@ -86,3 +86,22 @@ def test_cache_dir_that_is_a_file(tmp_path):
     f.write_text("x")
     out = subprocess.run([sys.executable, "-m", "tui", "--cache-dir", str(f)], capture_output=True, text=True)
     assert out.returncode == 2 and "is a file" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_quit_does_not_wait_for_a_scan_in_flight(tmp_path):
+    from tui.devhub.synthetic import build_synthetic_cache
+
+    cache = tmp_path / "hub"
+    build_synthetic_cache(cache, files=30_000)
+    proc, master = _start(["--cache-dir", str(cache)])
+    try:
+        _read_until(master, b"Cache", timeout=20)
+        time.sleep(0.3)  # the first scan of 30,000 files takes seconds
+        os.write(master, b"q")
+        started = time.monotonic()
+        assert _drain(master, proc, timeout=20) == 0
+        assert time.monotonic() - started < 1.5
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        os.close(master)
