@@ -47,6 +47,7 @@ def test_detached_revision_partial_and_warning_are_reported(demo_cache, devhub):
 
     [partial] = info.incomplete_files
     assert partial.file_path.name.endswith(".incomplete")
+    assert scan_cache(demo_cache).partial_bytes == partial.size_on_disk  # written densely by plain HTTP
     assert partial.size_on_disk >= demo_cache_partial_minimum()
 
     assert len(info.warnings) == 1

@@ -21,6 +21,8 @@ class CacheScan:
     """The cache directory does not exist (yet)."""
     error: str | None = None
     """The cache could not be read at all; a sentence for the screen."""
+    partial_bytes: int = 0
+    """Bytes really on disk in partial downloads (sparse-aware, unlike the scan's st_size)."""
     started_at: float = 0.0
     duration: float = 0.0
 
@@ -33,7 +35,9 @@ def scan_cache(cache_dir: Path) -> CacheScan:
         return CacheScan(cache_dir=cache_dir, started_at=started, duration=time.perf_counter() - t0, **kwargs)
 
     try:
-        return done(info=scan_cache_dir(cache_dir))
+        info = scan_cache_dir(cache_dir)
+        partials = partial_sizes([f.file_path for f in info.incomplete_files])
+        return done(info=info, partial_bytes=sum(partials.values()))
     except CacheNotFound:
         return done(info=None, missing=True)
     except ValueError:  # huggingface_hub's word for "the path is a file"

@@ -342,7 +342,7 @@ class CachePane(Vertical, can_focus=False):
         partials = info.incomplete_files
         if partials:
             parts.append(
-                Text(f"{fmt.count(len(partials), 'partial download')} ({fmt.size(info.incomplete_size_on_disk)})", style="yellow")
+                Text(f"{fmt.count(len(partials), 'partial download')} ({fmt.size(scan.partial_bytes)})", style="yellow")
             )
         else:
             parts.append(Text("no partial downloads", style="dim"))
