@@ -233,20 +233,21 @@ class CachePane(Vertical, can_focus=False):
                 self.location = CacheLocation(repo=location.repo)
                 return
         now = self.clock()
-        previous_key = _cursor_key(table)
-        if self._shown_level != location.level:
-            table.clear(columns=True)
-            self._add_columns(table, location.level)
-            self._shown_level = location.level
-            previous_key = None
-        else:
-            table.clear()
+        previous_key = _cursor_key(table) if self._shown_level == location.level else None
         if revision is not None:
-            rows = self._file_rows(revision, now)
+            rows = list(self._file_rows(revision, now))
         elif repo is not None:
-            rows = self._revision_rows(repo, now)
+            rows = list(self._revision_rows(repo, now))
         else:
-            rows = self._repo_rows(list(info.repos), now)
+            rows = list(self._repo_rows(list(info.repos), now))
+        # Columns are rebuilt with widths measured here: DataTable's own measuring is lazy and,
+        # across quick successive redraws, sometimes left a column as wide as its header only.
+        table.clear(columns=True)
+        columns = _COLUMNS[location.level]
+        for index, (label, key, fixed) in enumerate(columns):
+            measured = max([len(label), *(len(_plain(cells[index])) for _, cells in rows)])
+            table.add_column(label, key=key, width=fixed or min(measured, _MAX_WIDTH))
+        self._shown_level = location.level
         for key, cells in rows:
             table.add_row(*cells, key=key)
         self._shown_repos = table.row_count if location.level == "repos" else None
@@ -254,29 +255,6 @@ class CachePane(Vertical, can_focus=False):
             table.move_cursor(row=table.get_row_index(previous_key), animate=False)
         self._render_crumb()
         self._render_totals()
-
-    def _add_columns(self, table: DataTable, level: str) -> None:
-        if level == "repos":
-            table.add_column("Type", key="type", width=7)
-            table.add_column("Repo", key="name")
-            table.add_column("Size", key="size", width=9)
-            table.add_column("Files", key="files", width=5)
-            table.add_column("Revs", key="revisions", width=4)
-            table.add_column("Refs", key="refs")
-            table.add_column("Accessed", key="accessed")
-            table.add_column("Modified", key="modified")
-        elif level == "revisions":
-            table.add_column("Revision", key="hash", width=12)
-            table.add_column("Refs", key="name")
-            table.add_column("Size", key="size", width=9)
-            table.add_column("Files", key="files", width=5)
-            table.add_column("Modified", key="modified")
-        else:
-            table.add_column("Path", key="name")
-            table.add_column("Size", key="size", width=9)
-            table.add_column("Blob", key="blob", width=14)
-            table.add_column("Accessed", key="accessed")
-            table.add_column("Modified", key="modified")
 
     def _repo_rows(self, repos: list[CachedRepoInfo], now: float):
         for repo in sort_repos(filter_repos(repos, self.cache_filter, now), self.sort):
@@ -349,6 +327,28 @@ class CachePane(Vertical, can_focus=False):
         if info.warnings:
             parts.append(Text(f"{fmt.count(len(info.warnings), 'warning')} (w to view)", style="bold red"))
         totals.update(Text(" · ").join(parts))
+
+
+_MAX_WIDTH = 60
+# (header, key, fixed width or None to fit the content) for each level
+_COLUMNS = {
+    "repos": [
+        ("Type", "type", 7), ("Repo", "name", None), ("Size", "size", 9), ("Files", "files", 5),
+        ("Revs", "revisions", 4), ("Refs", "refs", None), ("Accessed", "accessed", None), ("Modified", "modified", None),
+    ],
+    "revisions": [
+        ("Revision", "hash", 12), ("Refs", "name", None), ("Size", "size", 9), ("Files", "files", 5),
+        ("Modified", "modified", None),
+    ],
+    "files": [
+        ("Path", "name", None), ("Size", "size", 9), ("Blob", "blob", 14), ("Accessed", "accessed", None),
+        ("Modified", "modified", None),
+    ],
+}
+
+
+def _plain(cell: object) -> str:
+    return cell.plain if isinstance(cell, Text) else str(cell)
 
 
 def _right(value: object, width: int) -> Text:
