@@ -48,18 +48,10 @@ def test_detached_revision_partial_and_warning_are_reported(demo_cache, devhub):
     [partial] = info.incomplete_files
     assert partial.file_path.name.endswith(".incomplete")
     assert scan_cache(demo_cache).partial_bytes == partial.size_on_disk  # written densely by plain HTTP
-    assert partial.size_on_disk >= demo_cache_partial_minimum()
+    assert partial.size_on_disk >= demo_cache_builder.ORPHAN_BYTES
 
     assert len(info.warnings) == 1
-    assert demo_cache_corrupted_name() in str(info.warnings[0])
-
-
-def demo_cache_partial_minimum() -> int:
-    return demo_cache_builder.ORPHAN_BYTES
-
-
-def demo_cache_corrupted_name() -> str:
-    return demo_cache_builder.CORRUPTED_FOLDER
+    assert demo_cache_builder.CORRUPTED_FOLDER in str(info.warnings[0])
 
 
 def test_missing_cache_dir_is_not_an_error(tmp_path):

@@ -9,7 +9,7 @@ from tui.app import HfTopApp, make_app
 from tui.settings import Settings
 
 
-def app_for(cache_dir, refresh: float = 0.3, **sources) -> HfTopApp:
+def app_for(cache_dir, refresh: float = 0.3) -> HfTopApp:
     return make_app(Settings(cache_dir=cache_dir, endpoint="https://huggingface.co", refresh=refresh))
 
 

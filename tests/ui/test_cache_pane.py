@@ -52,9 +52,9 @@ async def test_sort_keys_and_reversal(demo_cache):
         await pilot.press("n")
         assert [key for key, _ in table_rows(app)] == list(reversed(names))
         await pilot.press("s")
-        sizes = [app.query_one(CachePane).scan.info.repos]
         by_size = [k for k, _ in table_rows(app)]
-        reference = sorted(sizes[0], key=lambda r: (r.size_on_disk, r.cache_id.lower()), reverse=True)
+        repos = app.query_one(CachePane).scan.info.repos
+        reference = sorted(repos, key=lambda r: (r.size_on_disk, r.cache_id.lower()), reverse=True)
         assert by_size == [r.cache_id for r in reference]
         await pilot.press("s")
         assert [k for k, _ in table_rows(app)] == list(reversed(by_size))

@@ -38,16 +38,20 @@ async def test_three_panes_and_status_line_at_120x36(demo_cache):
 
 async def test_layout_stays_usable_down_to_80x24(demo_cache):
     app = app_for(demo_cache)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(120, 36)) as pilot:
         await wait_for(pilot, lambda: app._cache.scans >= 1)
+        await pilot.resize_terminal(80, 24)
         await pilot.pause()
+        assert app.screen.has_class("-narrow")
         for selector in ("#downloads", "#cache", "#network"):
             assert _visible(app, selector), selector
         table = app.query_one("#cache-table", DataTable)
         assert table.region.height >= 5, "room for several repo rows"
         await pilot.press("n")
         assert "name ↑" in plain(app.query_one("#cache-crumb"))
-        await pilot.resize_terminal(120, 36) if hasattr(pilot, "resize_terminal") else None
+        await pilot.resize_terminal(120, 36)
+        await pilot.pause()
+        assert not app.screen.has_class("-narrow")
 
 
 async def test_tab_moves_between_panes(demo_cache):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import humanize
 
 
@@ -19,13 +17,6 @@ def rate(bytes_per_second: float | None) -> str:
     if bytes_per_second is None:
         return "–"
     return f"{size(bytes_per_second)}/s"
-
-
-def age(timestamp: float | None, now: float) -> str:
-    """`3 minutes ago`; a timestamp in the future (clock skew) reads `now`."""
-    if timestamp is None:
-        return "unknown"
-    return humanize.naturaltime(dt.timedelta(seconds=max(now - timestamp, 0)))
 
 
 # humanize has no compact form; table columns need one that fits in 8 cells.

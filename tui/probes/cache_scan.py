@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,16 +22,11 @@ class CacheScan:
     """The cache could not be read at all; a sentence for the screen."""
     partial_bytes: int = 0
     """Bytes really on disk in partial downloads (sparse-aware, unlike the scan's st_size)."""
-    started_at: float = 0.0
-    duration: float = 0.0
 
 
 def scan_cache(cache_dir: Path) -> CacheScan:
-    started = time.time()
-    t0 = time.perf_counter()
-
     def done(**kwargs) -> CacheScan:
-        return CacheScan(cache_dir=cache_dir, started_at=started, duration=time.perf_counter() - t0, **kwargs)
+        return CacheScan(cache_dir=cache_dir, **kwargs)
 
     try:
         info = scan_cache_dir(cache_dir)
