@@ -11,6 +11,7 @@ import shutil
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 from .faults import parse_fault
@@ -68,18 +69,28 @@ def main(argv: list[str] | None = None) -> int:
     done.wait()
     hub.stop()
     if args.cleanup:
+        if args.exit_with and not _alive(args.exit_with):
+            # The owner died without closing the demo: the cache filler notices within its 0.5 s
+            # poll and stops; removing the folder before then would race its last writes.
+            time.sleep(1.0)
         shutil.rmtree(args.cleanup, ignore_errors=True)
     return 0
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # alive, owned by someone else
+    return True
+
+
 def _watch_owner(pid: int, done: threading.Event) -> None:
     while not done.wait(0.5):
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if not _alive(pid):
             done.set()
-        except PermissionError:
-            pass  # alive, owned by someone else
 
 
 if __name__ == "__main__":
