@@ -1,4 +1,5 @@
-"""`hftop --demo`: a devhub on loopback, a throwaway cache filled by real downloads from it.
+"""`hftop --demo`: a devhub on loopback, a throwaway cache filled by real downloads from it, and
+four live downloads hftop runs itself, one for each state a user meets.
 
 Both run as child processes in their own process groups; `close()` stops them and removes the
 throwaway cache, so quitting leaves nothing behind. Should hftop die without closing, both notice
@@ -16,6 +17,23 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tui.core.download_plan import DownloadRequest
+
+MiB = 1024 * 1024
+
+DEMO_DOWNLOADS: tuple[tuple[DownloadRequest, str], ...] = (
+    # Healthy: a steady 6 MB/s.
+    (DownloadRequest("hftop-demo/mistral-nano", disable_xet=True), "throttle=6MB"),
+    # Slow tail: fast, then the last 10% at 150 KB/s.
+    (DownloadRequest("hftop-demo/phi-tiny", disable_xet=True), "throttle=15MB,tail_rate=150KB,tail_fraction=0.1"),
+    # Stalls at 40 MiB with the connection held open; a long read timeout keeps it a visible stall
+    # rather than huggingface_hub's timeout error a minute later.
+    (DownloadRequest("hftop-demo/qwen-small", disable_xet=True, read_timeout=3600), f"throttle=8MB,stall_after={40 * MiB}"),
+    # Fails: the connection drops at 20 MiB, again on every retry, until huggingface_hub gives up.
+    (DownloadRequest("hftop-demo/bloom-mini", disable_xet=True), f"throttle=8MB,drop_after={20 * MiB},drop_times=1000"),
+)
+"""The demo's live downloads and the devhub fault that gives each its state."""
+
 
 class DemoError(RuntimeError):
     """The demo could not start; the message says why."""
@@ -28,6 +46,8 @@ class DemoSession:
     throwaway: Path | None
     """The temporary folder holding the cache, removed on close; None for a cache the user chose."""
     processes: list[subprocess.Popen] = field(default_factory=list)
+    downloads: tuple[DownloadRequest, ...] = tuple(request for request, _ in DEMO_DOWNLOADS)
+    """What hftop downloads live from the demo hub."""
 
     def close(self) -> None:
         for proc in self.processes:
@@ -52,7 +72,8 @@ def start_demo(cache_dir: Path | None = None) -> DemoSession:
     env = {**os.environ, "HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
     hub = subprocess.Popen(
         [sys.executable, "-m", "tui.devhub", "--port", "0", "--exit-with", str(os.getpid()),
-         *(["--cleanup", str(throwaway)] if throwaway is not None else [])],
+         *(["--cleanup", str(throwaway)] if throwaway is not None else []),
+         *(arg for request, fault in DEMO_DOWNLOADS for arg in ("--fault", f"{request.repo_id}/*:{fault}"))],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -34,7 +35,8 @@ def _revision_of(endpoint: str, repo_id: str, revision: str) -> str:
 
 def _set_fault(endpoint: str, pattern: str, fault: dict | None) -> None:
     if fault is None:
-        request = urllib.request.Request(f"{endpoint}/_devhub/faults", method="DELETE")
+        query = urllib.parse.urlencode({"pattern": pattern})
+        request = urllib.request.Request(f"{endpoint}/_devhub/faults?{query}", method="DELETE")
     else:
         body = json.dumps({"pattern": pattern, "fault": fault}).encode()
         request = urllib.request.Request(
@@ -90,7 +92,7 @@ def leave_orphan_partial(cache_dir: Path, endpoint: str, timeout: float = 60.0) 
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
         proc.wait()
-        _set_fault(endpoint, "*", None)
+        _set_fault(endpoint, f"{ORPHAN_REPO}/{ORPHAN_FILE}", None)
 
 
 def add_corrupted_repo(cache_dir: Path) -> Path:

@@ -124,6 +124,15 @@ def _files(repo_id: str, spec: dict[str, int], salt: str = "") -> tuple[HubFile,
 MB = 1_000_000
 
 
+DEMO_DOWNLOADS = {
+    "hftop-demo/mistral-nano": 160 * MB,
+    "hftop-demo/phi-tiny": 120 * MB,
+    "hftop-demo/qwen-small": 90 * MB,
+    "hftop-demo/bloom-mini": 70 * MB,
+}
+"""Repos `hftop --demo` downloads while it runs: healthy, slow tail, stall, failure."""
+
+
 def default_repos() -> dict[tuple[str, str], HubRepo]:
     """The catalogue served by default. Keys are (repo_type, repo_id)."""
     repos: list[HubRepo] = []
@@ -170,6 +179,11 @@ def default_repos() -> dict[tuple[str, str], HubRepo]:
     rid = "hftop-demo/gpt-micro"
     c = HubCommit(_sha(rid, 1), _files(rid, {"config.json": 600, "model.safetensors": 3 * MB}))
     repos.append(HubRepo("model", rid, (c,), {"main": c.sha}))
+
+    # Fetched live by `hftop --demo`, one per state a user meets (the demo sets their faults).
+    for rid, size in DEMO_DOWNLOADS.items():
+        c = HubCommit(_sha(rid, 1), _files(rid, {"config.json": 650, "model.safetensors": size}))
+        repos.append(HubRepo("model", rid, (c,), {"main": c.sha}))
 
     rid = "hftop-demo/squad-mini"
     c = HubCommit(

@@ -127,7 +127,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             self._json({"ok": True})
         elif path == "/_devhub/faults" and self.command == "DELETE":
-            hub.clear_faults()
+            pattern = parse_qs(urlsplit(self.path).query).get("pattern", [None])[0]
+            hub.clear_faults(pattern)
             self._json({"ok": True})
         else:
             self._json({"error": "unknown admin path"}, 404)
@@ -277,7 +278,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _stream(self, repo_id: str, hub_file: HubFile, start: int, end: int, fault: Fault | None) -> None:
         hub = self.server.hub
         drop_at = None
-        if fault and fault.drop_after is not None and start < fault.drop_after:
+        # A request starting right at the drop point is dropped before its first byte, as a broken
+        # edge server does; huggingface_hub's retries then run out instead of creeping forward.
+        if fault and fault.drop_after is not None and start <= fault.drop_after:
             if hub._consume(("drop", repo_id, hub_file.path), fault.drop_times):
                 drop_at = fault.drop_after
         tail_start = hub_file.size - int(hub_file.size * (fault.tail_fraction if fault else 0))
@@ -350,6 +353,13 @@ def _file_entry(f: HubFile) -> dict:
     return entry
 
 
+def _sibling(f: HubFile) -> dict:
+    entry: dict = {"rfilename": f.path, "size": f.size, "blobId": f.git_sha1}
+    if f.is_lfs:
+        entry["lfs"] = {"sha256": f.sha256, "size": f.size, "pointerSize": 134}
+    return entry
+
+
 def _tree(commit: HubCommit, prefix: str, recursive: bool) -> list[dict]:
     entries: list[dict] = []
     folders: set[str] = set()
@@ -379,7 +389,8 @@ def _repo_info(repo: HubRepo, repo_type: str, commit: HubCommit) -> dict:
         "downloads": 0,
         "likes": 0,
         "tags": [],
-        "siblings": [{"rfilename": f.path} for f in commit.files],
+        # Sizes and LFS details as the Hub sends them with `?blobs=true` (`repo_info(files_metadata=True)`).
+        "siblings": [_sibling(f) for f in commit.files],
         "lastModified": "2026-01-01T00:00:00.000Z",
         "createdAt": "2026-01-01T00:00:00.000Z",
         **({"sdk": "gradio"} if repo_type == "space" else {}),
@@ -449,10 +460,14 @@ class DevHub:
             self._faults[pattern] = fault
             self._counters.clear()
 
-    def clear_faults(self) -> None:
+    def clear_faults(self, pattern: str | None = None) -> None:
+        """Remove the fault set for `pattern`, or every fault."""
         with self._lock:
-            self._faults.clear()
-            self._counters.clear()
+            if pattern is None:
+                self._faults.clear()
+                self._counters.clear()
+            else:
+                self._faults.pop(pattern, None)
 
     def faults(self) -> dict[str, Fault]:
         with self._lock:
