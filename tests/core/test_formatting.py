@@ -45,3 +45,11 @@ def test_age_short(seconds_ago, expected):
 )
 def test_rate(value, expected):
     assert fmt.rate(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(None, "–"), (float("inf"), "–"), (0, "0s"), (59.9, "59s"), (245, "4m05s"), (7980, "2h13m"), (273600, "3d04h")],
+)
+def test_duration(seconds, text):
+    assert fmt.duration(seconds) == text

@@ -42,3 +42,17 @@ def short_hash(commit_hash: str, length: int = 12) -> str:
 
 def count(n: int, noun: str) -> str:
     return f"{humanize.intcomma(n)} {noun}{'' if n == 1 else 's'}"
+
+
+def duration(seconds: float | None) -> str:
+    """Compact and fixed-ish width: `45s`, `4m05s`, `2h13m`, `3d04h`; `–` when unknown."""
+    if seconds is None or seconds != seconds or seconds == float("inf"):
+        return "–"
+    s = int(max(0, seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 86400}d{s % 86400 // 3600:02d}h"

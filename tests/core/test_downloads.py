@@ -1,0 +1,61 @@
+"""Rates, ETA and download states on an explicit clock."""
+
+from __future__ import annotations
+
+import pytest
+
+from tui.core.downloads import DownloadState, ProgressSample, eta_seconds, pruned, running_state, window_rate
+
+S = ProgressSample
+
+
+@pytest.mark.parametrize(
+    ("samples", "now", "expected"),
+    [
+        pytest.param([], 10.0, None, id="no-samples"),
+        pytest.param([S(10.0, 0)], 10.0, None, id="one-sample-no-span"),
+        pytest.param([S(0.0, 0), S(10.0, 10_000)], 10.0, 1000.0, id="steady"),
+        pytest.param([S(0.0, 0), S(5.0, 50_000), S(20.0, 60_000)], 20.0, 10_000 / 15, id="window-keeps-left-edge"),
+        pytest.param([S(0.0, 0), S(10.0, 10_000)], 30.0, 0.0, id="nothing-inside-window-is-zero"),
+        pytest.param([S(0.0, 5_000), S(10.0, 5_000)], 10.0, 0.0, id="no-progress-is-zero-not-unknown"),
+        pytest.param([S(0.0, 5_000), S(10.0, 1_000)], 10.0, 0.0, id="counter-going-back-never-negative"),
+    ],
+)
+def test_window_rate(samples, now, expected):
+    assert window_rate(samples, now, window=10.0) == expected
+
+
+@pytest.mark.parametrize(
+    ("remaining", "rate", "expected"),
+    [
+        pytest.param(1000, 100.0, 10.0, id="plain"),
+        pytest.param(1000, 0.0, None, id="zero-rate"),
+        pytest.param(1000, None, None, id="unknown-rate"),
+        pytest.param(None, 100.0, None, id="unknown-size"),
+        pytest.param(-5, 100.0, 0.0, id="overshoot"),
+    ],
+)
+def test_eta_seconds(remaining, rate, expected):
+    assert eta_seconds(remaining, rate) == expected
+
+
+def test_pruned_keeps_the_window_and_its_left_edge():
+    samples = [S(float(t), t) for t in range(0, 40, 5)]
+    assert [s.at for s in pruned(samples, now=35.0, keep=12.0)] == [20.0, 25.0, 30.0, 35.0]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        pytest.param(dict(now=5, last_progress_at=None, done=0, recent_rate=None), DownloadState.STARTING, id="no-bytes-yet"),
+        pytest.param(dict(now=25, last_progress_at=None, done=0, recent_rate=None), DownloadState.STALLED, id="never-started"),
+        pytest.param(dict(now=10, last_progress_at=9, done=1000, recent_rate=100.0), DownloadState.DOWNLOADING, id="moving"),
+        pytest.param(dict(now=50, last_progress_at=29, done=9000, recent_rate=0.0), DownloadState.STALLED, id="quiet-past-threshold"),
+        pytest.param(dict(now=50, last_progress_at=31, done=9000, recent_rate=0.0), DownloadState.SLOW_TAIL, id="quiet-under-threshold-slows"),
+        pytest.param(dict(now=40, last_progress_at=40, done=40_000, recent_rate=100.0), DownloadState.SLOW_TAIL, id="tail-under-quarter-of-average"),
+        pytest.param(dict(now=40, last_progress_at=40, done=40_000, recent_rate=400.0), DownloadState.DOWNLOADING, id="tail-at-average-fine"),
+        pytest.param(dict(now=10, last_progress_at=10, done=40_000, recent_rate=1.0), DownloadState.DOWNLOADING, id="too-young-to-judge"),
+    ],
+)
+def test_running_state(kwargs, expected):
+    assert running_state(started_at=0, stall_after=20, **kwargs) is expected

@@ -1,0 +1,153 @@
+"""Rates, ETA and the state of a download, from progress samples on an explicit clock."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
+
+from tui.core.download_plan import DownloadPlan, DownloadRequest
+
+RATE_WINDOW = 10.0
+"""Seconds of samples behind the speed shown for a download."""
+
+SLOW_TAIL_RATIO = 0.25
+"""A download whose recent speed falls under this share of its own average is in a slow tail."""
+
+SLOW_TAIL_MIN_AGE = 15.0
+"""Seconds a download must have run before its speed can be judged against its average."""
+
+
+class DownloadState(Enum):
+    """Where a download stands. The value is what the dashboard shows."""
+
+    STARTING = "starting"
+    DOWNLOADING = "downloading"
+    SLOW_TAIL = "slow tail"
+    STALLED = "stalled"
+    CANCELLING = "cancelling"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def active(self) -> bool:
+        """True while a process works on the download."""
+        return self in _ACTIVE
+
+
+_ACTIVE = {
+    DownloadState.STARTING,
+    DownloadState.DOWNLOADING,
+    DownloadState.SLOW_TAIL,
+    DownloadState.STALLED,
+    DownloadState.CANCELLING,
+}
+
+
+@dataclass(frozen=True)
+class ProgressSample:
+    """Bytes done at a moment (seconds on a monotonic clock)."""
+
+    at: float
+    done: int
+
+
+def window_rate(samples: Sequence[ProgressSample], now: float, window: float = RATE_WINDOW) -> float | None:
+    """Bytes per second over the last `window` seconds; None before two samples span any time.
+
+    The sample just before the window is kept as its left edge, so a download that made no
+    progress inside the window shows 0 B/s instead of no figure at all.
+    """
+    if not samples:
+        return None
+    start = 0
+    for i, sample in enumerate(samples):
+        if sample.at <= now - window:
+            start = i
+    first, last = samples[start], samples[-1]
+    span = max(now, last.at) - first.at
+    if span <= 0:
+        return None
+    return max(0, last.done - first.done) / span
+
+
+def eta_seconds(remaining: int | None, rate: float | None) -> float | None:
+    """Seconds left at `rate`; None when the rate is unknown or zero, or the size unknown."""
+    if remaining is None or rate is None or rate <= 0:
+        return None
+    return max(0, remaining) / rate
+
+
+def pruned(samples: Sequence[ProgressSample], now: float, keep: float) -> tuple[ProgressSample, ...]:
+    """Samples of the last `keep` seconds, plus the one just before them (the window's left edge)."""
+    recent = [s for s in samples if s.at > now - keep]
+    older = [s for s in samples if s.at <= now - keep]
+    return tuple(older[-1:] + recent)
+
+
+def running_state(
+    *,
+    now: float,
+    started_at: float,
+    last_progress_at: float | None,
+    done: int,
+    recent_rate: float | None,
+    stall_after: float,
+) -> DownloadState:
+    """The state of a download whose process is alive.
+
+    Stalled: no new bytes for `stall_after` seconds (counting from the start when none came yet).
+    Slow tail: still moving, but at under a quarter of its own average since it started.
+    """
+    quiet_since = last_progress_at if last_progress_at is not None else started_at
+    if now - quiet_since >= stall_after:
+        return DownloadState.STALLED
+    if last_progress_at is None:
+        return DownloadState.STARTING
+    age = now - started_at
+    if age >= SLOW_TAIL_MIN_AGE and recent_rate is not None and done > 0:
+        average = done / age
+        if recent_rate < SLOW_TAIL_RATIO * average:
+            return DownloadState.SLOW_TAIL
+    return DownloadState.DOWNLOADING
+
+
+@dataclass(frozen=True)
+class DownloadView:
+    """One download as the dashboard shows it, at one moment."""
+
+    id: int
+    plan: DownloadPlan
+    state: DownloadState
+    attempt: int
+    """1 for the first run, +1 for each retry."""
+    pid: int | None
+    current_file: str | None
+    files_done: int
+    done_bytes: int
+    """Bytes fetched by this attempt (finished files and the current one)."""
+    total_bytes: int
+    """Bytes this attempt has to fetch."""
+    partial_bytes: int
+    """Bytes of the current file: what a restart now throws away."""
+    rate: float | None
+    eta: float | None
+    age: float
+    """Seconds since this attempt started."""
+    quiet_for: float
+    """Seconds since the last new byte (or since the start when none came yet)."""
+    error: str | None
+    lost_bytes: int
+    """Bytes the previous attempt threw away (a failure, a cancel or a restart)."""
+    log_tail: tuple[str, ...]
+
+    @property
+    def request(self) -> DownloadRequest:
+        return self.plan.request
+
+    @property
+    def fraction(self) -> float | None:
+        if self.state is DownloadState.DONE:
+            return 1.0
+        return self.done_bytes / self.total_bytes if self.total_bytes else None
