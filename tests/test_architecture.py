@@ -1,4 +1,4 @@
-"""The layering STYLE.md asks for: core and probes never depend on the UI."""
+"""The layering STYLE.md asks for: core, probes and the download supervisor never depend on the UI."""
 
 import shutil
 import subprocess
@@ -15,10 +15,10 @@ def test_import_linter_contracts_hold():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_core_and_probes_import_without_textual():
+def test_core_probes_and_downloads_import_without_textual():
     code = (
-        "import sys, pkgutil, importlib, tui.core, tui.probes\n"
-        "for pkg in (tui.core, tui.probes):\n"
+        "import sys, pkgutil, importlib, tui.core, tui.probes, tui.downloads\n"
+        "for pkg in (tui.core, tui.probes, tui.downloads):\n"
         "    for m in pkgutil.iter_modules(pkg.__path__):\n"
         "        importlib.import_module(pkg.__name__ + '.' + m.name)\n"
         "print('textual' in sys.modules, 'rich' in sys.modules)\n"

@@ -1,0 +1,226 @@
+"""Downloads hftop starts: real child processes fetching from the devhub into temporary caches."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tui.core.download_plan import DownloadRequest, RequestError
+from tui.core.downloads import DownloadState
+from tui.devhub.faults import Fault
+from tui.downloads.supervisor import DownloadSupervisor, child_environment, runner_argv
+from tui.probes.hub import plan_download
+
+MiB = 1024 * 1024
+
+
+def _plan(hub, cache, repo_id, **kwargs):
+    return plan_download(DownloadRequest(repo_id, **kwargs), endpoint=hub.endpoint, cache_dir=cache, token=False)
+
+
+def _wait(supervisor, download_id, condition, timeout=60.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        view = supervisor.view(download_id)
+        if condition(view):
+            return view
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}; last view: {view}")
+        time.sleep(0.05)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is dead for our purposes.
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[1][0] != "Z"
+    except OSError:
+        return False
+
+
+def _partials(cache: Path) -> list[Path]:
+    return list(cache.rglob("*.incomplete"))
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _assert_served(hub, cache: Path, plan) -> None:
+    """Every planned file is in the snapshot with the bytes the devhub served."""
+    folder = cache / f"models--{plan.request.repo_id.replace('/', '--')}" / "snapshots" / plan.commit
+    for planned in plan.files:
+        served = hub.file(plan.request.repo_id, planned.path)
+        assert _sha256(folder / planned.path) == hashlib.sha256(served.read(0, served.size)).hexdigest()
+
+
+@pytest.fixture
+def supervisor_for(tmp_path):
+    made = []
+
+    def make(hub, **kwargs):
+        kwargs.setdefault("stall_after", 300)
+        supervisor = DownloadSupervisor(tmp_path / "hub", hub.endpoint, **kwargs)
+        made.append(supervisor)
+        return supervisor
+
+    yield make
+    for supervisor in made:
+        supervisor.stop_all()
+
+
+def test_download_completes_with_the_served_bytes_and_no_token(fresh_devhub, tmp_path, supervisor_for):
+    cache = tmp_path / "hub"
+    supervisor = supervisor_for(fresh_devhub, environ={**os.environ, "HF_TOKEN": "hf_secret_for_the_test"})
+    plan = _plan(fresh_devhub, cache, "hftop-demo/gpt-micro")
+    assert [f.path for f in plan.files] == ["config.json", "model.safetensors"]
+    download_id = supervisor.start(plan)
+    view = _wait(supervisor, download_id, lambda v: not v.state.active, what="the end")
+    assert view.state is DownloadState.DONE, view.error
+    assert view.done_bytes == plan.bytes_to_fetch
+    _assert_served(fresh_devhub, cache, plan)
+    assert _partials(cache) == []
+    assert not _alive(view.pid)
+    resolves = [r for r in fresh_devhub.requests() if "/resolve/" in r.path or r.path.startswith("/lfs/")]
+    assert resolves and not any(r.authorized for r in resolves), "a token went to a non-official endpoint"
+
+
+def test_cancel_stops_the_process_group_and_leaves_no_partial_then_retry_completes(
+    fresh_devhub, tmp_path, supervisor_for
+):
+    cache = tmp_path / "hub"
+    fresh_devhub.set_fault("hftop-demo/phi-tiny/model.safetensors", Fault(throttle=8_000_000))
+    supervisor = supervisor_for(fresh_devhub)
+    plan = _plan(fresh_devhub, cache, "hftop-demo/phi-tiny")
+    download_id = supervisor.start(plan)
+    running = _wait(supervisor, download_id, lambda v: v.partial_bytes > 12 * MiB, what="12 MiB")
+    assert running.state is DownloadState.DOWNLOADING and _partials(cache)
+    assert running.rate is not None and 0.75 * 8_000_000 < running.rate < 1.25 * 8_000_000
+
+    supervisor.cancel(download_id)
+    cancelled = supervisor.view(download_id)
+    assert cancelled.state is DownloadState.CANCELLED
+    assert not _alive(running.pid)
+    assert _partials(cache) == [], "cancel left a partial file"
+    assert cancelled.lost_bytes >= 12 * MiB
+
+    fresh_devhub.clear_faults()
+    supervisor.retry(download_id)
+    done = _wait(supervisor, download_id, lambda v: v.attempt == 2 and not v.state.active, what="the retry")
+    assert done.state is DownloadState.DONE, done.error
+    assert done.lost_bytes == cancelled.lost_bytes
+    # config.json was finished by the first attempt: the retry only fetched the big file again.
+    assert done.total_bytes == 120_000_000
+    _assert_served(fresh_devhub, cache, plan)
+
+
+def test_a_dropped_connection_that_keeps_dropping_fails_in_words(fresh_devhub, tmp_path, supervisor_for):
+    cache = tmp_path / "hub"
+    fresh_devhub.set_fault("hftop-demo/bloom-mini/model.safetensors", Fault(drop_after=20 * MiB, drop_times=100))
+    supervisor = supervisor_for(fresh_devhub)
+    download_id = supervisor.start(_plan(fresh_devhub, cache, "hftop-demo/bloom-mini"))
+    view = _wait(supervisor, download_id, lambda v: not v.state.active, timeout=90, what="the failure")
+    assert view.state is DownloadState.FAILED
+    assert "closed the connection" in view.error and "Traceback" not in view.error
+    assert view.lost_bytes >= 20 * MiB
+    assert _partials(cache) == []
+
+
+def test_a_stall_shows_as_stalled_after_the_threshold(fresh_devhub, tmp_path, supervisor_for):
+    cache = tmp_path / "hub"
+    fresh_devhub.set_fault("hftop-demo/qwen-small/model.safetensors", Fault(stall_after=10 * MiB))
+    supervisor = supervisor_for(fresh_devhub, stall_after=2.0)
+    plan = _plan(fresh_devhub, cache, "hftop-demo/qwen-small", read_timeout=600)
+    download_id = supervisor.start(plan)
+    view = _wait(supervisor, download_id, lambda v: v.state is DownloadState.STALLED, what="the stall")
+    assert view.quiet_for >= 2.0 and view.rate == 0.0
+    assert view.partial_bytes == 10 * MiB
+    supervisor.cancel(download_id)
+    assert _partials(cache) == []
+
+
+def test_a_killed_runner_is_a_failure_and_its_partial_is_removed(fresh_devhub, tmp_path, supervisor_for):
+    cache = tmp_path / "hub"
+    fresh_devhub.set_fault("hftop-demo/phi-tiny/model.safetensors", Fault(throttle=8_000_000))
+    supervisor = supervisor_for(fresh_devhub)
+    download_id = supervisor.start(_plan(fresh_devhub, cache, "hftop-demo/phi-tiny"))
+    view = _wait(supervisor, download_id, lambda v: v.partial_bytes > 10 * MiB, what="a partial")
+    assert _partials(cache)
+    os.kill(view.pid, signal.SIGKILL)  # no cleanup runs in the child
+    view = _wait(supervisor, download_id, lambda v: not v.state.active, what="the end")
+    assert view.state is DownloadState.FAILED and "ended unexpectedly" in view.error
+    assert _partials(cache) == []
+
+
+def test_the_runner_stops_and_cleans_up_when_its_owner_dies(fresh_devhub, tmp_path):
+    cache = tmp_path / "hub"
+    fresh_devhub.set_fault("hftop-demo/phi-tiny/model.safetensors", Fault(throttle=4_000_000))
+    owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    plan = _plan(fresh_devhub, cache, "hftop-demo/phi-tiny")
+    argv = runner_argv(
+        plan, endpoint=fresh_devhub.endpoint, cache_dir=cache, send_token=False, owner_pid=owner.pid, python=sys.executable
+    )
+    runner = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while not _partials(cache):
+            assert time.monotonic() < deadline, "no partial file appeared"
+            time.sleep(0.05)
+        owner.kill()
+        owner.wait()
+        assert runner.wait(timeout=10) == 130
+        assert _partials(cache) == []
+    finally:
+        runner.kill()
+        owner.kill()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        pytest.param(dict(repo_id="hftop-demo/no-such-model"), "No model hftop-demo/no-such-model at 127.0.0.1", id="unknown-repo"),
+        pytest.param(dict(repo_id="hftop-demo/gpt-micro", repo_type="dataset"), "No dataset", id="wrong-type"),
+        pytest.param(dict(repo_id="hftop-demo/gpt-micro", revision="v9"), "No revision 'v9'", id="unknown-revision"),
+        pytest.param(dict(repo_id="hftop-demo/gpt-micro", patterns=("model.bin",)), "No file 'model.bin'", id="unknown-file"),
+        pytest.param(dict(repo_id="hftop-demo//gpt"), "is not a repo id", id="malformed"),
+    ],
+)
+def test_plan_errors_are_sentences(devhub, tmp_path, kwargs, message):
+    with pytest.raises(RequestError, match=message):
+        plan_download(DownloadRequest(**kwargs), endpoint=devhub.endpoint, cache_dir=tmp_path, token=False)
+
+
+def test_unreachable_endpoint_is_a_sentence(tmp_path):
+    with pytest.raises(RequestError, match="Cannot reach 127.0.0.1:9: connection refused"):
+        plan_download(DownloadRequest("org/name"), endpoint="http://127.0.0.1:9", cache_dir=tmp_path, token=False)
+
+
+def test_plan_knows_what_is_cached_and_what_fits(devhub, demo_cache):
+    plan = plan_download(DownloadRequest("hftop-demo/tiny-bert"), endpoint=devhub.endpoint, cache_dir=demo_cache, token=False)
+    assert plan.to_fetch == () and plan.fits
+    assert plan.free_bytes and plan.free_bytes > 0
+
+
+def test_child_environment_is_explicit_and_keeps_tokens_from_mirrors(tmp_path):
+    base = {"PATH": "/usr/bin", "HF_TOKEN": "hf_x", "HF_ENDPOINT": "https://elsewhere", "HF_HUB_OFFLINE": "1"}
+    request = DownloadRequest("org/x", disable_xet=True, read_timeout=60)
+    env = child_environment(base, endpoint="https://hf-mirror.com", cache_dir=tmp_path, request=request, send_token=False)
+    assert env["HF_ENDPOINT"] == "https://hf-mirror.com" and env["HF_HUB_CACHE"] == str(tmp_path)
+    assert env["HF_HUB_DISABLE_XET"] == "1" and env["HF_HUB_DOWNLOAD_TIMEOUT"] == "60"
+    assert "HF_TOKEN" not in env and env["HF_HUB_DISABLE_IMPLICIT_TOKEN"] == "1"
+    assert "HF_HUB_OFFLINE" not in env and env["PATH"] == "/usr/bin"
+    official = child_environment(
+        base, endpoint="https://huggingface.co", cache_dir=tmp_path, request=DownloadRequest("org/x"), send_token=True
+    )
+    assert official["HF_TOKEN"] == "hf_x" and "HF_HUB_DISABLE_XET" not in official

@@ -1,0 +1,209 @@
+"""The child process of one download hftop starts: `python -m tui.downloads.runner ...`.
+
+It fetches the planned files one after another with `hf_hub_download` and reports on stdout,
+one JSON object a line: `file` (starting a file), `progress` (bytes of the current file written),
+`received` (bytes read from the network so far), `file_done`, then `done`, `failed` (with the
+error in words) or `cancelled`.
+
+Plain HTTP writes in 10 MiB steps, so `progress` alone says nothing for minutes on a slow link;
+`received` counts the body bytes as they arrive, which is what tells slow from stalled.
+SIGTERM and the owner's death become KeyboardInterrupt, so huggingface_hub's own cleanup
+removes the partial file (and aborts a Xet transfer) before the process exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+import time
+
+PROGRESS_INTERVAL = 0.25
+"""Seconds between two progress lines for the same file."""
+
+
+def emit(event: str, **fields) -> None:
+    sys.stdout.write(json.dumps({"event": event, **fields}) + "\n")
+    sys.stdout.flush()
+
+
+class NetworkCounter:
+    """Body bytes received so far by this process (HTTP and Xet), reported every PROGRESS_INTERVAL."""
+
+    def __init__(self):
+        self.total = 0
+
+    def add(self, n: int) -> None:
+        self.total += n
+
+    def report_forever(self) -> None:
+        reported = -1
+        while True:
+            time.sleep(PROGRESS_INTERVAL)
+            if self.total != reported:
+                reported = self.total
+                emit("received", bytes=reported)
+
+
+RECEIVED = NetworkCounter()
+
+
+def count_http_bytes() -> None:
+    """Make huggingface_hub's HTTP client count body bytes as they come off the socket."""
+    import httpx2
+    from huggingface_hub import set_client_factory
+    from huggingface_hub.utils._http import hf_request_event_hook
+
+    class CountingStream(httpx2.SyncByteStream):
+        def __init__(self, inner):
+            self._inner = inner
+
+        def __iter__(self):
+            for chunk in self._inner:
+                RECEIVED.add(len(chunk))
+                yield chunk
+
+        def close(self):
+            self._inner.close()
+
+    class CountingTransport(httpx2.HTTPTransport):
+        def handle_request(self, request):
+            response = super().handle_request(request)
+            response.stream = CountingStream(response.stream)
+            return response
+
+    # The same client as huggingface_hub's default_client_factory, but with a counting transport.
+    set_client_factory(
+        lambda: httpx2.Client(
+            event_hooks={"request": [hf_request_event_hook]},
+            follow_redirects=True,
+            timeout=None,
+            transport=CountingTransport(),
+        )
+    )
+
+
+class ProgressReport:
+    """Stands in for tqdm in `hf_hub_download(tqdm_class=...)` and reports bytes as JSON lines.
+
+    Not a tqdm subclass: huggingface_hub then passes no `disable`, and a pipe would turn tqdm off.
+    """
+
+    def __init__(self, *args, total=None, initial=0, **kwargs):
+        # Only huggingface_hub's Xet reporter passes a bar format; its transfer bytes bypass the
+        # HTTP client. http_get reports the same bytes the counting transport already counted.
+        self._counts_transfer = "bar_format" in kwargs
+        self.n = initial or 0
+        self.total = total
+        self._last = 0.0
+
+    def update(self, n=1):
+        self.n += n
+        self._report()
+
+    def update_transfer(self, n=1):
+        if self._counts_transfer:
+            RECEIVED.add(n)
+
+    def _report(self, force=False):
+        now = time.monotonic()
+        if force or now - self._last >= PROGRESS_INTERVAL:
+            self._last = now
+            emit("progress", bytes=self.n, received=RECEIVED.total)
+
+    def set_postfix_str(self, *args, **kwargs):
+        pass
+
+    set_transfer_postfix_str = set_postfix_str
+
+    def refresh(self, *args, **kwargs):
+        pass
+
+    def close(self):
+        self._report(force=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _watch_owner(owner: int) -> None:
+    while True:
+        time.sleep(0.5)
+        try:
+            os.kill(owner, 0)
+        except ProcessLookupError:
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        except PermissionError:
+            pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tui.downloads.runner")
+    parser.add_argument("--repo-id", required=True)
+    parser.add_argument("--repo-type", default="model")
+    parser.add_argument("--revision", default="main")
+    parser.add_argument("--cache-dir", required=True)
+    parser.add_argument("--endpoint", required=True)
+    parser.add_argument("--file", action="append", default=[], dest="files")
+    parser.add_argument("--no-token", action="store_true", help="send no Authorization header")
+    parser.add_argument("--owner-pid", type=int, help="stop when this process is gone")
+    args = parser.parse_args(argv)
+
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
+    if args.owner_pid:
+        threading.Thread(target=_watch_owner, args=(args.owner_pid,), daemon=True).start()
+
+    # Imported after the signal handlers: importing huggingface_hub takes a while, and a cancel
+    # during it must still end cleanly.
+    try:
+        from huggingface_hub import hf_hub_download
+
+        from tui.core.download_plan import DownloadRequest
+        from tui.probes.hub import describe_hub_error
+
+        count_http_bytes()
+        threading.Thread(target=RECEIVED.report_forever, daemon=True).start()
+        request = DownloadRequest(args.repo_id, args.repo_type, args.revision)
+        emit("started", pid=os.getpid())
+        for index, path in enumerate(args.files):
+            emit("file", path=path, index=index)
+            try:
+                hf_hub_download(
+                    args.repo_id,
+                    path,
+                    repo_type=args.repo_type,
+                    revision=args.revision,
+                    cache_dir=args.cache_dir,
+                    endpoint=args.endpoint,
+                    token=False if args.no_token else None,
+                    tqdm_class=ProgressReport,
+                )
+            except KeyboardInterrupt:
+                raise
+            except Exception as error:  # noqa: BLE001 - every failure is reported in words
+                emit("failed", path=path, message=describe_hub_error(error, args.endpoint, request),
+                     detail=f"{type(error).__name__}: {error}")
+                return 1
+            emit("file_done", path=path)
+        emit("done")
+        return 0
+    except KeyboardInterrupt:
+        emit("cancelled")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,410 @@
+"""Start, watch, cancel and retry the downloads hftop runs, each a child process in its own group."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from pathlib import Path
+
+from huggingface_hub.file_download import repo_folder_name
+
+from tui.core.download_plan import DownloadPlan, DownloadRequest, PlannedFile
+from tui.core.downloads import (
+    RATE_WINDOW,
+    DownloadState,
+    DownloadView,
+    ProgressSample,
+    eta_seconds,
+    pruned,
+    running_state,
+    window_rate,
+)
+from tui.probes.locks import lock_is_held
+
+STOP_GRACE = 5.0
+"""Seconds a download gets to clean up after SIGTERM before its group is killed."""
+
+LOG_LINES = 20
+"""Lines of the child's stderr kept for the details of a failure."""
+
+# Variables the child must not inherit: hftop sets them itself, or they would override its choices.
+_OVERRIDDEN = (
+    "HF_ENDPOINT",
+    "HF_HUB_CACHE",
+    "HUGGINGFACE_HUB_CACHE",
+    "HF_HUB_DISABLE_XET",
+    "HF_HUB_OFFLINE",
+    "HF_HUB_DOWNLOAD_TIMEOUT",
+)
+_TOKENS = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
+
+
+def child_environment(
+    base: Mapping[str, str], *, endpoint: str, cache_dir: Path, request: DownloadRequest, send_token: bool
+) -> dict[str, str]:
+    """The explicit environment of a download's process.
+
+    huggingface_hub reads these once at import, so they are set here rather than changed later.
+    Without `send_token`, no token variable is passed and the stored login is not used either.
+    """
+    env = {k: v for k, v in base.items() if k not in _OVERRIDDEN}
+    env["HF_ENDPOINT"] = endpoint
+    env["HF_HUB_CACHE"] = str(cache_dir)
+    if request.disable_xet:
+        env["HF_HUB_DISABLE_XET"] = "1"
+    if request.read_timeout:
+        env["HF_HUB_DOWNLOAD_TIMEOUT"] = str(request.read_timeout)
+    if not send_token:
+        for name in _TOKENS:
+            env.pop(name, None)
+        env["HF_HUB_DISABLE_IMPLICIT_TOKEN"] = "1"
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def runner_argv(
+    plan: DownloadPlan, *, endpoint: str, cache_dir: Path, send_token: bool, owner_pid: int, python: str
+) -> list[str]:
+    """The argument list of a download's process (no shell is involved)."""
+    request = plan.request
+    argv = [
+        python, "-m", "tui.downloads.runner",
+        "--repo-id", request.repo_id,
+        "--repo-type", request.repo_type,
+        # The commit the plan saw, so every file comes from one revision even if the branch moves.
+        "--revision", plan.commit or request.revision,
+        "--cache-dir", str(cache_dir),
+        "--endpoint", endpoint,
+        "--owner-pid", str(owner_pid),
+    ]  # fmt: skip
+    if not send_token:
+        argv.append("--no-token")
+    for planned in plan.files:
+        argv += ["--file", planned.path]
+    return argv
+
+
+class _Attempt:
+    """One run of the child process for a download. Fields change under the supervisor's lock."""
+
+    def __init__(self, plan: DownloadPlan, attempt: int, started_at: float, lost_bytes: int):
+        self.plan = plan
+        self.attempt = attempt
+        self.started_at = started_at
+        self.lost_bytes = lost_bytes
+        self.process: subprocess.Popen | None = None
+        self.current: PlannedFile | None = None
+        self.files_done = 0
+        self.bytes_before_current = 0
+        self.current_written = 0
+        self.received = 0
+        """Body bytes the child read from the network (its `received` events)."""
+        self.received_at_write = 0
+        self.peak_current = 0
+        """The most bytes the current file reached: what stopping it now throws away."""
+        self.last_progress_at: float | None = None
+        self.samples: tuple[ProgressSample, ...] = ()
+        self.final: DownloadState | None = None
+        self.error: str | None = None
+        self.stop_requested = False
+        self.log: deque[str] = deque(maxlen=LOG_LINES)
+        self.readers: list[threading.Thread] = []
+
+    @property
+    def current_bytes(self) -> int:
+        """Bytes of the current file: those written, plus those received since the last write.
+
+        huggingface_hub writes plain HTTP in 10 MiB steps; the received bytes fill the gaps.
+        """
+        if self.current is None:
+            return 0
+        guess = self.current_written + max(0, self.received - self.received_at_write)
+        return min(guess, self.current.size) if self.current.size else guess
+
+    @property
+    def done_bytes(self) -> int:
+        return self.bytes_before_current + self.current_bytes
+
+
+class DownloadSupervisor:
+    """Owns hftop's download processes. Thread-safe; `cancel`, `retry` and `stop_all` block."""
+
+    def __init__(
+        self,
+        cache_dir: Path,
+        endpoint: str,
+        *,
+        stall_after: float,
+        send_token: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+        environ: Mapping[str, str] | None = None,
+        python: str = sys.executable,
+    ):
+        self.cache_dir = Path(cache_dir)
+        self.endpoint = endpoint
+        self.stall_after = stall_after
+        self.send_token = send_token
+        self._clock = clock
+        self._environ = dict(os.environ if environ is None else environ)
+        self._python = python
+        self._lock = threading.Lock()
+        self._attempts: dict[int, _Attempt] = {}
+        self._next_id = 1
+
+    # --- actions ----------------------------------------------------------------------------
+    def start(self, plan: DownloadPlan) -> int:
+        """Spawn the download's process; returns the download's id."""
+        with self._lock:
+            download_id = self._next_id
+            self._next_id += 1
+        self._spawn(download_id, plan, attempt=1, lost_bytes=0)
+        return download_id
+
+    def cancel(self, download_id: int) -> None:
+        """Stop the download's whole process group and leave no partial file behind."""
+        attempt = self._attempts.get(download_id)
+        if attempt is not None:
+            self._stop(attempt)
+
+    def retry(self, download_id: int) -> None:
+        """Restart from the first unfinished file (stopping the running attempt first)."""
+        attempt = self._attempts.get(download_id)
+        if attempt is None:
+            return
+        if attempt.final is None:
+            self._stop(attempt)
+        with self._lock:
+            lost = attempt.lost_bytes if attempt.final is not DownloadState.DONE else 0
+        # Files the last attempt finished are in the cache now: the new attempt only links them.
+        plan = attempt.plan
+        plan = replace(plan, files=tuple(replace(f, cached=f.cached or self._blob_exists(plan, f)) for f in plan.files))
+        self._spawn(download_id, plan, attempt=attempt.attempt + 1, lost_bytes=lost)
+
+    def stop_all(self) -> None:
+        """Cancel every running download at once (on quit), waiting at most STOP_GRACE."""
+        running = [a for a in list(self._attempts.values()) if a.final is None]
+        threads = [threading.Thread(target=self._stop, args=(a,)) for a in running]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    def forget(self, download_id: int) -> None:
+        """Drop a finished download from the list."""
+        with self._lock:
+            attempt = self._attempts.get(download_id)
+            if attempt is not None and attempt.final is not None:
+                del self._attempts[download_id]
+
+    # --- views ------------------------------------------------------------------------------
+    def views(self) -> tuple[DownloadView, ...]:
+        now = self._clock()
+        with self._lock:
+            return tuple(self._view(i, a, now) for i, a in sorted(self._attempts.items()))
+
+    def view(self, download_id: int) -> DownloadView | None:
+        now = self._clock()
+        with self._lock:
+            attempt = self._attempts.get(download_id)
+            return None if attempt is None else self._view(download_id, attempt, now)
+
+    @property
+    def active_count(self) -> int:
+        return sum(1 for a in list(self._attempts.values()) if a.final is None)
+
+    def _view(self, download_id: int, a: _Attempt, now: float) -> DownloadView:
+        rate = window_rate(a.samples, now) if a.final is None else None
+        total = a.plan.bytes_to_fetch
+        if a.final is not None:
+            state = a.final
+        elif a.stop_requested:
+            state = DownloadState.CANCELLING
+        else:
+            state = running_state(
+                now=now,
+                started_at=a.started_at,
+                last_progress_at=a.last_progress_at,
+                done=a.done_bytes,
+                recent_rate=rate,
+                stall_after=self.stall_after,
+            )
+        quiet_since = a.last_progress_at if a.last_progress_at is not None else a.started_at
+        return DownloadView(
+            id=download_id,
+            plan=a.plan,
+            state=state,
+            attempt=a.attempt,
+            pid=a.process.pid if a.process else None,
+            current_file=a.current.path if a.current else None,
+            files_done=a.files_done,
+            done_bytes=a.done_bytes,
+            total_bytes=total,
+            partial_bytes=a.current_bytes if a.current is not None and a.final is None else 0,
+            rate=rate,
+            eta=eta_seconds(total - a.done_bytes, rate) if a.final is None else None,
+            age=now - a.started_at,
+            quiet_for=now - quiet_since,
+            error=a.error,
+            lost_bytes=a.lost_bytes,
+            log_tail=tuple(a.log),
+        )
+
+    # --- processes --------------------------------------------------------------------------
+    def _spawn(self, download_id: int, plan: DownloadPlan, attempt: int, lost_bytes: int) -> None:
+        run = _Attempt(plan, attempt, self._clock(), lost_bytes)
+        argv = runner_argv(
+            plan,
+            endpoint=self.endpoint,
+            cache_dir=self.cache_dir,
+            send_token=self.send_token,
+            owner_pid=os.getpid(),
+            python=self._python,
+        )
+        env = child_environment(
+            self._environ,
+            endpoint=self.endpoint,
+            cache_dir=self.cache_dir,
+            request=plan.request,
+            send_token=self.send_token,
+        )
+        try:
+            run.process = subprocess.Popen(
+                argv,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                bufsize=1,
+                start_new_session=True,  # its own process group, so cancel reaches every child
+            )
+        except OSError as error:
+            run.final = DownloadState.FAILED
+            run.error = f"Could not start the download process: {error.strerror or error}."
+        with self._lock:
+            self._attempts[download_id] = run
+        if run.process is None:
+            return
+        readers = [
+            threading.Thread(target=self._read_events, args=(run,), daemon=True, name=f"download-{download_id}"),
+            threading.Thread(target=self._read_log, args=(run,), daemon=True, name=f"download-{download_id}-log"),
+        ]
+        run.readers = readers
+        for reader in readers:
+            reader.start()
+
+    def _read_log(self, run: _Attempt) -> None:
+        assert run.process is not None and run.process.stderr is not None
+        for line in run.process.stderr:
+            line = line.rstrip()
+            if line:
+                with self._lock:
+                    run.log.append(line)
+
+    def _read_events(self, run: _Attempt) -> None:
+        assert run.process is not None and run.process.stdout is not None
+        ended: str | None = None
+        for line in run.process.stdout:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            kind = event.get("event")
+            with self._lock:
+                self._apply(run, kind, event)
+            if kind in ("done", "failed", "cancelled"):
+                ended = kind
+        code = run.process.wait()
+        for reader in run.readers:
+            if reader is not threading.current_thread():
+                reader.join(timeout=1)
+        if ended != "done" and run.current is not None:
+            # A killed child never ran huggingface_hub's cleanup: remove what it left.
+            self._remove_partials(run.plan, run.current)
+        with self._lock:
+            if ended == "done":
+                run.final = DownloadState.DONE
+            elif run.stop_requested:
+                run.final = DownloadState.CANCELLED
+                run.lost_bytes = run.peak_current if run.current is not None else 0
+            else:
+                run.final = DownloadState.FAILED
+                if run.error is None:
+                    last = run.log[-1] if run.log else ""
+                    run.error = f"The download process ended unexpectedly (exit status {code}). {last}".strip()
+                run.lost_bytes = run.peak_current if run.current is not None else 0
+
+    def _apply(self, run: _Attempt, kind: str | None, event: dict) -> None:
+        now = self._clock()
+        if kind == "file":
+            path = event.get("path")
+            run.current = next((f for f in run.plan.files if f.path == path), None)
+            run.current_written, run.received_at_write, run.peak_current = 0, run.received, 0
+        elif kind == "progress" and run.current is not None:
+            run.current_written = int(event.get("bytes", 0))
+            run.received_at_write = int(event.get("received", run.received))
+        elif kind == "received":
+            received = int(event.get("bytes", 0))
+            if received > run.received:
+                run.last_progress_at = now
+            run.received = received
+            run.samples = pruned((*run.samples, ProgressSample(now, received)), now, RATE_WINDOW * 3)
+        run.peak_current = max(run.peak_current, run.current_bytes)
+        if kind == "file_done" and run.current is not None:
+            if not run.current.cached:
+                run.bytes_before_current += run.current.size
+            run.files_done += 1
+            run.current = None
+        elif kind == "failed":
+            run.error = event.get("message") or "The download failed."
+            if event.get("detail"):
+                run.log.append(event["detail"])
+
+    def _stop(self, run: _Attempt) -> None:
+        process = run.process
+        with self._lock:
+            if run.final is not None or process is None:
+                return
+            run.stop_requested = True
+        _signal_group(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=STOP_GRACE)
+        except subprocess.TimeoutExpired:
+            _signal_group(process.pid, signal.SIGKILL)
+            process.wait()
+        # The group may hold more than the runner (e.g. a helper it started): end them all.
+        _signal_group(process.pid, signal.SIGKILL)
+        for reader in run.readers:
+            reader.join(timeout=STOP_GRACE)
+
+    def _blob_exists(self, plan: DownloadPlan, planned: PlannedFile) -> bool:
+        return bool(planned.etag) and (self._repo_folder(plan) / "blobs" / planned.etag).exists()
+
+    def _repo_folder(self, plan: DownloadPlan) -> Path:
+        return self.cache_dir / repo_folder_name(repo_id=plan.request.repo_id, repo_type=plan.request.repo_type)
+
+    def _remove_partials(self, plan: DownloadPlan, planned: PlannedFile) -> None:
+        """Delete `blobs/<etag>.*.incomplete` of a file whose lock nobody holds any more."""
+        if not planned.etag:
+            return
+        folder = self._repo_folder(plan)
+        lock = self.cache_dir / ".locks" / folder.name / f"{planned.etag}.lock"
+        if lock_is_held(lock):
+            return  # another process is downloading the same blob: its partial is alive
+        for partial in (folder / "blobs").glob(f"{planned.etag}*.incomplete"):
+            partial.unlink(missing_ok=True)
+
+
+def _signal_group(pgid: int, signum: int) -> None:
+    try:
+        os.killpg(pgid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
