@@ -5,10 +5,20 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from tui import __version__
-from tui.settings import DEFAULT_REFRESH, Settings, default_cache_dir, default_endpoint, parse_refresh
+from tui.settings import (
+    DEFAULT_REFRESH,
+    DEFAULT_STALL_AFTER,
+    DEMO_STALL_AFTER,
+    Settings,
+    default_cache_dir,
+    default_endpoint,
+    parse_refresh,
+    parse_stall_after,
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -23,10 +33,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--refresh",
-        type=_refresh_arg,
+        type=_checked(parse_refresh),
         default=DEFAULT_REFRESH,
         metavar="SECONDS",
         help=f"seconds between two samples (default {DEFAULT_REFRESH:g})",
+    )
+    parser.add_argument(
+        "--stall-after",
+        type=_checked(parse_stall_after),
+        metavar="MINUTES",
+        help=f"minutes without progress before a download counts as stalled (default {DEFAULT_STALL_AFTER / 60:g}; "
+        f"{DEMO_STALL_AFTER:g} seconds in the demo)",
     )
     parser.add_argument(
         "--demo",
@@ -37,11 +54,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _refresh_arg(text: str) -> float:
-    try:
-        return parse_refresh(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
+def _checked(parse: Callable[[str], float]) -> Callable[[str], float]:
+    """An argparse type whose errors are the parser's own sentences."""
+
+    def convert(text: str) -> float:
+        try:
+            return parse(text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+    return convert
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,7 +86,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"hftop: {e}", file=sys.stderr)
             return 1
         cache_dir, endpoint = demo.cache_dir, demo.endpoint
-    settings = Settings(cache_dir=cache_dir.absolute(), endpoint=endpoint, refresh=args.refresh, demo=args.demo)
+    stall_after = args.stall_after or (DEMO_STALL_AFTER if args.demo else DEFAULT_STALL_AFTER)
+    settings = Settings(
+        cache_dir=cache_dir.absolute(),
+        endpoint=endpoint,
+        refresh=args.refresh,
+        demo=args.demo,
+        stall_after=stall_after,
+        start_downloads=demo.downloads if demo is not None else (),
+    )
     app = make_app(settings, command_line=True)
     try:
         app.run()

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -19,11 +20,23 @@ from textual.containers import Horizontal
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
+from tui.core import formatting as fmt
+from tui.core.download_plan import (
+    DownloadPlan,
+    DownloadRequest,
+    RequestError,
+    is_official_endpoint,
+)
+from tui.core.downloads import DownloadView
 from tui.core.throughput import ALL, CounterReading, ThroughputTracker, next_interface
-from tui.messages import CacheScanned, DiskSampled, NetworkSampled
+from tui.downloads.supervisor import DownloadSupervisor
+from tui.messages import CacheScanned, DiskSampled, DownloadsSampled, NetworkSampled
 from tui.probes.cache_scan import cache_fingerprint, scan_cache
 from tui.probes.disk import DiskSpace, disk_space
+from tui.probes.hub import plan_download
 from tui.probes.network import read_counters
+from tui.screens.add_download import AddDownloadScreen
+from tui.screens.confirm import ConfirmScreen
 from tui.screens.help import HelpScreen, binding_rows
 from tui.screens.warnings import WarningsScreen
 from tui.settings import Settings
@@ -63,6 +76,7 @@ class HfTopApp(App[None]):
     BINDINGS = [
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("a", "add_download", "Download"),
         Binding("tab", "focus_next", "Next pane", show=False),
         Binding("shift+tab", "focus_previous", "Previous pane", show=False),
         Binding("r", "rescan", "Rescan"),
@@ -81,15 +95,22 @@ class HfTopApp(App[None]):
         self._net_worker: Worker | None = None
         self._interface = ALL
         self._last_scan = None
+        self.send_token = is_official_endpoint(settings.endpoint)
+        """A token goes to huggingface.co only, never to a mirror or the demo hub."""
+        self.downloads = DownloadSupervisor(
+            settings.cache_dir, settings.endpoint, stall_after=settings.stall_after, send_token=self.send_token
+        )
+        self._downloads_worker: Worker | None = None
 
     def compose(self) -> ComposeResult:
         # Kept as attributes: app.query_one() searches the active screen, which may be a dialog.
         self.status_line = StatusLine(self.settings.cache_dir, self.settings.endpoint, demo=self.settings.demo, id="status")
         self.network_pane = NetworkPane(id="network")
         self.cache_pane = CachePane(clock=self.sources.clock, id="cache")
+        self.downloads_pane = DownloadsPane(stall_after=self.settings.stall_after, id="downloads")
         yield self.status_line
         with Horizontal(id="upper"):
-            yield DownloadsPane(id="downloads")
+            yield self.downloads_pane
             yield self.network_pane
         yield self.cache_pane
         yield Footer()
@@ -105,8 +126,14 @@ class HfTopApp(App[None]):
             loop.add_signal_handler(signal.SIGTERM, self.exit)
             loop.add_signal_handler(signal.SIGHUP, os._exit, 128 + signal.SIGHUP)
         self.cache_pane.query_one("#cache-table").focus()
+        if self.settings.start_downloads:
+            self._start_requested(self.settings.start_downloads)
         self._tick()
         self.set_interval(self.settings.refresh, self._tick)
+
+    def on_unmount(self) -> None:
+        # Downloads hftop started stop with it: SIGTERM lets each delete its partial file.
+        self.downloads.stop_all()
 
     def on_resize(self, event) -> None:
         self.screen.set_class(event.size.width < 100, "-narrow")
@@ -116,6 +143,8 @@ class HfTopApp(App[None]):
         # A worker still busy from the last tick is left alone: ticks are skipped, never stacked.
         if self._net_worker is None or self._net_worker.is_finished:
             self._net_worker = self._sample_network()
+        if self._downloads_worker is None or self._downloads_worker.is_finished:
+            self._downloads_worker = self._sample_downloads()
         if self._cache.worker is None or self._cache.worker.is_finished:
             force = self._cache.rescan_requested
             self._cache.rescan_requested = False
@@ -128,6 +157,10 @@ class HfTopApp(App[None]):
             self._net.add(reading)
             view = self._net.view(self._interface)
         self.post_message(NetworkSampled(view))
+
+    @work(thread=True, group="downloads", exit_on_error=False)
+    def _sample_downloads(self) -> None:
+        self.post_message(DownloadsSampled(self.downloads.views()))
 
     @work(thread=True, group="cache", exit_on_error=False)
     def _watch_cache(self, force: bool) -> None:
@@ -156,9 +189,17 @@ class HfTopApp(App[None]):
     def _show_disk(self, message: DiskSampled) -> None:
         self.status_line.space = message.space
 
+    @on(DownloadsSampled)
+    def _show_downloads(self, message: DownloadsSampled) -> None:
+        self.downloads_pane.views = message.views
+
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR:
-            what = {"cache": "Reading the cache", "network": "Reading network counters"}.get(
+            what = {
+                "cache": "Reading the cache",
+                "network": "Reading network counters",
+                "downloads": "Managing downloads",
+            }.get(
                 event.worker.group, event.worker.group
             )
             error = event.worker.error
@@ -183,10 +224,107 @@ class HfTopApp(App[None]):
     def action_help(self) -> None:
         sections = [
             ("Everywhere", binding_rows(self.BINDINGS)),
+            ("Downloads pane", DownloadsPane.HELP),
             ("Cache pane", CachePane.HELP),
             ("Network pane", NetworkPane.HELP),
         ]
         self.push_screen(HelpScreen(sections))
+
+
+    # --- downloads ----------------------------------------------------------------------------
+    def plan(self, request: DownloadRequest) -> DownloadPlan:
+        """Ask the endpoint what `request` means (blocking: call it from a worker)."""
+        return plan_download(
+            request,
+            endpoint=self.settings.endpoint,
+            cache_dir=self.settings.cache_dir,
+            token=None if self.send_token else False,
+        )
+
+    def action_add_download(self) -> None:
+        note = "your token is sent" if self.send_token else "no token is sent"
+        self.push_screen(AddDownloadScreen(self.plan, self.settings.endpoint, note), self._start_plan)
+
+    def _start_plan(self, plan: DownloadPlan | None) -> None:
+        if plan is not None:
+            self._start_planned(plan)
+            self.downloads_pane.table.focus()
+
+    @work(thread=True, group="downloads", exit_on_error=False)
+    def _start_planned(self, plan: DownloadPlan) -> None:
+        self.downloads.start(plan)
+        self.post_message(DownloadsSampled(self.downloads.views()))
+
+    @work(thread=True, group="downloads", exit_on_error=False)
+    def _start_requested(self, requests: tuple[DownloadRequest, ...]) -> None:
+        for request in requests:
+            try:
+                self.downloads.start(self.plan(request))
+            except RequestError as error:
+                self.call_from_thread(self.notify, f"{request.label}: {error}", severity="error", timeout=10)
+        self.post_message(DownloadsSampled(self.downloads.views()))
+
+    @on(DownloadsPane.CancelRequested)
+    def _confirm_cancel(self, message: DownloadsPane.CancelRequested) -> None:
+        view = message.view
+        body = Text.assemble(
+            ("Cancel ", ""), (view.request.label, "bold"), ("?\n\n", ""),
+            _throw_away(view),
+            "\nFiles it finished stay in the cache.",
+        )  # fmt: skip
+        self.push_screen(
+            ConfirmScreen("Cancel download", body, "Cancel download", "Keep it"),
+            lambda yes: self._cancel(view.id) if yes else None,
+        )
+
+    @work(thread=True, group="downloads", exit_on_error=False)
+    def _cancel(self, download_id: int) -> None:
+        self.downloads.cancel(download_id)
+        self.post_message(DownloadsSampled(self.downloads.views()))
+
+    @on(DownloadsPane.RetryRequested)
+    def _confirm_retry(self, message: DownloadsPane.RetryRequested) -> None:
+        view = message.view
+        if not view.state.active:
+            self._retry(view.id)  # its process is gone and took its partial file along
+            return
+        body = Text.assemble(
+            ("Restart ", ""), (view.request.label, "bold"), ("?\n\n", ""),
+            _throw_away(view),
+        )  # fmt: skip
+        self.push_screen(
+            ConfirmScreen("Restart download", body, "Restart", "Keep waiting"),
+            lambda yes: self._retry(view.id) if yes else None,
+        )
+
+    @work(thread=True, group="downloads", exit_on_error=False)
+    def _retry(self, download_id: int) -> None:
+        self.downloads.retry(download_id)
+        self.post_message(DownloadsSampled(self.downloads.views()))
+
+    async def action_quit(self) -> None:
+        running = self.downloads.active_count
+        if running and not self.settings.demo:
+            body = (
+                f"{fmt.count(running, 'download')} started by hftop {'is' if running == 1 else 'are'} running.\n\n"
+                "Quitting cancels them and deletes their partial files (huggingface_hub cannot resume them)."
+            )
+            self.push_screen(
+                ConfirmScreen("Quit hftop", body, "Quit and cancel", "Stay"),
+                lambda yes: self.exit() if yes else None,
+            )
+            return
+        self.exit()
+
+
+def _throw_away(view: DownloadView) -> Text:
+    if view.partial_bytes and view.current_file:
+        return Text.assemble(
+            ("This throws away ", ""),
+            (fmt.size(view.partial_bytes), "bold red"),
+            (f" of {view.current_file}: huggingface_hub cannot resume across runs, so the file starts again from 0.", ""),
+        )
+    return Text("Nothing downloaded so far is lost: no file is half done.")
 
 
 def make_app(settings: Settings, sources: Sources | None = None, command_line: bool = False) -> HfTopApp:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
+from tui.core.downloads import DownloadView
 from tui.core.throughput import ThroughputView
 from tui.probes.cache_scan import CacheScan
 from tui.probes.disk import DiskSpace
@@ -25,3 +26,9 @@ class DiskSampled(Message):
     def __init__(self, space: DiskSpace | None) -> None:
         super().__init__()
         self.space = space
+
+
+class DownloadsSampled(Message):
+    def __init__(self, views: tuple[DownloadView, ...]) -> None:
+        super().__init__()
+        self.views = views

@@ -6,8 +6,15 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from tui.core.download_plan import DownloadRequest
+
 DEFAULT_REFRESH = 1.0
 MIN_REFRESH = 0.2
+DEFAULT_STALL_AFTER = 300.0
+"""Seconds without progress before a download counts as stalled: above the Xet client's own 300 s
+read timeout, so downloads that heal themselves are not flagged."""
+DEMO_STALL_AFTER = 20.0
+"""The demo's threshold, so its stalled download shows as such within a minute."""
 
 
 @dataclass(frozen=True)
@@ -20,6 +27,10 @@ class Settings:
     """Seconds between two samples of the network, the cache and the downloads."""
     demo: bool = False
     """The cache and endpoint belong to a throwaway demo hub that hftop started."""
+    stall_after: float = DEFAULT_STALL_AFTER
+    """Seconds without a new byte (on disk or on the network) before a download is stalled."""
+    start_downloads: tuple[DownloadRequest, ...] = ()
+    """Downloads to plan and start at launch (the demo's)."""
 
 
 def default_cache_dir(environ: dict[str, str] | None = None) -> Path:
@@ -53,3 +64,14 @@ def parse_refresh(text: str) -> float:
     if not value >= MIN_REFRESH or value != value or value == float("inf"):
         raise ValueError(f"--refresh must be at least {MIN_REFRESH} seconds, got {text!r}")
     return value
+
+
+def parse_stall_after(text: str) -> float:
+    """The `--stall-after` value, given in minutes, returned in seconds."""
+    try:
+        minutes = float(text)
+    except ValueError:
+        raise ValueError(f"--stall-after takes a number of minutes, got {text!r}") from None
+    if not 0 < minutes < float("inf"):
+        raise ValueError(f"--stall-after must be a positive number of minutes, got {text!r}")
+    return minutes * 60

@@ -33,7 +33,7 @@ async def test_three_panes_and_status_line_at_120x36(demo_cache):
         status = plain(app.query_one("#status"))
         assert str(demo_cache).split("/")[-1] in status and "https://huggingface.co" in status
         await wait_for(pilot, lambda: "free " in plain(app.query_one("#status")), what="free space")
-        assert "No downloads in progress" in plain(app.query_one("#downloads-empty"))
+        assert "No downloads yet" in plain(app.query_one("#downloads-empty"))
 
 
 async def test_layout_stays_usable_down_to_80x24(demo_cache):

@@ -32,6 +32,7 @@ from tui.core.cache_query import (
     sort_revisions,
 )
 from tui.probes.cache_scan import CacheScan
+from tui.widgets.table_cells import cursor_key, plain, right
 
 _SORT_COLUMNS = {"size": SortKey.SIZE, "accessed": SortKey.ACCESSED, "modified": SortKey.MODIFIED, "name": SortKey.NAME}
 
@@ -233,7 +234,7 @@ class CachePane(Vertical, can_focus=False):
                 self.location = CacheLocation(repo=location.repo)
                 return
         now = self.clock()
-        previous_key = _cursor_key(table) if self._shown_level == location.level else None
+        previous_key = cursor_key(table) if self._shown_level == location.level else None
         if revision is not None:
             rows = list(self._file_rows(revision, now))
         elif repo is not None:
@@ -245,7 +246,7 @@ class CachePane(Vertical, can_focus=False):
         table.clear(columns=True)
         columns = _COLUMNS[location.level]
         for index, (label, key, fixed) in enumerate(columns):
-            measured = max([len(label), *(len(_plain(cells[index])) for _, cells in rows)])
+            measured = max([len(label), *(len(plain(cells[index])) for _, cells in rows)])
             table.add_column(label, key=key, width=fixed or min(measured, _MAX_WIDTH))
         self._shown_level = location.level
         for key, cells in rows:
@@ -262,9 +263,9 @@ class CachePane(Vertical, can_focus=False):
             yield repo.cache_id, (
                 repo.repo_type,
                 Text(repo.repo_id),
-                _right(fmt.size(repo.size_on_disk), 9),
-                _right(repo.nb_files, 5),
-                _right(len(repo.revisions), 4),
+                right(fmt.size(repo.size_on_disk), 9),
+                right(repo.nb_files, 5),
+                right(len(repo.revisions), 4),
                 Text(", ".join(refs)) if refs else Text("detached", style="yellow"),
                 fmt.age_short(repo.last_accessed, now),
                 fmt.age_short(repo.last_modified, now),
@@ -276,8 +277,8 @@ class CachePane(Vertical, can_focus=False):
             yield rev.commit_hash, (
                 fmt.short_hash(rev.commit_hash),
                 Text(", ".join(sorted(rev.refs))) if rev.refs else Text("detached", style="yellow"),
-                _right(fmt.size(rev.size_on_disk), 9),
-                _right(rev.nb_files, 5),
+                right(fmt.size(rev.size_on_disk), 9),
+                right(rev.nb_files, 5),
                 fmt.age_short(rev.last_modified, now),
             )
 
@@ -285,7 +286,7 @@ class CachePane(Vertical, can_focus=False):
         for f in sort_files(filter_files(list(revision.files), self.cache_filter), self.sort, revision):
             yield str(f.file_path), (
                 Text(relative_path(f, revision)),
-                _right(fmt.size(f.size_on_disk), 9),
+                right(fmt.size(f.size_on_disk), 9),
                 _blob_label(f.blob_path),
                 fmt.age_short(f.blob_last_accessed, now),
                 fmt.age_short(f.blob_last_modified, now),
@@ -347,24 +348,6 @@ _COLUMNS = {
 }
 
 
-def _plain(cell: object) -> str:
-    return cell.plain if isinstance(cell, Text) else str(cell)
-
-
-def _right(value: object, width: int) -> Text:
-    # DataTable does not honour Text.justify in fixed-width columns; pad instead.
-    return Text(str(value).rjust(width))
-
-
 def _blob_label(blob_path: Path) -> str:
     name = blob_path.name
     return name[:12] + "…" if len(name) > 13 else name
-
-
-def _cursor_key(table: DataTable) -> str | None:
-    if table.row_count == 0:
-        return None
-    try:
-        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-    except Exception:  # noqa: BLE001 - a stale cursor simply means "no previous row"
-        return None

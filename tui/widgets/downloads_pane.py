@@ -1,24 +1,213 @@
-"""The downloads pane. Until downloads are tracked it says what it will show."""
+"""The downloads pane: one row a download, and what the highlighted one means in words."""
 
 from __future__ import annotations
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
-from textual.widgets import Static
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widgets import DataTable, Static
+
+from tui.core import formatting as fmt
+from tui.core.downloads import DownloadState, DownloadView
+from tui.widgets.table_cells import cursor_key
+
+_STATE_STYLE = {
+    DownloadState.STARTING: "dim",
+    DownloadState.DOWNLOADING: "green",
+    DownloadState.SLOW_TAIL: "bold yellow",
+    DownloadState.STALLED: "bold red",
+    DownloadState.CANCELLING: "yellow",
+    DownloadState.DONE: "green",
+    DownloadState.FAILED: "bold red",
+    DownloadState.CANCELLED: "dim",
+}
+
+# (header, key); every column fits its content, the repo column takes what is left
+_COLUMNS = [("State", "state"), ("Repo", "repo"), ("Done", "done"), ("Speed", "speed"), ("ETA", "eta")]
+_REPO = 1
+_MIN_REPO = 12
 
 
 class DownloadsPane(Vertical, can_focus=True):
-    """Every Hugging Face download on this machine."""
+    """Every download hftop knows of, one a row."""
+
+    BINDINGS = [
+        Binding("x", "cancel", "Cancel"),
+        Binding("R", "retry", "Retry", key_display="R"),
+    ]
+    HELP = [
+        ("a", "start a download: repo, type, revision, files; shows the plan before it starts"),
+        ("x", "cancel the highlighted download (its partial file is deleted)"),
+        ("R", "retry: restart it; says first how many bytes the restart throws away"),
+    ]
+
+    views: reactive[tuple[DownloadView, ...]] = reactive((), always_update=True, init=False)
+    """The downloads to show; set by the app."""
+
+    class CancelRequested(Message):
+        def __init__(self, view: DownloadView) -> None:
+            super().__init__()
+            self.view = view
+
+    class RetryRequested(Message):
+        def __init__(self, view: DownloadView) -> None:
+            super().__init__()
+            self.view = view
+
+    def __init__(self, stall_after: float, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.stall_after = stall_after
 
     def compose(self) -> ComposeResult:
         yield Static(
             Text.assemble(
-                ("No downloads in progress.\n", "bold"),
-                ("Hugging Face downloads on this machine (hf download, from_pretrained, hftop's own) appear here.", "dim"),
+                ("No downloads yet. ", "bold"),
+                ("Press a to start one. Hugging Face downloads hftop starts appear here.", "dim"),
             ),
             id="downloads-empty",
         )
+        table = DataTable(id="downloads-table", cursor_type="row", zebra_stripes=False)
+        table.display = False
+        yield table
+        yield Static(id="downloads-detail")
 
     def on_mount(self) -> None:
         self.border_title = "Downloads"
+
+    @property
+    def table(self) -> DataTable:
+        return self.query_one("#downloads-table", DataTable)
+
+    @property
+    def highlighted(self) -> DownloadView | None:
+        table = self.table
+        if not self.views or table.row_count == 0:
+            return None
+        key = cursor_key(table)
+        return next((v for v in self.views if str(v.id) == key), None)
+
+    def watch_views(self, views: tuple[DownloadView, ...]) -> None:
+        if not self.is_mounted:
+            return
+        table = self.table
+        empty = not views
+        self.query_one("#downloads-empty").display = empty
+        table.display = not empty
+        self.can_focus = empty  # Tab reaches the pane while empty, its table once there are rows
+        if empty:
+            self._render_detail()
+            return
+        previous = cursor_key(table)
+        rows = [(str(v.id), self._cells(v)) for v in views]
+        widths = [max([len(label), *(len(cells[i].plain) for _, cells in rows)]) for i, (label, _) in enumerate(_COLUMNS)]
+        # Two cells of padding a column; a long repo id is cut rather than the figures pushed out of sight.
+        room = self.content_size.width - sum(widths) + widths[_REPO] - 2 * len(_COLUMNS)
+        widths[_REPO] = max(_MIN_REPO, min(widths[_REPO], room))
+        table.clear(columns=True)
+        for (label, key), width in zip(_COLUMNS, widths, strict=True):
+            table.add_column(label, key=key, width=width)
+        for key, cells in rows:
+            table.add_row(*cells, key=key)
+        if previous is not None and previous in table.rows:
+            table.move_cursor(row=table.get_row_index(previous), animate=False)
+        self._render_detail()
+
+    @on(DataTable.RowHighlighted, "#downloads-table")
+    def _follow_cursor(self) -> None:
+        self._render_detail()
+
+    def on_resize(self) -> None:
+        self.watch_views(self.views)
+
+    def _cells(self, v: DownloadView) -> tuple[Text, ...]:
+        if v.state is DownloadState.DONE:
+            done = f"{fmt.size(v.total_bytes)} ✓"
+        elif v.fraction is not None:
+            done = f"{fmt.size(v.done_bytes)} {v.fraction:4.0%}"
+        else:
+            done = fmt.size(v.done_bytes)
+        if v.state is DownloadState.STALLED:
+            speed, eta = Text("no bytes", style="red"), Text(fmt.duration(v.quiet_for), style="red")
+        elif v.state.active:
+            speed, eta = Text(fmt.rate(v.rate)), Text(fmt.duration(v.eta))
+        else:
+            speed, eta = Text(""), Text("")
+        return (
+            Text(v.state.value, style=_STATE_STYLE[v.state]),
+            Text(v.request.label),
+            Text(done.rjust(12)),
+            Text(speed.plain.rjust(9), style=speed.style),
+            Text(eta.plain.rjust(5), style=eta.style),
+        )
+
+    def _render_detail(self) -> None:
+        detail = self.query_one("#downloads-detail", Static)
+        view = self.highlighted
+        detail.update(describe(view, self.stall_after) if view is not None else "")
+
+    def action_cancel(self) -> None:
+        view = self.highlighted
+        if view is None:
+            self.notify("No download to cancel.", severity="warning", timeout=3)
+        elif not view.state.active:
+            self.notify(f"{view.request.label} is not running ({view.state.value}).", timeout=3)
+        else:
+            self.post_message(self.CancelRequested(view))
+
+    def action_retry(self) -> None:
+        view = self.highlighted
+        if view is None:
+            self.notify("No download to retry.", severity="warning", timeout=3)
+        elif view.state is DownloadState.DONE:
+            self.notify(f"{view.request.label} is complete; nothing to retry.", timeout=3)
+        elif view.state is DownloadState.CANCELLING:
+            self.notify(f"{view.request.label} is still stopping.", timeout=3)
+        else:
+            self.post_message(self.RetryRequested(view))
+
+
+def describe(v: DownloadView, stall_after: float) -> Text:
+    """The highlighted download in a line or two: which file, what is happening, what the keys do."""
+    count = len(v.plan.files)
+    if v.current_file and v.state.active:
+        where = v.current_file + (f" ({v.files_done + 1} of {count})" if count > 1 else "")
+    else:
+        where = v.plan.files[0].path if count == 1 else f"{count} files"
+    head = Text.assemble((where, "bold"), f" · pid {v.pid} · " if v.pid and v.state.active else " · ")
+    file = v.current_file or "the current file"
+    lost = f" The last attempt threw away {fmt.size(v.lost_bytes)}." if v.lost_bytes and v.attempt > 1 else ""
+    state = v.state
+    if state is DownloadState.STALLED:
+        body = Text.assemble(
+            (f"No new bytes for {fmt.duration(v.quiet_for)}", "bold red"),
+            f" (threshold {fmt.duration(stall_after)}). R restarts it (throws away {fmt.size(v.partial_bytes)}), "
+            "x cancels.",
+        )
+    elif state is DownloadState.SLOW_TAIL:
+        body = Text.assemble(
+            ("Slow tail: ", "bold yellow"),
+            f"{fmt.rate(v.rate)}, far under its own average; {fmt.duration(v.eta)} to go at this pace. "
+            f"R restarts (throws away {fmt.size(v.partial_bytes)}).",
+        )
+    elif state is DownloadState.FAILED:
+        thrown = f" {fmt.size(v.lost_bytes)} of {file} were thrown away." if v.lost_bytes else ""
+        body = Text.assemble(("Failed: ", "bold red"), v.error or "unknown error", thrown, " R retries.")
+    elif state is DownloadState.CANCELLED:
+        thrown = f"; {fmt.size(v.lost_bytes)} of partial file deleted" if v.lost_bytes else ""
+        body = Text(f"Cancelled{thrown}. R starts it again.", style="dim")
+    elif state is DownloadState.DONE:
+        body = Text(f"Done: {fmt.size(v.total_bytes)} fetched in {fmt.duration(v.age)}.{lost}", style="green")
+    elif state is DownloadState.CANCELLING:
+        body = Text("Stopping its process group…", style="yellow")
+    elif state is DownloadState.STARTING:
+        body = Text(f"Starting: asking the endpoint for {file}…{lost}", style="dim")
+    else:
+        body = Text(
+            f"attempt {v.attempt}, {fmt.size(v.done_bytes)} of {fmt.size(v.total_bytes)}.{lost} x cancels, R restarts.",
+            style="dim",
+        )
+    return head + body

@@ -1,0 +1,121 @@
+"""The downloads pane and the add dialog, driven with keys against the devhub."""
+
+from __future__ import annotations
+
+import os
+
+from textual.widgets import Input, Static
+
+from tui.app import make_app
+from tui.core.download_plan import DownloadRequest
+from tui.core.downloads import DownloadState
+from tui.devhub.faults import Fault
+from tui.screens.add_download import AddDownloadScreen
+from tui.screens.confirm import ConfirmScreen
+from tui.settings import Settings
+
+from .helpers import plain, wait_for
+
+MiB = 1024 * 1024
+
+
+def _app(hub, cache, **kwargs):
+    return make_app(Settings(cache_dir=cache, endpoint=hub.endpoint, refresh=0.3, **kwargs))
+
+
+def _message(app) -> str:
+    return plain(app.screen.query_one("#add-message", Static))
+
+
+async def _type(pilot, app, selector, text):
+    field = app.screen.query_one(selector, Input)
+    field.value = ""
+    field.focus()
+    await pilot.press(*text)
+
+
+async def test_add_dialog_refuses_bad_input_plans_and_starts(fresh_devhub, tmp_path):
+    cache = tmp_path / "hub"
+    app = _app(fresh_devhub, cache)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("a")
+        assert isinstance(app.screen, AddDownloadScreen)
+        assert "no token is sent" in str(app.screen.query_one("#add-body").border_subtitle)
+
+        await _type(pilot, app, "#add-repo", "a--b")
+        await pilot.press("enter")
+        assert "is not a repo id" in _message(app)
+
+        await _type(pilot, app, "#add-repo", "hftop-demo/nope")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "No model hftop-demo/nope" in _message(app), what="unknown repo message")
+
+        await _type(pilot, app, "#add-repo", "hftop-demo/gpt-micro")
+        await _type(pilot, app, "#add-files", "model.bin")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "No file 'model.bin'" in _message(app), what="unknown file message")
+
+        await _type(pilot, app, "#add-files", "*.safetensors")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "1 file, 3.0 MB to fetch" in _message(app), what="the plan")
+        assert "free" in _message(app) and not app.screen.query_one("#add-start").disabled
+
+        await pilot.press("enter")  # the same request again: start it
+        await wait_for(pilot, lambda: not isinstance(app.screen, AddDownloadScreen), what="the dialog to close")
+        await wait_for(pilot, lambda: app.downloads_pane.views and app.downloads_pane.views[0].state is DownloadState.DONE,
+                       what="the download to finish")  # fmt: skip
+        assert "hftop-demo/gpt-micro" in str(app.downloads_pane.table.get_row_at(0)[1])
+        snapshot = cache / "models--hftop-demo--gpt-micro" / "snapshots"
+        assert [p.name for p in snapshot.glob("*/*")] == ["model.safetensors"]
+
+
+async def test_cancel_asks_with_the_bytes_it_throws_away_and_retry_restarts(fresh_devhub, tmp_path):
+    cache = tmp_path / "hub"
+    fresh_devhub.set_fault("hftop-demo/phi-tiny/model.safetensors", Fault(throttle=6_000_000))
+    app = _app(fresh_devhub, cache)
+    async with app.run_test(size=(120, 36)) as pilot:
+        app._start_planned(app.plan(DownloadRequest("hftop-demo/phi-tiny")))
+        pane = app.downloads_pane
+        await wait_for(pilot, lambda: pane.views and pane.views[0].partial_bytes > 11 * MiB, what="11 MiB")
+        pane.table.focus()
+        await pilot.press("x")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
+        text = plain(app.screen.query_one("#confirm-text", Static))
+        assert "This throws away" in text and "MB of model.safetensors" in text
+        await pilot.press("n")  # keep it
+        assert pane.views[0].state.active
+        await pilot.press("x")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: pane.views[0].state is DownloadState.CANCELLED, what="cancelled")
+        assert list(cache.rglob("*.incomplete")) == []
+        assert "partial file deleted" in plain(pane.query_one("#downloads-detail", Static))
+
+        fresh_devhub.clear_faults()
+        await pilot.press("R")  # nothing is running: restarts without asking
+        await wait_for(pilot, lambda: pane.views[0].attempt == 2 and pane.views[0].state is DownloadState.DONE,
+                       what="the retry to finish")  # fmt: skip
+        assert "The last attempt threw away" in plain(pane.query_one("#downloads-detail", Static))
+
+
+async def test_quit_asks_while_a_download_runs_and_stops_it(fresh_devhub, tmp_path):
+    cache = tmp_path / "hub"
+    fresh_devhub.set_fault("hftop-demo/phi-tiny/model.safetensors", Fault(throttle=2_000_000))
+    app = _app(fresh_devhub, cache)
+    async with app.run_test(size=(120, 36)) as pilot:
+        app._start_planned(app.plan(DownloadRequest("hftop-demo/phi-tiny")))
+        await wait_for(pilot, lambda: app.downloads.active_count == 1 and app.downloads_pane.views, what="start")
+        pid = app.downloads_pane.views[0].pid
+        await pilot.press("q")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "1 download started by hftop is running" in plain(app.screen.query_one("#confirm-text", Static))
+        await pilot.press("n")
+        assert app.is_running
+        await pilot.press("q", "y")
+    try:
+        os.kill(pid, 0)
+        with open(f"/proc/{pid}/stat") as f:
+            assert f.read().split(") ")[1][0] == "Z", "the download outlived hftop"
+    except ProcessLookupError:
+        pass
+    assert list(cache.rglob("*.incomplete")) == []
