@@ -9,14 +9,19 @@ timestamp, and feeds scripted network counters, so the pictures change only when
 from __future__ import annotations
 
 import asyncio
+import shutil
+import tempfile
 from pathlib import Path
 
 from textual.widgets import DataTable
 
 from tui.app import Sources, make_app
+from tui.core.downloads import DownloadState
+from tui.demo import DEMO_DOWNLOADS
+from tui.devhub.faults import parse_fault
 from tui.devhub.fixed_data import build_fixed_cache, fixed_disk, frozen_clock, scripted_counters, settle
 from tui.devhub.server import DevHub
-from tui.settings import Settings
+from tui.settings import DEMO_STALL_AFTER, Settings
 
 HERE = Path(__file__).resolve().parent
 
@@ -58,10 +63,53 @@ async def shoot(cache: Path) -> None:
             print(path)
 
 
+async def shoot_demo_downloads(hub: DevHub, cache: Path) -> None:
+    """The demo's four live downloads once each has reached its state (about half a minute)."""
+    for request, fault in DEMO_DOWNLOADS:
+        hub.set_fault(*parse_fault(f"{request.repo_id}/*:{fault}"))
+    settings = Settings(
+        cache_dir=cache,
+        endpoint=hub.endpoint,
+        refresh=1.0,
+        demo=True,
+        stall_after=DEMO_STALL_AFTER,
+        start_downloads=tuple(request for request, _ in DEMO_DOWNLOADS),
+    )
+    app = make_app(settings, Sources(clock=frozen_clock, counters=scripted_counters(), disk=fixed_disk))
+    wanted = {DownloadState.DOWNLOADING, DownloadState.SLOW_TAIL, DownloadState.STALLED, DownloadState.FAILED}
+    async with app.run_test(size=(120, 36)) as pilot:
+        for _ in range(600):
+            await pilot.pause(0.1)
+            if {v.state for v in app.downloads_pane.views} == wanted:
+                break
+        else:
+            raise SystemExit(f"the demo downloads did not reach their states: {app.downloads_pane.views}")
+        app.downloads_pane.table.focus()
+        app.downloads_pane.table.move_cursor(row=2)  # the stalled one, for the line that explains it
+        await pilot.pause(0.3)
+        print(app.save_screenshot(filename="demo-downloads.svg", path=str(HERE)))
+
+        await pilot.press("a", *"hftop-demo/gpt-micro")
+        app.screen.query_one("#add-files").value = "*.safetensors config.json"
+        await pilot.press("enter")
+        message = app.screen.query_one("#add-message")
+        for _ in range(100):
+            await pilot.pause(0.1)
+            if "to fetch" in str(message.render()):
+                break
+        print(app.save_screenshot(filename="add-download.svg", path=str(HERE)))
+
+
 def main() -> None:
     with DevHub() as hub:
         cache = build_fixed_cache(hub.endpoint)
-    asyncio.run(shoot(cache))
+        asyncio.run(shoot(cache))
+        scratch = Path(tempfile.mkdtemp(prefix="hftop-shots-"))
+        try:
+            shutil.copytree(cache, scratch / "hub", symlinks=True)
+            asyncio.run(shoot_demo_downloads(hub, scratch / "hub"))
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 if __name__ == "__main__":

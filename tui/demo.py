@@ -22,8 +22,8 @@ from tui.core.download_plan import DownloadRequest
 MiB = 1024 * 1024
 
 DEMO_DOWNLOADS: tuple[tuple[DownloadRequest, str], ...] = (
-    # Healthy: a steady 6 MB/s.
-    (DownloadRequest("hftop-demo/mistral-nano", disable_xet=True), "throttle=6MB"),
+    # Healthy: a steady 4 MB/s for 40 s.
+    (DownloadRequest("hftop-demo/mistral-nano", disable_xet=True), "throttle=4MB"),
     # Slow tail: fast, then the last 10% at 150 KB/s.
     (DownloadRequest("hftop-demo/phi-tiny", disable_xet=True), "throttle=15MB,tail_rate=150KB,tail_fraction=0.1"),
     # Stalls at 40 MiB with the connection held open; a long read timeout keeps it a visible stall

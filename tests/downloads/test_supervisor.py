@@ -90,6 +90,7 @@ def test_download_completes_with_the_served_bytes_and_no_token(fresh_devhub, tmp
     assert view.state is DownloadState.DONE, view.error
     assert view.done_bytes == plan.bytes_to_fetch
     _assert_served(fresh_devhub, cache, plan)
+    assert (cache / "models--hftop-demo--gpt-micro" / "refs" / "main").read_text() == plan.commit
     assert _partials(cache) == []
     assert not _alive(view.pid)
     resolves = [r for r in fresh_devhub.requests() if "/resolve/" in r.path or r.path.startswith("/lfs/")]

@@ -149,11 +149,26 @@ def _watch_owner(owner: int) -> None:
             pass
 
 
+def _record_ref(args) -> None:
+    """Point `refs/<ref>` at the commit before fetching by hash, as snapshot_download does.
+
+    Written here because huggingface_hub's helper for it is private; the layout is the cache's own.
+    """
+    from huggingface_hub.file_download import repo_folder_name
+
+    refs = os.path.join(args.cache_dir, repo_folder_name(repo_id=args.repo_id, repo_type=args.repo_type), "refs")
+    path = os.path.join(refs, *args.ref.split("/"))
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(args.revision)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tui.downloads.runner")
     parser.add_argument("--repo-id", required=True)
     parser.add_argument("--repo-type", default="model")
-    parser.add_argument("--revision", default="main")
+    parser.add_argument("--revision", default="main", help="the commit hash the plan resolved")
+    parser.add_argument("--ref", help="the branch or tag the user asked for, recorded in refs/")
     parser.add_argument("--cache-dir", required=True)
     parser.add_argument("--endpoint", required=True)
     parser.add_argument("--file", action="append", default=[], dest="files")
@@ -176,8 +191,14 @@ def main(argv: list[str] | None = None) -> int:
 
         count_http_bytes()
         threading.Thread(target=RECEIVED.report_forever, daemon=True).start()
-        request = DownloadRequest(args.repo_id, args.repo_type, args.revision)
+        request = DownloadRequest(args.repo_id, args.repo_type, args.ref or args.revision)
         emit("started", pid=os.getpid())
+        if args.ref and args.ref != args.revision:
+            try:
+                _record_ref(args)
+            except OSError as error:
+                emit("failed", message=describe_hub_error(error, args.endpoint, request), detail=str(error))
+                return 1
         for index, path in enumerate(args.files):
             emit("file", path=path, index=index)
             try:

@@ -81,6 +81,7 @@ def runner_argv(
         "--repo-type", request.repo_type,
         # The commit the plan saw, so every file comes from one revision even if the branch moves.
         "--revision", plan.commit or request.revision,
+        "--ref", request.revision,
         "--cache-dir", str(cache_dir),
         "--endpoint", endpoint,
         "--owner-pid", str(owner_pid),
@@ -337,7 +338,9 @@ class DownloadSupervisor:
                 run.lost_bytes = run.peak_current if run.current is not None else 0
             else:
                 run.final = DownloadState.FAILED
-                if run.error is None:
+                if ended == "cancelled":
+                    run.error = "Its process was stopped by a signal from outside hftop."
+                elif run.error is None:
                     last = run.log[-1] if run.log else ""
                     run.error = f"The download process ended unexpectedly (exit status {code}). {last}".strip()
                 run.lost_bytes = run.peak_current if run.current is not None else 0

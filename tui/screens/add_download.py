@@ -8,7 +8,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Grid, Horizontal, Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
@@ -49,23 +49,24 @@ class AddDownloadScreen(ModalScreen[DownloadPlan | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="add-body"):
-            yield Label("Repo id")
-            yield Input(placeholder="org/name, for example hftop-demo/gpt-micro", id="add-repo")
-            with Horizontal(id="add-row"):
-                with Vertical(classes="add-field"):
-                    yield Label("Type")
-                    yield Select([(t, t) for t in REPO_TYPES], value="model", allow_blank=False, id="add-type")
-                with Vertical(classes="add-field"):
-                    yield Label("Revision")
-                    yield Input(value="main", placeholder="branch, tag or commit hash", id="add-revision")
-            yield Label("Files (optional)")
-            yield Input(placeholder="names or patterns: config.json *.safetensors (empty: the whole repo)", id="add-files")
-            yield Checkbox("Plain HTTP, no Xet (HF_HUB_DISABLE_XET=1)", id="add-plain-http")
+            with Grid(id="add-form"):
+                yield Label("Repo id")
+                yield Input(placeholder="org/name, for example hftop-demo/gpt-micro", compact=True, id="add-repo")
+                yield Label("Type")
+                yield Select([(t, t) for t in REPO_TYPES], value="model", allow_blank=False, compact=True, id="add-type")
+                yield Label("Revision")
+                yield Input(value="main", placeholder="branch, tag or commit hash", compact=True, id="add-revision")
+                yield Label("Files")
+                yield Input(
+                    placeholder="optional: config.json *.safetensors (empty: the whole repo)", compact=True, id="add-files"
+                )
+                yield Label("")
+                yield Checkbox("Plain HTTP, no Xet (HF_HUB_DISABLE_XET=1)", compact=True, id="add-plain-http")
             yield Static(id="add-message")
             with Horizontal(id="add-buttons"):
-                yield Button("Plan", id="add-plan")
-                yield Button("Start", variant="primary", id="add-start", disabled=True)
-                yield Button("Close (Esc)", id="add-close")
+                yield Button("Plan", compact=True, id="add-plan")
+                yield Button("Start", variant="primary", compact=True, id="add-start", disabled=True)
+                yield Button("Close (Esc)", compact=True, id="add-close")
 
     def on_mount(self) -> None:
         body = self.query_one("#add-body")

@@ -30,8 +30,8 @@ class ConfirmScreen(ModalScreen[bool]):
         with Vertical(id="confirm-body"):
             yield Static(self.body, id="confirm-text")
             with Horizontal(id="confirm-buttons"):
-                yield Button(f"{self.confirm_label} (y)", variant="error", id="confirm-yes")
-                yield Button(f"{self.keep_label} (n)", id="confirm-no")
+                yield Button(f"{self.confirm_label} (y)", variant="error", compact=True, id="confirm-yes")
+                yield Button(f"{self.keep_label} (n)", compact=True, id="confirm-no")
 
     def on_mount(self) -> None:
         self.query_one("#confirm-body").border_title = self.title_text

@@ -91,8 +91,8 @@ class DownloadsPane(Vertical, can_focus=True):
         return next((v for v in self.views if str(v.id) == key), None)
 
     def watch_views(self, views: tuple[DownloadView, ...]) -> None:
-        if not self.is_mounted:
-            return
+        if not self.query("#downloads-table"):
+            return  # a resize or a sample can come before the children are mounted
         table = self.table
         empty = not views
         self.query_one("#downloads-empty").display = empty
@@ -103,13 +103,24 @@ class DownloadsPane(Vertical, can_focus=True):
             return
         previous = cursor_key(table)
         rows = [(str(v.id), self._cells(v)) for v in views]
+        columns = list(range(len(_COLUMNS)))
+        visible_rows = self.content_size.height - 3  # the header and the two lines under the table
+        scrollbar = 2 if len(rows) > visible_rows else 0
         widths = [max([len(label), *(len(cells[i].plain) for _, cells in rows)]) for i, (label, _) in enumerate(_COLUMNS)]
-        # Two cells of padding a column; a long repo id is cut rather than the figures pushed out of sight.
-        room = self.content_size.width - sum(widths) + widths[_REPO] - 2 * len(_COLUMNS)
-        widths[_REPO] = max(_MIN_REPO, min(widths[_REPO], room))
+        # Two cells of padding a column. A long repo id is cut; in a narrow pane ETA, then speed,
+        # give way (the line under the table still says both).
+        while True:
+            others = sum(widths[i] + 2 for i in columns if i != _REPO)
+            room = self.content_size.width - others - 2 - scrollbar
+            if room >= _MIN_REPO or len(columns) <= 3:
+                break
+            columns.pop()
+        repo_width = max(_MIN_REPO, min(widths[_REPO], room))
         table.clear(columns=True)
-        for (label, key), width in zip(_COLUMNS, widths, strict=True):
-            table.add_column(label, key=key, width=width)
+        for i in columns:
+            label, key = _COLUMNS[i]
+            table.add_column(label, key=key, width=repo_width if i == _REPO else widths[i])
+        rows = [(key, tuple(cells[i] for i in columns)) for key, cells in rows]
         for key, cells in rows:
             table.add_row(*cells, key=key)
         if previous is not None and previous in table.rows:
@@ -206,8 +217,10 @@ def describe(v: DownloadView, stall_after: float) -> Text:
     elif state is DownloadState.STARTING:
         body = Text(f"Starting: asking the endpoint for {file}…{lost}", style="dim")
     else:
+        again = f"attempt {v.attempt} · " if v.attempt > 1 else ""
         body = Text(
-            f"attempt {v.attempt}, {fmt.size(v.done_bytes)} of {fmt.size(v.total_bytes)}.{lost} x cancels, R restarts.",
+            f"{again}{fmt.size(v.done_bytes)} of {fmt.size(v.total_bytes)} at {fmt.rate(v.rate)}, "
+            f"{fmt.duration(v.eta)} left.{lost} x cancels, R restarts.",
             style="dim",
         )
     return head + body
