@@ -100,6 +100,28 @@ def test_dropped_connection_is_resumed_with_range_within_the_call(fresh_devhub, 
     assert [r.status for r in gets] == [200, 206]
 
 
+def test_a_drop_point_reached_again_drops_again_until_the_call_gives_up(fresh_devhub, tmp_path):
+    hub = fresh_devhub
+    hub.set_fault("hftop-demo/whisper-small/model.safetensors", Fault(drop_after=20 * 1024 * 1024, drop_times=100))
+    with pytest.raises(Exception) as raised:
+        hf_hub_download("hftop-demo/whisper-small", "model.safetensors", cache_dir=tmp_path, endpoint=hub.endpoint)
+    assert "RemoteProtocolError" in repr(raised.value) or "closed" in str(raised.value).lower()
+    ranges = [r.range for r in hub.requests() if r.server == "origin"]
+    assert ranges[0] is None and set(ranges[1:]) == {"bytes=20971520-"} and len(ranges) == 6, "5 retries, then it gives up"
+    assert not list(tmp_path.rglob("*.incomplete")), "huggingface_hub deletes the partial of a failed call"
+
+
+def test_faults_are_removed_one_pattern_at_a_time(fresh_devhub):
+    import urllib.request
+
+    hub = fresh_devhub
+    hub.set_fault("a/*", Fault(throttle=1000))
+    hub.set_fault("b/*", Fault(throttle=2000))
+    request = urllib.request.Request(f"{hub.endpoint}/_devhub/faults?pattern=a%2F%2A", method="DELETE")
+    urllib.request.urlopen(request, timeout=5).close()
+    assert list(hub.faults()) == ["b/*"]
+
+
 def test_server_errors_then_success(fresh_devhub, tmp_path):
     hub = fresh_devhub
     hub.set_fault("*", Fault(status=503, status_times=1))

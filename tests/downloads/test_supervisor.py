@@ -151,6 +151,17 @@ def test_a_stall_shows_as_stalled_after_the_threshold(fresh_devhub, tmp_path, su
     assert _partials(cache) == []
 
 
+def test_a_stall_with_a_short_read_timeout_ends_in_a_timeout_error_in_words(fresh_devhub, tmp_path, supervisor_for):
+    cache = tmp_path / "hub"
+    fresh_devhub.set_fault("hftop-demo/qwen-small/model.safetensors", Fault(stall_after=10 * MiB))
+    supervisor = supervisor_for(fresh_devhub)
+    download_id = supervisor.start(_plan(fresh_devhub, cache, "hftop-demo/qwen-small", read_timeout=1))
+    view = _wait(supervisor, download_id, lambda v: not v.state.active, timeout=60, what="the timeout")
+    assert view.state is DownloadState.FAILED
+    assert "stopped sending data (read timed out" in view.error
+    assert _partials(cache) == []
+
+
 def test_a_killed_runner_is_a_failure_and_its_partial_is_removed(fresh_devhub, tmp_path, supervisor_for):
     cache = tmp_path / "hub"
     fresh_devhub.set_fault("hftop-demo/phi-tiny/model.safetensors", Fault(throttle=8_000_000))

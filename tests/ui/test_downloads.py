@@ -119,3 +119,13 @@ async def test_quit_asks_while_a_download_runs_and_stops_it(fresh_devhub, tmp_pa
     except ProcessLookupError:
         pass
     assert list(cache.rglob("*.incomplete")) == []
+
+
+async def test_add_dialog_says_when_the_endpoint_cannot_be_reached(tmp_path):
+    app = make_app(Settings(cache_dir=tmp_path / "hub", endpoint="http://127.0.0.1:9", refresh=0.3))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("a", *"org/model", "enter")
+        await wait_for(pilot, lambda: "Cannot reach 127.0.0.1:9: connection refused" in _message(app), what="the error")
+        assert app.screen.query_one("#add-start").disabled
+        await pilot.press("escape")
+        assert not isinstance(app.screen, AddDownloadScreen)
