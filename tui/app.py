@@ -266,36 +266,27 @@ class HfTopApp(App[None]):
 
     @on(DownloadsPane.CancelRequested)
     def _confirm_cancel(self, message: DownloadsPane.CancelRequested) -> None:
-        view = message.view
-        body = Text.assemble(
-            ("Cancel ", ""), (view.request.label, "bold"), ("?\n\n", ""),
-            _throw_away(view),
-            "\nFiles it finished stay in the cache.",
-        )  # fmt: skip
+        self._confirm_then(message.view, "Cancel", "Keep it", self._cancel, "\nFiles it finished stay in the cache.")
+
+    @on(DownloadsPane.RetryRequested)
+    def _confirm_retry(self, message: DownloadsPane.RetryRequested) -> None:
+        if not message.view.state.active:
+            self._retry(message.view.id)  # its process is gone and took its partial file along
+            return
+        self._confirm_then(message.view, "Restart", "Keep waiting", self._retry)
+
+    def _confirm_then(self, view: DownloadView, verb: str, keep: str, act: Callable[[int], object], note: str = "") -> None:
+        """Say what stopping `view`'s process throws away, and `act` on its id if the user agrees."""
+        body = Text.assemble(f"{verb} ", (view.request.label, "bold"), "?\n\n", _throw_away(view), note)
         self.push_screen(
-            ConfirmScreen("Cancel download", body, "Cancel download", "Keep it"),
-            lambda yes: self._cancel(view.id) if yes else None,
+            ConfirmScreen(f"{verb} download", body, f"{verb} download", keep),
+            lambda yes: act(view.id) if yes else None,
         )
 
     @work(thread=True, group="downloads", exit_on_error=False)
     def _cancel(self, download_id: int) -> None:
         self.downloads.cancel(download_id)
         self.post_message(DownloadsSampled(self.downloads.views()))
-
-    @on(DownloadsPane.RetryRequested)
-    def _confirm_retry(self, message: DownloadsPane.RetryRequested) -> None:
-        view = message.view
-        if not view.state.active:
-            self._retry(view.id)  # its process is gone and took its partial file along
-            return
-        body = Text.assemble(
-            ("Restart ", ""), (view.request.label, "bold"), ("?\n\n", ""),
-            _throw_away(view),
-        )  # fmt: skip
-        self.push_screen(
-            ConfirmScreen("Restart download", body, "Restart", "Keep waiting"),
-            lambda yes: self._retry(view.id) if yes else None,
-        )
 
     @work(thread=True, group="downloads", exit_on_error=False)
     def _retry(self, download_id: int) -> None:

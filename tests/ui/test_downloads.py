@@ -23,6 +23,13 @@ def _app(hub, cache, **kwargs):
     return make_app(Settings(cache_dir=cache, endpoint=hub.endpoint, refresh=0.3, **kwargs))
 
 
+def _throttled_phi_tiny(hub, cache, rate: int):
+    """An app whose hub serves hftop-demo/phi-tiny at `rate`, and which is told to download it."""
+    hub.set_fault("hftop-demo/phi-tiny/model.safetensors", Fault(throttle=rate))
+    app = _app(hub, cache)
+    return app, lambda: app._start_planned(app.plan(DownloadRequest("hftop-demo/phi-tiny")))
+
+
 def _message(app) -> str:
     return plain(app.screen.query_one("#add-message", Static))
 
@@ -71,10 +78,9 @@ async def test_add_dialog_refuses_bad_input_plans_and_starts(fresh_devhub, tmp_p
 
 async def test_cancel_asks_with_the_bytes_it_throws_away_and_retry_restarts(fresh_devhub, tmp_path):
     cache = tmp_path / "hub"
-    fresh_devhub.set_fault("hftop-demo/phi-tiny/model.safetensors", Fault(throttle=6_000_000))
-    app = _app(fresh_devhub, cache)
+    app, start = _throttled_phi_tiny(fresh_devhub, cache, 6_000_000)
     async with app.run_test(size=(120, 36)) as pilot:
-        app._start_planned(app.plan(DownloadRequest("hftop-demo/phi-tiny")))
+        start()
         pane = app.downloads_pane
         await wait_for(pilot, lambda: pane.views and pane.views[0].partial_bytes > 11 * MiB, what="11 MiB")
         pane.table.focus()
@@ -100,10 +106,9 @@ async def test_cancel_asks_with_the_bytes_it_throws_away_and_retry_restarts(fres
 
 async def test_quit_asks_while_a_download_runs_and_stops_it(fresh_devhub, tmp_path):
     cache = tmp_path / "hub"
-    fresh_devhub.set_fault("hftop-demo/phi-tiny/model.safetensors", Fault(throttle=2_000_000))
-    app = _app(fresh_devhub, cache)
+    app, start = _throttled_phi_tiny(fresh_devhub, cache, 2_000_000)
     async with app.run_test(size=(120, 36)) as pilot:
-        app._start_planned(app.plan(DownloadRequest("hftop-demo/phi-tiny")))
+        start()
         await wait_for(pilot, lambda: app.downloads.active_count == 1 and app.downloads_pane.views, what="start")
         pid = app.downloads_pane.views[0].pid
         await pilot.press("q")

@@ -140,7 +140,6 @@ class DownloadView:
     error: str | None
     lost_bytes: int
     """Bytes the previous attempt threw away (a failure, a cancel or a restart)."""
-    log_tail: tuple[str, ...]
 
     @property
     def request(self) -> DownloadRequest:

@@ -6,13 +6,14 @@ Prints the endpoint on the first line of standard output, then serves until inte
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import signal
 import sys
 import threading
 import time
 from pathlib import Path
+
+from tui.probes.owner import alive, when_owner_dies
 
 from .faults import parse_fault
 from .server import DevHub
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda *_: done.set())
     if args.exit_with:
-        threading.Thread(target=_watch_owner, args=(args.exit_with, done), daemon=True).start()
+        when_owner_dies(args.exit_with, done.set)
     hub.start()
     try:
         print(hub.endpoint, flush=True)
@@ -69,28 +70,12 @@ def main(argv: list[str] | None = None) -> int:
     done.wait()
     hub.stop()
     if args.cleanup:
-        if args.exit_with and not _alive(args.exit_with):
+        if args.exit_with and not alive(args.exit_with):
             # The owner died without closing the demo: the cache filler notices within its 0.5 s
             # poll and stops; removing the folder before then would race its last writes.
             time.sleep(1.0)
         shutil.rmtree(args.cleanup, ignore_errors=True)
     return 0
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # alive, owned by someone else
-    return True
-
-
-def _watch_owner(pid: int, done: threading.Event) -> None:
-    while not done.wait(0.5):
-        if not _alive(pid):
-            done.set()
 
 
 if __name__ == "__main__":

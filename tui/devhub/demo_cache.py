@@ -15,11 +15,12 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
+
+from tui.probes.owner import when_owner_dies
 
 DETACHED_REPO = "hftop-demo/tiny-bert"
 ORPHAN_REPO = "hftop-demo/vit-huge"
@@ -117,18 +118,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--exit-with", type=int, metavar="PID", help="give up when process PID is gone")
     args = parser.parse_args(argv)
     if args.exit_with:
-        threading.Thread(target=_exit_with, args=(args.exit_with,), daemon=True).start()
+        # Give up with the downloader it started (same process group) once hftop is gone.
+        when_owner_dies(args.exit_with, lambda: os.killpg(os.getpgid(0), signal.SIGKILL))
     populate(args.cache_dir, args.endpoint.rstrip("/"))
     return 0
-
-
-def _exit_with(pid: int) -> None:
-    while True:
-        time.sleep(0.5)
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            os.killpg(os.getpgid(0), signal.SIGKILL)  # this process and the downloader it started
 
 
 if __name__ == "__main__":

@@ -137,18 +137,6 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-def _watch_owner(owner: int) -> None:
-    while True:
-        time.sleep(0.5)
-        try:
-            os.kill(owner, 0)
-        except ProcessLookupError:
-            os.kill(os.getpid(), signal.SIGTERM)
-            return
-        except PermissionError:
-            pass
-
-
 def _record_ref(args) -> None:
     """Point `refs/<ref>` at the commit before fetching by hash, as snapshot_download does.
 
@@ -179,7 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, _interrupt)
     if args.owner_pid:
-        threading.Thread(target=_watch_owner, args=(args.owner_pid,), daemon=True).start()
+        from tui.probes.owner import when_owner_dies
+
+        when_owner_dies(args.owner_pid, lambda: os.kill(os.getpid(), signal.SIGTERM))
 
     # Imported after the signal handlers: importing huggingface_hub takes a while, and a cancel
     # during it must still end cleanly.
@@ -197,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 _record_ref(args)
             except OSError as error:
-                emit("failed", message=describe_hub_error(error, args.endpoint, request), detail=str(error))
+                emit("failed", message=describe_hub_error(error, args.endpoint, request))
                 return 1
         for index, path in enumerate(args.files):
             emit("file", path=path, index=index)
@@ -215,8 +205,9 @@ def main(argv: list[str] | None = None) -> int:
             except KeyboardInterrupt:
                 raise
             except Exception as error:  # noqa: BLE001 - every failure is reported in words
-                emit("failed", path=path, message=describe_hub_error(error, args.endpoint, request),
-                     detail=f"{type(error).__name__}: {error}")
+                # The exception itself goes to stderr for whoever reads the process's output.
+                print(f"{type(error).__name__}: {error}", file=sys.stderr, flush=True)
+                emit("failed", path=path, message=describe_hub_error(error, args.endpoint, request))
                 return 1
             emit("file_done", path=path)
         emit("done")

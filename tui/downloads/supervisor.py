@@ -9,8 +9,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -31,9 +31,6 @@ from tui.probes.locks import lock_is_held
 
 STOP_GRACE = 5.0
 """Seconds a download gets to clean up after SIGTERM before its group is killed."""
-
-LOG_LINES = 20
-"""Lines of the child's stderr kept for the details of a failure."""
 
 # Variables the child must not inherit: hftop sets them itself, or they would override its choices.
 _OVERRIDDEN = (
@@ -116,7 +113,8 @@ class _Attempt:
         self.final: DownloadState | None = None
         self.error: str | None = None
         self.stop_requested = False
-        self.log: deque[str] = deque(maxlen=LOG_LINES)
+        self.last_log_line = ""
+        """The child's last line on stderr, for a process that dies without a word."""
         self.readers: list[threading.Thread] = []
 
     @property
@@ -159,6 +157,8 @@ class DownloadSupervisor:
         self._lock = threading.Lock()
         self._attempts: dict[int, _Attempt] = {}
         self._next_id = 1
+        self._busy: set[int] = set()
+        """Downloads a cancel or retry is working on; a second key press meanwhile is ignored."""
 
     # --- actions ----------------------------------------------------------------------------
     def start(self, plan: DownloadPlan) -> int:
@@ -171,23 +171,38 @@ class DownloadSupervisor:
 
     def cancel(self, download_id: int) -> None:
         """Stop the download's whole process group and leave no partial file behind."""
-        attempt = self._attempts.get(download_id)
-        if attempt is not None:
-            self._stop(attempt)
+        with self._acting_on(download_id) as attempt:
+            if attempt is not None:
+                self._stop(attempt)
 
     def retry(self, download_id: int) -> None:
         """Restart from the first unfinished file (stopping the running attempt first)."""
-        attempt = self._attempts.get(download_id)
-        if attempt is None:
-            return
-        if attempt.final is None:
-            self._stop(attempt)
+        with self._acting_on(download_id) as attempt:
+            if attempt is None:
+                return
+            if attempt.final is None:
+                self._stop(attempt)
+            with self._lock:
+                lost = attempt.lost_bytes if attempt.final is not DownloadState.DONE else 0
+            # Files the last attempt finished are in the cache now: the new attempt only links them.
+            plan = attempt.plan
+            files = tuple(replace(f, cached=f.cached or self._blob_exists(plan, f)) for f in plan.files)
+            self._spawn(download_id, replace(plan, files=files), attempt=attempt.attempt + 1, lost_bytes=lost)
+
+    @contextmanager
+    def _acting_on(self, download_id: int) -> Iterator[_Attempt | None]:
         with self._lock:
-            lost = attempt.lost_bytes if attempt.final is not DownloadState.DONE else 0
-        # Files the last attempt finished are in the cache now: the new attempt only links them.
-        plan = attempt.plan
-        plan = replace(plan, files=tuple(replace(f, cached=f.cached or self._blob_exists(plan, f)) for f in plan.files))
-        self._spawn(download_id, plan, attempt=attempt.attempt + 1, lost_bytes=lost)
+            if download_id in self._busy:
+                attempt = None
+            else:
+                attempt = self._attempts.get(download_id)
+                self._busy.add(download_id)
+        try:
+            yield attempt
+        finally:
+            if attempt is not None:
+                with self._lock:
+                    self._busy.discard(download_id)
 
     def stop_all(self) -> None:
         """Cancel every running download at once (on quit), waiting at most STOP_GRACE."""
@@ -197,13 +212,6 @@ class DownloadSupervisor:
             thread.start()
         for thread in threads:
             thread.join()
-
-    def forget(self, download_id: int) -> None:
-        """Drop a finished download from the list."""
-        with self._lock:
-            attempt = self._attempts.get(download_id)
-            if attempt is not None and attempt.final is not None:
-                del self._attempts[download_id]
 
     # --- views ------------------------------------------------------------------------------
     def views(self) -> tuple[DownloadView, ...]:
@@ -255,7 +263,6 @@ class DownloadSupervisor:
             quiet_for=now - quiet_since,
             error=a.error,
             lost_bytes=a.lost_bytes,
-            log_tail=tuple(a.log),
         )
 
     # --- processes --------------------------------------------------------------------------
@@ -308,7 +315,7 @@ class DownloadSupervisor:
             line = line.rstrip()
             if line:
                 with self._lock:
-                    run.log.append(line)
+                    run.last_log_line = line
 
     def _read_events(self, run: _Attempt) -> None:
         assert run.process is not None and run.process.stdout is not None
@@ -341,8 +348,9 @@ class DownloadSupervisor:
                 if ended == "cancelled":
                     run.error = "Its process was stopped by a signal from outside hftop."
                 elif run.error is None:
-                    last = run.log[-1] if run.log else ""
-                    run.error = f"The download process ended unexpectedly (exit status {code}). {last}".strip()
+                    run.error = (
+                        f"The download process ended unexpectedly (exit status {code}). {run.last_log_line}"
+                    ).strip()
                 run.lost_bytes = run.peak_current if run.current is not None else 0
 
     def _apply(self, run: _Attempt, kind: str | None, event: dict) -> None:
@@ -368,8 +376,6 @@ class DownloadSupervisor:
             run.current = None
         elif kind == "failed":
             run.error = event.get("message") or "The download failed."
-            if event.get("detail"):
-                run.log.append(event["detail"])
 
     def _stop(self, run: _Attempt) -> None:
         process = run.process

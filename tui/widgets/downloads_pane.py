@@ -32,6 +32,12 @@ _REPO = 1
 _MIN_REPO = 12
 
 
+class _DownloadAction(Message):
+    def __init__(self, view: DownloadView) -> None:
+        super().__init__()
+        self.view = view
+
+
 class DownloadsPane(Vertical, can_focus=True):
     """Every download hftop knows of, one a row."""
 
@@ -48,15 +54,11 @@ class DownloadsPane(Vertical, can_focus=True):
     views: reactive[tuple[DownloadView, ...]] = reactive((), always_update=True, init=False)
     """The downloads to show; set by the app."""
 
-    class CancelRequested(Message):
-        def __init__(self, view: DownloadView) -> None:
-            super().__init__()
-            self.view = view
+    class CancelRequested(_DownloadAction):
+        """The user asked to cancel `view`'s download."""
 
-    class RetryRequested(Message):
-        def __init__(self, view: DownloadView) -> None:
-            super().__init__()
-            self.view = view
+    class RetryRequested(_DownloadAction):
+        """The user asked to restart `view`'s download."""
 
     def __init__(self, stall_after: float, **kwargs) -> None:
         super().__init__(**kwargs)
