@@ -27,7 +27,7 @@ from tui.core.download_plan import (
     RequestError,
     is_official_endpoint,
 )
-from tui.core.downloads import DownloadView
+from tui.core.downloads import DownloadView, running_overlap
 from tui.core.throughput import ALL, CounterReading, ThroughputTracker, next_interface
 from tui.downloads.supervisor import DownloadSupervisor
 from tui.messages import CacheScanned, DiskSampled, DownloadsSampled, NetworkSampled
@@ -234,12 +234,16 @@ class HfTopApp(App[None]):
     # --- downloads ----------------------------------------------------------------------------
     def plan(self, request: DownloadRequest) -> DownloadPlan:
         """Ask the endpoint what `request` means (blocking: call it from a worker)."""
-        return plan_download(
+        plan = plan_download(
             request,
             endpoint=self.settings.endpoint,
             cache_dir=self.settings.cache_dir,
             token=None if self.send_token else False,
         )
+        busy = running_overlap(plan, self.downloads.views())
+        if busy is not None:
+            raise RequestError(f"hftop is already downloading {busy.request.label}: wait for it, or cancel it first.")
+        return plan
 
     def action_add_download(self) -> None:
         note = "your token is sent" if self.send_token else "no token is sent"

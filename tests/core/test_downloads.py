@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from tui.core.downloads import DownloadState, ProgressSample, eta_seconds, pruned, running_state, window_rate
+from tui.core.download_plan import DownloadPlan, DownloadRequest, PlannedFile
+from tui.core.downloads import (
+    DownloadState,
+    DownloadView,
+    ProgressSample,
+    eta_seconds,
+    pruned,
+    running_overlap,
+    running_state,
+    window_rate,
+)
 
 S = ProgressSample
 
@@ -59,3 +69,24 @@ def test_pruned_keeps_the_window_and_its_left_edge():
 )
 def test_running_state(kwargs, expected):
     assert running_state(started_at=0, stall_after=20, **kwargs) is expected
+
+
+def _view(repo_id, paths, state):
+    plan = DownloadPlan(DownloadRequest(repo_id), "c" * 40, tuple(PlannedFile(p, 1, p, False) for p in paths), None)
+    return DownloadView(1, plan, state, 1, None, None, 0, 0, 1, 0, None, None, 0.0, 0.0, None, 0)
+
+
+@pytest.mark.parametrize(
+    ("running", "wanted", "overlaps"),
+    [
+        pytest.param(("org/a", ["x", "y"], DownloadState.DOWNLOADING), ("org/a", ["y"]), True, id="shared-file"),
+        pytest.param(("org/a", ["x"], DownloadState.STALLED), ("org/a", ["x"]), True, id="stalled-still-holds-the-lock"),
+        pytest.param(("org/a", ["x"], DownloadState.DOWNLOADING), ("org/a", ["y"]), False, id="other-files"),
+        pytest.param(("org/a", ["x"], DownloadState.DOWNLOADING), ("org/b", ["x"]), False, id="other-repo"),
+        pytest.param(("org/a", ["x"], DownloadState.FAILED), ("org/a", ["x"]), False, id="finished"),
+    ],
+)
+def test_running_overlap(running, wanted, overlaps):
+    view = _view(*running)
+    plan = _view(wanted[0], wanted[1], DownloadState.STARTING).plan
+    assert (running_overlap(plan, [view]) is view) is overlaps

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 from textual.widgets import Input, Static
 
@@ -134,3 +135,26 @@ async def test_add_dialog_says_when_the_endpoint_cannot_be_reached(tmp_path):
         assert app.screen.query_one("#add-start").disabled
         await pilot.press("escape")
         assert not isinstance(app.screen, AddDownloadScreen)
+
+
+async def test_a_plan_that_does_not_fit_cannot_start(fresh_devhub, tmp_path):
+    app = _app(fresh_devhub, tmp_path / "hub")
+    async with app.run_test(size=(120, 36)) as pilot:
+        planner = lambda request: replace(app.plan(request), free_bytes=1_000_000)  # noqa: E731 - a 1 MB disk
+        app.push_screen(AddDownloadScreen(planner, fresh_devhub.endpoint, "no token is sent"))
+        await pilot.pause()
+        await pilot.press(*"hftop-demo/gpt-micro", "enter")
+        await wait_for(pilot, lambda: "Does not fit" in _message(app), what="the refusal")
+        assert "3.0 MB to fetch, 1.0 MB free" in _message(app)
+        assert app.screen.query_one("#add-start").disabled
+        await pilot.press("enter")
+        assert isinstance(app.screen, AddDownloadScreen) and not app.downloads.views()
+
+
+async def test_the_same_files_are_not_downloaded_twice_at_once(fresh_devhub, tmp_path):
+    app, start = _throttled_phi_tiny(fresh_devhub, tmp_path / "hub", 2_000_000)
+    async with app.run_test(size=(120, 36)) as pilot:
+        start()
+        await wait_for(pilot, lambda: app.downloads.active_count == 1, what="the first download")
+        await pilot.press("a", *"hftop-demo/phi-tiny", "enter")
+        await wait_for(pilot, lambda: "already downloading hftop-demo/phi-tiny" in _message(app), what="the refusal")

@@ -150,3 +150,16 @@ class DownloadView:
         if self.state is DownloadState.DONE:
             return 1.0
         return self.done_bytes / self.total_bytes if self.total_bytes else None
+
+
+def running_overlap(plan: DownloadPlan, views: Sequence[DownloadView]) -> DownloadView | None:
+    """A running download of the same repo that fetches one of the plan's files, if any.
+
+    Two processes on one file wait on each other's lock: the second would only look stalled.
+    """
+    paths = {f.path for f in plan.files}
+    for view in views:
+        same_repo = (view.request.repo_type, view.request.repo_id) == (plan.request.repo_type, plan.request.repo_id)
+        if view.state.active and same_repo and paths & {f.path for f in view.plan.files}:
+            return view
+    return None

@@ -46,7 +46,6 @@ class DownloadsPane(Vertical, can_focus=True):
         Binding("R", "retry", "Retry", key_display="R"),
     ]
     HELP = [
-        ("a", "start a download: repo, type, revision, files; shows the plan before it starts"),
         ("x", "cancel the highlighted download (its partial file is deleted)"),
         ("R", "retry: restart it; says first how many bytes the restart throws away"),
     ]
