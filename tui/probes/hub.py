@@ -76,9 +76,9 @@ def describe_hub_error(error: BaseException, endpoint: str, request: DownloadReq
         if isinstance(cause, httpx2.ConnectError):
             return f"Cannot reach {host}: {_reason(cause)}. Check the network or the mirror address."
         if isinstance(cause, httpx2.TimeoutException):
-            return f"{host} stopped sending data (read timed out, after huggingface_hub's retries)."
+            return f"{_server(cause, host)} stopped sending data (read timed out, after huggingface_hub's retries)."
         if isinstance(cause, httpx2.RemoteProtocolError):
-            return f"{host} closed the connection mid-file, again after huggingface_hub's retries."
+            return f"{_server(cause, host)} closed the connection mid-file, again after huggingface_hub's retries."
         if isinstance(cause, OSError) and cause.errno == errno.ENOSPC:
             return "The disk is full: free space in the cache pane, then retry."
         if isinstance(cause, OSError) and cause.errno in (errno.EACCES, errno.EPERM):
@@ -89,6 +89,15 @@ def describe_hub_error(error: BaseException, endpoint: str, request: DownloadReq
             return "Not enough free space for this file: free space in the cache pane, then retry."
     text = str(error).strip().splitlines()
     return f"{type(error).__name__}: {text[0] if text else 'no message'}"
+
+
+def _server(error: httpx2.HTTPError, fallback: str) -> str:
+    """The host the failing request went to: for large files a CDN, not the endpoint."""
+    try:
+        url = error.request.url
+    except RuntimeError:  # httpx raises when the error carries no request
+        return fallback
+    return f"{url.host}:{url.port}" if url.port else url.host
 
 
 def _reason(error: BaseException) -> str:
