@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from tui.devhub import demo_cache as demo_cache_builder
+from tui.devhub.faults import Fault
 from tui.devhub.server import DevHub
 
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
@@ -43,3 +46,28 @@ def demo_cache(demo_cache_template, tmp_path) -> Path:
     cache = tmp_path / "hub"
     shutil.copytree(demo_cache_template, cache, symlinks=True)
     return cache
+
+
+# snapshot_download, as a training script's from_pretrained would call it; it leaves trees/<commit>.json.
+OUTSIDE_DOWNLOADER = (
+    "import sys; from huggingface_hub import snapshot_download; "
+    "snapshot_download(sys.argv[1], cache_dir=sys.argv[2], endpoint=sys.argv[3], max_workers=1)"
+)
+
+
+@pytest.fixture
+def outside_downloader(fresh_devhub, tmp_path):
+    """Another program downloading hftop-demo/qwen-small, held by the devhub at 10 MiB; yields (process, cache)."""
+    fresh_devhub.set_fault("hftop-demo/qwen-small/model.safetensors", Fault(stall_after=10 * 1024 * 1024))
+    cache = tmp_path / "hub"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", OUTSIDE_DOWNLOADER, "hftop-demo/qwen-small", str(cache), fresh_devhub.endpoint],
+        env={**os.environ, "HF_HUB_DOWNLOAD_TIMEOUT": "600"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield proc, cache
+    finally:
+        proc.kill()
+        proc.wait()

@@ -27,14 +27,15 @@ from tui.core.download_plan import (
     RequestError,
     is_official_endpoint,
 )
-from tui.core.downloads import DownloadView, running_overlap
+from tui.core.downloads import DownloadView, ExternalDownload, PartialProgressTracker, running_overlap
 from tui.core.throughput import ALL, CounterReading, ThroughputTracker, next_interface
 from tui.downloads.supervisor import DownloadSupervisor
-from tui.messages import CacheScanned, DiskSampled, DownloadsSampled, NetworkSampled
+from tui.messages import CacheScanned, DiskSampled, DownloadsSampled, NetworkSampled, PartialsSampled
 from tui.probes.cache_scan import cache_fingerprint, scan_cache
 from tui.probes.disk import DiskSpace, disk_space
 from tui.probes.hub import plan_download
 from tui.probes.network import read_counters
+from tui.probes.partials import find_partials
 from tui.screens.add_download import AddDownloadScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.help import HelpScreen, binding_rows
@@ -101,6 +102,8 @@ class HfTopApp(App[None]):
             settings.cache_dir, settings.endpoint, stall_after=settings.stall_after, send_token=self.send_token
         )
         self._downloads_worker: Worker | None = None
+        self._partials = PartialProgressTracker()  # only ever used by the one _watch_partials worker at a time
+        self._partials_worker: Worker | None = None
 
     def compose(self) -> ComposeResult:
         # Kept as attributes: app.query_one() searches the active screen, which may be a dialog.
@@ -145,6 +148,8 @@ class HfTopApp(App[None]):
             self._net_worker = self._sample_network()
         if self._downloads_worker is None or self._downloads_worker.is_finished:
             self._downloads_worker = self._sample_downloads()
+        if self._partials_worker is None or self._partials_worker.is_finished:
+            self._partials_worker = self._watch_partials()
         if self._cache.worker is None or self._cache.worker.is_finished:
             force = self._cache.rescan_requested
             self._cache.rescan_requested = False
@@ -161,6 +166,29 @@ class HfTopApp(App[None]):
     @work(thread=True, group="downloads", exit_on_error=False)
     def _sample_downloads(self) -> None:
         self.post_message(DownloadsSampled(self.downloads.views()))
+
+    @work(thread=True, group="partials", exit_on_error=False)
+    def _watch_partials(self) -> None:
+        own = {v.pid for v in self.downloads.views() if v.pid}
+        partials = [p for p in find_partials(self.settings.cache_dir) if not {o.pid for o in p.owners} & own]
+        readings = {str(p.path): (p.real_bytes, p.expected_size, bool(p.owners)) for p in partials}
+        progress = self._partials.observe(time.monotonic(), readings, self.settings.stall_after)
+        downloads = tuple(
+            ExternalDownload(
+                key=str(p.path),
+                repo_type=p.repo_type,
+                repo_id=p.repo_id,
+                etag=p.etag,
+                file_name=p.file_name,
+                owner_pid=p.owners[0].pid if p.owners else None,
+                owner_command=p.owners[0].command if p.owners else None,
+                owner_status=p.owners[0].status if p.owners else None,
+                lock_holder=p.lock_holder,
+                progress=progress[str(p.path)],
+            )
+            for p in partials
+        )
+        self.post_message(PartialsSampled(downloads))
 
     @work(thread=True, group="cache", exit_on_error=False)
     def _watch_cache(self, force: bool) -> None:
@@ -193,12 +221,17 @@ class HfTopApp(App[None]):
     def _show_downloads(self, message: DownloadsSampled) -> None:
         self.downloads_pane.views = message.views
 
+    @on(PartialsSampled)
+    def _show_partials(self, message: PartialsSampled) -> None:
+        self.downloads_pane.external = message.downloads
+
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR:
             what = {
                 "cache": "Reading the cache",
                 "network": "Reading network counters",
                 "downloads": "Managing downloads",
+                "partials": "Looking for other programs' downloads",
             }.get(
                 event.worker.group, event.worker.group
             )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from tui.core.downloads import DownloadView
+from tui.core.downloads import DownloadView, ExternalDownload
 from tui.core.throughput import ThroughputView
 from tui.probes.cache_scan import CacheScan
 from tui.probes.disk import DiskSpace
@@ -32,3 +32,11 @@ class DownloadsSampled(Message):
     def __init__(self, views: tuple[DownloadView, ...]) -> None:
         super().__init__()
         self.views = views
+
+
+class PartialsSampled(Message):
+    """Partial files of downloads hftop did not start (its own are in DownloadsSampled)."""
+
+    def __init__(self, downloads: tuple[ExternalDownload, ...]) -> None:
+        super().__init__()
+        self.downloads = downloads

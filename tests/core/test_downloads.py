@@ -8,6 +8,7 @@ from tui.core.download_plan import DownloadPlan, DownloadRequest, PlannedFile
 from tui.core.downloads import (
     DownloadState,
     DownloadView,
+    PartialProgressTracker,
     ProgressSample,
     eta_seconds,
     pruned,
@@ -90,3 +91,38 @@ def test_running_overlap(running, wanted, overlaps):
     view = _view(*running)
     plan = _view(wanted[0], wanted[1], DownloadState.STARTING).plan
     assert (running_overlap(plan, [view]) is view) is overlaps
+
+
+def _track(readings_over_time, stall_after=60.0):
+    """Feed (now, real_bytes, expected, alive) readings of one file; return the last progress."""
+    tracker = PartialProgressTracker()
+    progress = None
+    for now, real, expected, alive in readings_over_time:
+        progress = tracker.observe(now, {"f": (real, expected, alive)}, stall_after)["f"]
+    return progress
+
+
+@pytest.mark.parametrize(
+    ("readings", "state"),
+    [
+        pytest.param([(0, 10, 100, True)], DownloadState.DOWNLOADING, id="just-seen-is-downloading"),
+        pytest.param([(0, 10, 100, False)], DownloadState.ORPHANED, id="no-process-is-orphaned"),
+        pytest.param([(0, 10, 100, True), (30, 10, 100, True), (61, 10, 100, True)], DownloadState.STALLED, id="quiet-past-threshold"),
+        pytest.param([(0, 10, 100, True), (50, 20, 100, True), (100, 20, 100, True)], DownloadState.DOWNLOADING, id="growth-resets-quiet"),
+        pytest.param([(0, 0, 1000, True), (10, 500, 1000, True), (70, 510, 1000, True)], DownloadState.SLOW_TAIL, id="slow-tail"),
+        pytest.param([(0, 10, 100, True), (5, 100, 100, True)], DownloadState.FINISHING, id="full-size-is-finishing"),
+        pytest.param([(0, 10, None, True), (5, 50, None, True)], DownloadState.DOWNLOADING, id="unknown-size"),
+    ],
+)
+def test_partial_progress_states(readings, state):
+    assert _track(readings).state is state
+
+
+def test_partial_progress_speed_eta_and_forgetting():
+    tracker = PartialProgressTracker()
+    tracker.observe(0.0, {"f": (0, 1000, True)}, 60.0)
+    p = tracker.observe(10.0, {"f": (100, 1000, True)}, 60.0)["f"]
+    assert (p.rate, p.eta, p.quiet_for) == (10.0, 90.0, 0.0)
+    assert tracker.observe(11.0, {}, 60.0) == {}
+    again = tracker.observe(12.0, {"f": (100, 1000, True)}, 60.0)["f"]
+    assert again.first_seen == 12.0, "a file that vanished and came back is watched afresh"

@@ -158,3 +158,24 @@ async def test_the_same_files_are_not_downloaded_twice_at_once(fresh_devhub, tmp
         await wait_for(pilot, lambda: app.downloads.active_count == 1, what="the first download")
         await pilot.press("a", *"hftop-demo/phi-tiny", "enter")
         await wait_for(pilot, lambda: "already downloading hftop-demo/phi-tiny" in _message(app), what="the refusal")
+
+
+async def test_another_programs_download_shows_with_its_process_then_as_orphan(outside_downloader, fresh_devhub):
+    proc, cache = outside_downloader
+    app = make_app(Settings(cache_dir=cache, endpoint=fresh_devhub.endpoint, refresh=0.3, stall_after=600))
+    async with app.run_test(size=(120, 36)) as pilot:
+        pane = app.downloads_pane
+        await wait_for(pilot, lambda: pane.external and pane.external[0].progress.real_bytes >= 10 * MiB, what="it")
+        row = pane.external[0]
+        assert (row.repo_id, row.owner_pid, row.file_name) == ("hftop-demo/qwen-small", proc.pid, "model.safetensors")
+        pane.table.focus()
+        await pilot.pause()
+        detail = plain(pane.query_one("#downloads-detail", Static))
+        assert f"pid {proc.pid}" in detail and "model.safetensors" in detail
+        await pilot.press("x")  # not hftop's to cancel: says so, asks nothing
+        assert not isinstance(app.screen, ConfirmScreen)
+        proc.kill()
+        proc.wait()
+        await wait_for(pilot, lambda: pane.external[0].state is DownloadState.ORPHANED, what="the orphan")
+        await pilot.pause()
+        assert "No process has this partial file open" in plain(pane.query_one("#downloads-detail", Static))

@@ -6,7 +6,6 @@ import asyncio
 import time
 
 from textual import events
-
 from textual.widgets import DataTable
 
 from tui.core.throughput import ALL

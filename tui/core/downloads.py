@@ -26,6 +26,8 @@ class DownloadState(Enum):
     SLOW_TAIL = "slow tail"
     STALLED = "stalled"
     CANCELLING = "cancelling"
+    FINISHING = "finishing"
+    ORPHANED = "process gone"
     DONE = "done"
     FAILED = "failed"
     CANCELLED = "cancelled"
@@ -42,6 +44,7 @@ _ACTIVE = {
     DownloadState.SLOW_TAIL,
     DownloadState.STALLED,
     DownloadState.CANCELLING,
+    DownloadState.FINISHING,
 }
 
 
@@ -163,3 +166,109 @@ def running_overlap(plan: DownloadPlan, views: Sequence[DownloadView]) -> Downlo
         if view.state.active and same_repo and paths & {f.path for f in view.plan.files}:
             return view
     return None
+
+
+@dataclass(frozen=True)
+class PartialProgress:
+    """How one partial file (any program's download) has moved while hftop watched it."""
+
+    first_seen: float
+    real_bytes: int
+    expected_size: int | None
+    rate: float | None
+    eta: float | None
+    quiet_for: float
+    """Seconds since the file last grew (or since hftop first saw it)."""
+    state: DownloadState
+
+
+@dataclass
+class _Watched:
+    first_seen: float
+    first_bytes: int
+    last_growth: float | None = None
+    samples: tuple[ProgressSample, ...] = ()
+
+
+class PartialProgressTracker:
+    """Turns successive readings of partial files into speed, ETA and a state.
+
+    Growth on disk is coarse (huggingface_hub writes plain HTTP in 10 MiB steps), so a slow
+    download can look quiet for a while; the stall threshold is minutes for that reason.
+    """
+
+    def __init__(self) -> None:
+        self._watched: dict[str, _Watched] = {}
+
+    def observe(
+        self, now: float, readings: dict[str, tuple[int, int | None, bool]], stall_after: float
+    ) -> dict[str, PartialProgress]:
+        """`readings`: key → (real bytes, expected size or None, whether a live process has it open)."""
+        self._watched = {k: w for k, w in self._watched.items() if k in readings}
+        result = {}
+        for key, (real, expected, alive) in readings.items():
+            w = self._watched.get(key)
+            if w is None:
+                w = self._watched[key] = _Watched(first_seen=now, first_bytes=real)
+            elif w.samples and real > w.samples[-1].done:
+                w.last_growth = now
+            w.samples = pruned((*w.samples, ProgressSample(now, real)), now, RATE_WINDOW * 6)
+            result[key] = partial_progress(w, now, real, expected, alive, stall_after)
+        return result
+
+
+def partial_progress(
+    w: _Watched, now: float, real: int, expected: int | None, alive: bool, stall_after: float
+) -> PartialProgress:
+    # A wider window than for hftop's own downloads: disk growth comes in 10 MiB steps.
+    rate = window_rate(w.samples, now, window=RATE_WINDOW * 6)
+    if not alive:
+        state = DownloadState.ORPHANED
+    elif expected and real >= expected:
+        state = DownloadState.FINISHING
+    else:
+        state = running_state(
+            now=now,
+            started_at=w.first_seen,
+            last_progress_at=w.last_growth,
+            done=real - w.first_bytes,
+            recent_rate=rate,
+            stall_after=stall_after,
+        )
+        if state is DownloadState.STARTING:
+            state = DownloadState.DOWNLOADING  # already running when hftop first saw it
+    quiet_since = w.last_growth if w.last_growth is not None else w.first_seen
+    return PartialProgress(
+        first_seen=w.first_seen,
+        real_bytes=real,
+        expected_size=expected,
+        rate=rate if alive else None,
+        eta=eta_seconds(expected - real, rate) if expected and alive else None,
+        quiet_for=now - quiet_since,
+        state=state,
+    )
+
+
+@dataclass(frozen=True)
+class ExternalDownload:
+    """A partial file in the cache that hftop did not start: another program's download, or its remains."""
+
+    key: str
+    """The partial file's path."""
+    repo_type: str
+    repo_id: str
+    etag: str
+    file_name: str | None
+    owner_pid: int | None
+    owner_command: str | None
+    owner_status: str | None
+    lock_holder: int | None
+    progress: PartialProgress
+
+    @property
+    def label(self) -> str:
+        return self.repo_id if self.repo_type == "model" else f"{self.repo_type}s/{self.repo_id}"
+
+    @property
+    def state(self) -> DownloadState:
+        return self.progress.state

@@ -12,7 +12,7 @@ from textual.reactive import reactive
 from textual.widgets import DataTable, Static
 
 from tui.core import formatting as fmt
-from tui.core.downloads import DownloadState, DownloadView
+from tui.core.downloads import DownloadState, DownloadView, ExternalDownload
 from tui.widgets.table_cells import cursor_key
 
 _STATE_STYLE = {
@@ -21,6 +21,8 @@ _STATE_STYLE = {
     DownloadState.SLOW_TAIL: "bold yellow",
     DownloadState.STALLED: "bold red",
     DownloadState.CANCELLING: "yellow",
+    DownloadState.FINISHING: "green",
+    DownloadState.ORPHANED: "bold magenta",
     DownloadState.DONE: "green",
     DownloadState.FAILED: "bold red",
     DownloadState.CANCELLED: "dim",
@@ -51,7 +53,9 @@ class DownloadsPane(Vertical, can_focus=True):
     ]
 
     views: reactive[tuple[DownloadView, ...]] = reactive((), always_update=True, init=False)
-    """The downloads to show; set by the app."""
+    """The downloads hftop started; set by the app."""
+    external: reactive[tuple[ExternalDownload, ...]] = reactive((), always_update=True, init=False)
+    """Partial files of other programs' downloads (or their remains); set by the app."""
 
     class CancelRequested(_DownloadAction):
         """The user asked to cancel `view`'s download."""
@@ -84,18 +88,25 @@ class DownloadsPane(Vertical, can_focus=True):
         return self.query_one("#downloads-table", DataTable)
 
     @property
-    def highlighted(self) -> DownloadView | None:
-        table = self.table
-        if not self.views or table.row_count == 0:
-            return None
-        key = cursor_key(table)
-        return next((v for v in self.views if str(v.id) == key), None)
+    def highlighted(self) -> DownloadView | ExternalDownload | None:
+        key = cursor_key(self.table)
+        return next((row for row in self._rows() if _key(row) == key), None)
 
-    def watch_views(self, views: tuple[DownloadView, ...]) -> None:
+    def _rows(self) -> list[DownloadView | ExternalDownload]:
+        return [*self.views, *self.external]
+
+    def watch_views(self) -> None:
+        self._show_rows()
+
+    def watch_external(self) -> None:
+        self._show_rows()
+
+    def _show_rows(self) -> None:
         if not self.query("#downloads-table"):
             return  # a resize or a sample can come before the children are mounted
         table = self.table
-        empty = not views
+        shown = self._rows()
+        empty = not shown
         self.query_one("#downloads-empty").display = empty
         table.display = not empty
         self.can_focus = empty  # Tab reaches the pane while empty, its table once there are rows
@@ -103,7 +114,7 @@ class DownloadsPane(Vertical, can_focus=True):
             self._render_detail()
             return
         previous = cursor_key(table)
-        rows = [(str(v.id), self._cells(v)) for v in views]
+        rows = [(_key(v), self._cells(v) if isinstance(v, DownloadView) else _external_cells(v)) for v in shown]
         columns = list(range(len(_COLUMNS)))
         visible_rows = self.content_size.height - 3  # the header and the two lines under the table
         scrollbar = 2 if len(rows) > visible_rows else 0
@@ -133,7 +144,7 @@ class DownloadsPane(Vertical, can_focus=True):
         self._render_detail()
 
     def on_resize(self) -> None:
-        self.watch_views(self.views)
+        self._show_rows()
 
     def _cells(self, v: DownloadView) -> tuple[Text, ...]:
         if v.state is DownloadState.DONE:
@@ -142,28 +153,23 @@ class DownloadsPane(Vertical, can_focus=True):
             done = f"{fmt.size(v.done_bytes)} {v.fraction:4.0%}"
         else:
             done = fmt.size(v.done_bytes)
-        if v.state is DownloadState.STALLED:
-            speed, eta = Text("no bytes", style="red"), Text(fmt.duration(v.quiet_for), style="red")
-        elif v.state.active:
-            speed, eta = Text(fmt.rate(v.rate)), Text(fmt.duration(v.eta))
-        else:
-            speed, eta = Text(""), Text("")
-        return (
-            Text(v.state.value, style=_STATE_STYLE[v.state]),
-            Text(v.request.label),
-            Text(done.rjust(12)),
-            Text(speed.plain.rjust(9), style=speed.style),
-            Text(eta.plain.rjust(5), style=eta.style),
-        )
+        return _row_cells(v.state, v.request.label, done, v.rate, v.eta, v.quiet_for)
 
     def _render_detail(self) -> None:
         detail = self.query_one("#downloads-detail", Static)
-        view = self.highlighted
-        detail.update(describe(view, self.stall_after) if view is not None else "")
+        row = self.highlighted
+        if row is None:
+            detail.update("")
+        elif isinstance(row, DownloadView):
+            detail.update(describe(row, self.stall_after))
+        else:
+            detail.update(describe_external(row, self.stall_after))
 
     def action_cancel(self) -> None:
         view = self.highlighted
-        if view is None:
+        if isinstance(view, ExternalDownload):
+            self.notify(_not_ours(view), timeout=5)
+        elif view is None:
             self.notify("No download to cancel.", severity="warning", timeout=3)
         elif not view.state.active:
             self.notify(f"{view.request.label} is not running ({view.state.value}).", timeout=3)
@@ -172,7 +178,9 @@ class DownloadsPane(Vertical, can_focus=True):
 
     def action_retry(self) -> None:
         view = self.highlighted
-        if view is None:
+        if isinstance(view, ExternalDownload):
+            self.notify(_not_ours(view), timeout=5)
+        elif view is None:
             self.notify("No download to retry.", severity="warning", timeout=3)
         elif view.state is DownloadState.DONE:
             self.notify(f"{view.request.label} is complete; nothing to retry.", timeout=3)
@@ -225,3 +233,72 @@ def describe(v: DownloadView, stall_after: float) -> Text:
             style="dim",
         )
     return head + body
+
+
+def _key(row: DownloadView | ExternalDownload) -> str:
+    return f"own:{row.id}" if isinstance(row, DownloadView) else f"partial:{row.key}"
+
+
+def _not_ours(row: ExternalDownload) -> str:
+    if row.owner_pid is None:
+        return f"{row.label}: left behind by a download that died; the cache pane shows it among the partials."
+    return f"{row.label} belongs to another program (pid {row.owner_pid}); hftop only cancels and retries its own."
+
+
+def _external_cells(row: ExternalDownload) -> tuple[Text, ...]:
+    p = row.progress
+    done = fmt.size(p.real_bytes)
+    if p.expected_size:
+        done += f" {min(1.0, p.real_bytes / p.expected_size):4.0%}"
+    return _row_cells(p.state, row.label, done, p.rate, p.eta, p.quiet_for)
+
+
+def _row_cells(
+    state: DownloadState, label: str, done: str, rate: float | None, eta: float | None, quiet_for: float
+) -> tuple[Text, ...]:
+    """State, repo, done, speed, ETA; a stalled row shows for how long nothing came instead."""
+    if state is DownloadState.STALLED:
+        speed, left = Text("no bytes", style="red"), Text(fmt.duration(quiet_for), style="red")
+    elif state.active:
+        speed, left = Text(fmt.rate(rate)), Text(fmt.duration(eta))
+    else:
+        speed, left = Text(""), Text("")
+    return (
+        Text(state.value, style=_STATE_STYLE[state]),
+        Text(label),
+        Text(done.rjust(12)),
+        Text(speed.plain.rjust(9), style=speed.style),
+        Text(left.plain.rjust(5), style=left.style),
+    )
+
+
+def describe_external(row: ExternalDownload, stall_after: float) -> Text:
+    """Another program's download in a line or two: whose it is and what its file shows."""
+    p = row.progress
+    name = row.file_name or f"blob {row.etag[:12]}"
+    if p.state is DownloadState.ORPHANED:
+        held = f" Its lock is held by pid {row.lock_holder}." if row.lock_holder else ""
+        return Text.assemble(
+            (name, "bold"),
+            " · ",
+            ("No process has this partial file open", "bold magenta"),
+            f": its download died. huggingface_hub never resumes it; {fmt.size(p.real_bytes)} wasted.{held}",
+        )
+    command = row.owner_command or "?"
+    if len(command) > 60:
+        command = command[:59] + "…"
+    head = Text.assemble((name, "bold"), f" · pid {row.owner_pid} ({row.owner_status}) {command} · ")
+    if p.state is DownloadState.STALLED:
+        return head + Text.assemble(
+            (f"The file has not grown for {fmt.duration(p.quiet_for)}", "bold red"),
+            f" (threshold {fmt.duration(stall_after)}; plain HTTP writes in 10 MiB steps).",
+        )
+    if p.state is DownloadState.FINISHING:
+        return head + Text("Full size reached: huggingface_hub is moving it into place.", style="green")
+    if p.state is DownloadState.SLOW_TAIL:
+        return head + Text.assemble(("Slow tail: ", "bold yellow"), f"{fmt.rate(p.rate)} over the last minute.")
+    return head + Text(
+        f"Growing at {fmt.rate(p.rate)} by its size on disk, which moves in 10 MiB steps; "
+        f"last grew {fmt.duration(p.quiet_for)} ago.",
+        style="dim",
+    )

@@ -1,0 +1,190 @@
+"""Partial files under the cache, and which process (if any) is writing each of them.
+
+Any program's download shows here: huggingface_hub writes `<repo>/blobs/<etag>.<8 hex>.incomplete`
+(older clients `<etag>.incomplete`) whoever calls it, and holds `.locks/<repo>/<etag>.lock`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+_PREFIXES = {"models--": "model", "datasets--": "dataset", "spaces--": "space", "kernels--": "kernel"}
+_SUFFIX = ".incomplete"
+
+
+@dataclass(frozen=True)
+class OwnerProcess:
+    """A live process that has a partial file open."""
+
+    pid: int
+    command: str
+    status: str
+    """psutil's status: running, sleeping, disk-sleep, stopped, zombie..."""
+
+
+@dataclass(frozen=True)
+class PartialFile:
+    """One partial download file as seen at one moment."""
+
+    path: Path
+    repo_type: str
+    repo_id: str
+    etag: str
+    real_bytes: int
+    """Bytes really on disk: `min(st_size, st_blocks * 512)`, as Xet writes sparse files."""
+    file_name: str | None
+    """The file's path in the repo, from `trees/<commit>.json` when snapshot_download left one."""
+    expected_size: int | None
+    owners: tuple[OwnerProcess, ...]
+    """Live processes that have the file open (none: its writer is gone)."""
+    lock_holder: int | None
+    """The pid holding `.locks/<repo>/<etag>.lock`, when one does."""
+
+
+def find_partials(cache_dir: Path) -> tuple[PartialFile, ...]:
+    """Every partial file under the cache with its writer, if alive. Costs one directory listing
+    per repo, plus a look at every process's open files when partial files exist."""
+    found: list[tuple[Path, str, str, str, int]] = []
+    try:
+        repos = list(os.scandir(cache_dir))
+    except OSError:
+        return ()
+    for entry in repos:
+        repo_type = next((t for p, t in _PREFIXES.items() if entry.name.startswith(p)), None)
+        if repo_type is None:
+            continue
+        try:
+            blobs = list(os.scandir(os.path.join(entry.path, "blobs")))
+        except OSError:
+            continue
+        repo_id = entry.name.split("--", 1)[1].replace("--", "/")
+        for blob in blobs:
+            if blob.name.endswith(_SUFFIX):
+                try:
+                    st = blob.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                etag = blob.name[: -len(_SUFFIX)].split(".")[0]
+                found.append((Path(blob.path), repo_type, repo_id, etag, min(st.st_size, st.st_blocks * 512)))
+    if not found:
+        return ()
+    owners = _open_by({str(path) for path, *_ in found})
+    lock_of = {path: Path(cache_dir) / ".locks" / path.parent.parent.name / f"{etag}.lock" for path, _, _, etag, _ in found}
+    locks = _lock_holders(set(map(str, lock_of.values())))
+    names: dict[Path, dict[str, tuple[str, int]]] = {}
+    result = []
+    for path, repo_type, repo_id, etag, real in found:
+        repo_folder = path.parent.parent
+        if repo_folder not in names:
+            names[repo_folder] = _names_by_etag(repo_folder)
+        name, size = names[repo_folder].get(etag, (None, None))
+        result.append(
+            PartialFile(
+                path=path,
+                repo_type=repo_type,
+                repo_id=repo_id,
+                etag=etag,
+                real_bytes=real,
+                file_name=name,
+                expected_size=size,
+                owners=tuple(owners.get(str(path), ())),
+                lock_holder=locks.get(str(lock_of[path])),
+            )
+        )
+    return tuple(result)
+
+
+def _names_by_etag(repo_folder: Path) -> dict[str, tuple[str, int]]:
+    """etag → (path in repo, size) from the tree listings snapshot_download caches."""
+    names: dict[str, tuple[str, int]] = {}
+    try:
+        trees = list((repo_folder / "trees").glob("*.json"))
+    except OSError:
+        return names
+    for tree in trees:
+        try:
+            files = json.loads(tree.read_text()).get("files", {})
+        except (OSError, ValueError, AttributeError):
+            continue  # a tree being written, or not one of ours: the names are a nicety
+        for path, meta in files.items() if isinstance(files, dict) else ():
+            if not isinstance(meta, dict):
+                continue
+            etag = meta.get("lfs_sha256") or meta.get("blob_id")
+            if etag:
+                names[etag] = (path, int(meta.get("lfs_size") or meta.get("size") or 0))
+    return names
+
+
+def _open_by(paths: set[str]) -> dict[str, list[OwnerProcess]]:
+    """Which live processes have these files open, from /proc/<pid>/fd (only what we may read)."""
+    owners: dict[str, list[OwnerProcess]] = {}
+    for pid_dir in os.scandir("/proc"):
+        if not pid_dir.name.isdigit():
+            continue
+        fd_dir = os.path.join(pid_dir.path, "fd")
+        try:
+            fds = os.listdir(fd_dir)
+        except OSError:
+            continue
+        hit = set()
+        for fd in fds:
+            try:
+                target = os.readlink(os.path.join(fd_dir, fd))
+            except OSError:
+                continue
+            if target in paths:
+                hit.add(target)
+        if hit:
+            owner = _owner(int(pid_dir.name))
+            if owner is not None:
+                for target in hit:
+                    owners.setdefault(target, []).append(owner)
+    return owners
+
+
+def _owner(pid: int) -> OwnerProcess | None:
+    try:
+        process = psutil.Process(pid)
+        with process.oneshot():
+            command = " ".join(process.cmdline()) or process.name()
+            status = process.status()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return None
+    if status == psutil.STATUS_ZOMBIE:
+        return None
+    return OwnerProcess(pid=pid, command=command, status=status)
+
+
+def _lock_holders(lock_paths: set[str]) -> dict[str, int]:
+    """lock file path → pid holding a flock on it, matched by inode through /proc/locks."""
+    inodes: dict[int, str] = {}
+    for path in lock_paths:
+        try:
+            inodes[os.stat(path).st_ino] = path
+        except OSError:
+            continue
+    if not inodes:
+        return {}
+    holders: dict[str, int] = {}
+    try:
+        with open("/proc/locks") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return {}
+    for line in lines:
+        # "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF"; blocked waiters carry "->" and are skipped
+        parts = line.split()
+        if len(parts) < 6 or "->" in parts or parts[1] != "FLOCK":
+            continue
+        try:
+            pid, inode = int(parts[4]), int(parts[5].rsplit(":", 1)[1])
+        except (ValueError, IndexError):
+            continue
+        if inode in inodes:
+            holders[inodes[inode]] = pid
+    return holders
