@@ -27,6 +27,21 @@ def _parser() -> argparse.ArgumentParser:
         description="A terminal dashboard for Hugging Face Hub downloads and the local Hugging Face cache.",
     )
     parser.add_argument(
+        "command",
+        nargs="?",
+        choices=["doctor"],
+        help="doctor: print the downloads in the cache with their verdicts once, and exit "
+        "(status 1 when one is stalled or orphaned)",
+    )
+    parser.add_argument("--json", action="store_true", help="doctor: print JSON")
+    parser.add_argument(
+        "--watch",
+        type=float,
+        default=3.0,
+        metavar="SECONDS",
+        help="doctor: watch the partial files this long to see them grow (default 3)",
+    )
+    parser.add_argument(
         "--cache-dir",
         type=Path,
         help="the Hub cache to show (default: HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache/huggingface/hub)",
@@ -72,6 +87,17 @@ def main(argv: list[str] | None = None) -> int:
     if cache_dir.exists() and not cache_dir.is_dir():
         print(f"hftop: --cache-dir {cache_dir} is a file, not a folder", file=sys.stderr)
         return 2
+
+    if args.command != "doctor" and (args.json or args.watch != 3.0):
+        print("hftop: --json and --watch go with `hftop doctor`", file=sys.stderr)
+        return 2
+    if args.command == "doctor":
+        if args.demo:
+            print("hftop: doctor looks at a real cache; leave out --demo", file=sys.stderr)
+            return 2
+        from tui.doctor import run as doctor
+
+        return doctor(cache_dir, args.stall_after or DEFAULT_STALL_AFTER, max(0.0, args.watch), args.json, sys.stdout)
 
     from tui.app import make_app
 

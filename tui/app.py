@@ -27,15 +27,15 @@ from tui.core.download_plan import (
     RequestError,
     is_official_endpoint,
 )
-from tui.core.downloads import DownloadView, ExternalDownload, PartialProgressTracker, running_overlap
+from tui.core.downloads import DownloadView, ExternalDownload, running_overlap
 from tui.core.throughput import ALL, CounterReading, ThroughputTracker, next_interface
+from tui.downloads.others import ActionRefused, OtherDownloads, delete_orphan, stop_process
 from tui.downloads.supervisor import DownloadSupervisor
 from tui.messages import CacheScanned, DiskSampled, DownloadsSampled, NetworkSampled, PartialsSampled
 from tui.probes.cache_scan import cache_fingerprint, scan_cache
 from tui.probes.disk import DiskSpace, disk_space
 from tui.probes.hub import plan_download
 from tui.probes.network import read_counters
-from tui.probes.partials import find_partials
 from tui.screens.add_download import AddDownloadScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.help import HelpScreen, binding_rows
@@ -102,7 +102,8 @@ class HfTopApp(App[None]):
             settings.cache_dir, settings.endpoint, stall_after=settings.stall_after, send_token=self.send_token
         )
         self._downloads_worker: Worker | None = None
-        self._partials = PartialProgressTracker()  # only ever used by the one _watch_partials worker at a time
+        self._others = OtherDownloads(settings.cache_dir, settings.stall_after, clock=self.sources.clock)
+        """Used by one _watch_partials worker at a time (ticks never stack)."""
         self._partials_worker: Worker | None = None
 
     def compose(self) -> ComposeResult:
@@ -170,25 +171,7 @@ class HfTopApp(App[None]):
     @work(thread=True, group="partials", exit_on_error=False)
     def _watch_partials(self) -> None:
         own = {v.pid for v in self.downloads.views() if v.pid}
-        partials = [p for p in find_partials(self.settings.cache_dir) if not {o.pid for o in p.owners} & own]
-        readings = {str(p.path): (p.real_bytes, p.expected_size, bool(p.owners)) for p in partials}
-        progress = self._partials.observe(time.monotonic(), readings, self.settings.stall_after)
-        downloads = tuple(
-            ExternalDownload(
-                key=str(p.path),
-                repo_type=p.repo_type,
-                repo_id=p.repo_id,
-                etag=p.etag,
-                file_name=p.file_name,
-                owner_pid=p.owners[0].pid if p.owners else None,
-                owner_command=p.owners[0].command if p.owners else None,
-                owner_status=p.owners[0].status if p.owners else None,
-                lock_holder=p.lock_holder,
-                progress=progress[str(p.path)],
-            )
-            for p in partials
-        )
-        self.post_message(PartialsSampled(downloads))
+        self.post_message(PartialsSampled(self._others.sample(exclude_pids=own)))
 
     @work(thread=True, group="cache", exit_on_error=False)
     def _watch_cache(self, force: bool) -> None:
@@ -319,6 +302,39 @@ class HfTopApp(App[None]):
             ConfirmScreen(f"{verb} download", body, f"{verb} download", keep),
             lambda yes: act(view.id) if yes else None,
         )
+
+    @on(DownloadsPane.StopOtherRequested)
+    def _confirm_stop_other(self, message: DownloadsPane.StopOtherRequested) -> None:
+        row = message.row
+        name = row.file_name or f"blob {row.etag[:12]}"
+        size = fmt.size(row.progress.real_bytes)
+        if row.owner_pid is None:
+            body = Text.assemble(
+                "Delete the partial file of ", (f"{row.label} {name}", "bold"), "?\n\n",
+                f"No process has it open and its lock is free: its download died, and huggingface_hub never "
+                f"resumes it. Deleting frees {size}.\n\n{row.key}",
+            )  # fmt: skip
+            screen = ConfirmScreen("Delete orphaned partial file", body, "Delete", "Keep it")
+        else:
+            body = Text.assemble(
+                "Stop process ", (str(row.owner_pid), "bold"), "?\n\n", (row.owner_command or "?", "bold"), "\n\n",
+                f"It is downloading {row.label} {name} ({size} so far). Stopping it throws those bytes away "
+                "(huggingface_hub cannot resume), and the program itself ends.",
+            )  # fmt: skip
+            screen = ConfirmScreen("Stop another program's download", body, "Stop it", "Leave it")
+        self.push_screen(screen, lambda yes: self._stop_other(row) if yes else None)
+
+    @work(thread=True, group="downloads", exit_on_error=False)
+    def _stop_other(self, row: ExternalDownload) -> None:
+        try:
+            if row.owner_pid is None:
+                freed = delete_orphan(self.settings.cache_dir, row.key)
+                self.call_from_thread(self.notify, f"Deleted the partial file of {row.label}: {fmt.size(freed)} freed.")
+            else:
+                stop_process(row.owner_pid)
+                self.call_from_thread(self.notify, f"Stopped process {row.owner_pid}; its partial file is an orphan now.")
+        except ActionRefused as error:
+            self.call_from_thread(self.notify, str(error), severity="warning", timeout=8)
 
     @work(thread=True, group="downloads", exit_on_error=False)
     def _cancel(self, download_id: int) -> None:

@@ -9,6 +9,7 @@ from tui.core.downloads import (
     DownloadState,
     DownloadView,
     PartialProgressTracker,
+    PartialReading,
     ProgressSample,
     eta_seconds,
     pruned,
@@ -98,7 +99,7 @@ def _track(readings_over_time, stall_after=60.0):
     tracker = PartialProgressTracker()
     progress = None
     for now, real, expected, alive in readings_over_time:
-        progress = tracker.observe(now, {"f": (real, expected, alive)}, stall_after)["f"]
+        progress = tracker.observe(now, {"f": PartialReading(real, expected, alive)}, stall_after)["f"]
     return progress
 
 
@@ -120,9 +121,16 @@ def test_partial_progress_states(readings, state):
 
 def test_partial_progress_speed_eta_and_forgetting():
     tracker = PartialProgressTracker()
-    tracker.observe(0.0, {"f": (0, 1000, True)}, 60.0)
-    p = tracker.observe(10.0, {"f": (100, 1000, True)}, 60.0)["f"]
+    tracker.observe(0.0, {"f": PartialReading(0, 1000, True)}, 60.0)
+    p = tracker.observe(10.0, {"f": PartialReading(100, 1000, True)}, 60.0)["f"]
     assert (p.rate, p.eta, p.quiet_for) == (10.0, 90.0, 0.0)
     assert tracker.observe(11.0, {}, 60.0) == {}
-    again = tracker.observe(12.0, {"f": (100, 1000, True)}, 60.0)["f"]
+    again = tracker.observe(12.0, {"f": PartialReading(100, 1000, True)}, 60.0)["f"]
     assert again.first_seen == 12.0, "a file that vanished and came back is watched afresh"
+
+
+def test_a_file_last_written_long_ago_is_stalled_at_first_sight():
+    seen = PartialProgressTracker().observe(1000.0, {"f": PartialReading(10, 100, True, modified=600.0)}, 300.0)["f"]
+    assert seen.state is DownloadState.STALLED and seen.quiet_for == 400.0
+    fresh = PartialProgressTracker().observe(1000.0, {"f": PartialReading(10, 100, True, modified=990.0)}, 300.0)["f"]
+    assert fresh.state is DownloadState.DOWNLOADING and fresh.quiet_for == 10.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from dataclasses import replace
 
 from textual.widgets import Input, Static
@@ -172,10 +173,20 @@ async def test_another_programs_download_shows_with_its_process_then_as_orphan(o
         await pilot.pause()
         detail = plain(pane.query_one("#downloads-detail", Static))
         assert f"pid {proc.pid}" in detail and "model.safetensors" in detail
-        await pilot.press("x")  # not hftop's to cancel: says so, asks nothing
-        assert not isinstance(app.screen, ConfirmScreen)
-        proc.kill()
-        proc.wait()
-        await wait_for(pilot, lambda: pane.external[0].state is DownloadState.ORPHANED, what="the orphan")
+        await pilot.press("x")  # another program's: stopping it is asked with its command line
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
+        assert f"Stop process {proc.pid}" in plain(app.screen.query_one("#confirm-text", Static))
+        assert "snapshot_download" in plain(app.screen.query_one("#confirm-text", Static))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: proc.poll() is not None, what="the process to stop")
+        await wait_for(pilot, lambda: pane.external and pane.external[0].state is DownloadState.ORPHANED, what="orphan")
         await pilot.pause()
         assert "No process has this partial file open" in plain(pane.query_one("#downloads-detail", Static))
+
+        partial = Path(pane.external[0].key)
+        await pilot.press("x")  # an orphan: deleting it is asked, then done
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
+        assert "Deleting frees 10.5 MB" in plain(app.screen.query_one("#confirm-text", Static))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not partial.exists(), what="the orphan to be deleted")
+        await wait_for(pilot, lambda: not pane.external, what="the row to go")

@@ -182,6 +182,18 @@ class PartialProgress:
     state: DownloadState
 
 
+@dataclass(frozen=True)
+class PartialReading:
+    """One look at a partial file."""
+
+    real_bytes: int
+    expected_size: int | None
+    alive: bool
+    """A live process has the file open."""
+    modified: float | None = None
+    """Its modification time, on the same clock as `now`."""
+
+
 @dataclass
 class _Watched:
     first_seen: float
@@ -200,26 +212,25 @@ class PartialProgressTracker:
     def __init__(self) -> None:
         self._watched: dict[str, _Watched] = {}
 
-    def observe(
-        self, now: float, readings: dict[str, tuple[int, int | None, bool]], stall_after: float
-    ) -> dict[str, PartialProgress]:
-        """`readings`: key → (real bytes, expected size or None, whether a live process has it open)."""
+    def observe(self, now: float, readings: dict[str, PartialReading], stall_after: float) -> dict[str, PartialProgress]:
+        """One look at every partial file (key → reading); files no longer there are forgotten."""
         self._watched = {k: w for k, w in self._watched.items() if k in readings}
         result = {}
-        for key, (real, expected, alive) in readings.items():
+        for key, r in readings.items():
             w = self._watched.get(key)
             if w is None:
-                w = self._watched[key] = _Watched(first_seen=now, first_bytes=real)
-            elif w.samples and real > w.samples[-1].done:
+                # The file's modification time says when it last grew, before hftop was watching.
+                modified = r.modified if r.modified is not None and r.modified <= now else None
+                w = self._watched[key] = _Watched(first_seen=now, first_bytes=r.real_bytes, last_growth=modified)
+            elif w.samples and r.real_bytes > w.samples[-1].done:
                 w.last_growth = now
-            w.samples = pruned((*w.samples, ProgressSample(now, real)), now, RATE_WINDOW * 6)
-            result[key] = partial_progress(w, now, real, expected, alive, stall_after)
+            w.samples = pruned((*w.samples, ProgressSample(now, r.real_bytes)), now, RATE_WINDOW * 6)
+            result[key] = partial_progress(w, now, r, stall_after)
         return result
 
 
-def partial_progress(
-    w: _Watched, now: float, real: int, expected: int | None, alive: bool, stall_after: float
-) -> PartialProgress:
+def partial_progress(w: _Watched, now: float, reading: PartialReading, stall_after: float) -> PartialProgress:
+    real, expected, alive = reading.real_bytes, reading.expected_size, reading.alive
     # A wider window than for hftop's own downloads: disk growth comes in 10 MiB steps.
     rate = window_rate(w.samples, now, window=RATE_WINDOW * 6)
     if not alive:

@@ -37,6 +37,8 @@ class PartialFile:
     etag: str
     real_bytes: int
     """Bytes really on disk: `min(st_size, st_blocks * 512)`, as Xet writes sparse files."""
+    modified: float
+    """When it was last written (st_mtime)."""
     file_name: str | None
     """The file's path in the repo, from `trees/<commit>.json` when snapshot_download left one."""
     expected_size: int | None
@@ -49,7 +51,7 @@ class PartialFile:
 def find_partials(cache_dir: Path) -> tuple[PartialFile, ...]:
     """Every partial file under the cache with its writer, if alive. Costs one directory listing
     per repo, plus a look at every process's open files when partial files exist."""
-    found: list[tuple[Path, str, str, str, int]] = []
+    found: list[tuple[Path, str, str, str, os.stat_result]] = []
     try:
         repos = list(os.scandir(cache_dir))
     except OSError:
@@ -70,7 +72,7 @@ def find_partials(cache_dir: Path) -> tuple[PartialFile, ...]:
                 except OSError:
                     continue
                 etag = blob.name[: -len(_SUFFIX)].split(".")[0]
-                found.append((Path(blob.path), repo_type, repo_id, etag, min(st.st_size, st.st_blocks * 512)))
+                found.append((Path(blob.path), repo_type, repo_id, etag, st))
     if not found:
         return ()
     owners = _open_by({str(path) for path, *_ in found})
@@ -78,7 +80,7 @@ def find_partials(cache_dir: Path) -> tuple[PartialFile, ...]:
     locks = _lock_holders(set(map(str, lock_of.values())))
     names: dict[Path, dict[str, tuple[str, int]]] = {}
     result = []
-    for path, repo_type, repo_id, etag, real in found:
+    for path, repo_type, repo_id, etag, st in found:
         repo_folder = path.parent.parent
         if repo_folder not in names:
             names[repo_folder] = _names_by_etag(repo_folder)
@@ -89,7 +91,8 @@ def find_partials(cache_dir: Path) -> tuple[PartialFile, ...]:
                 repo_type=repo_type,
                 repo_id=repo_id,
                 etag=etag,
-                real_bytes=real,
+                real_bytes=min(st.st_size, st.st_blocks * 512),
+                modified=st.st_mtime,
                 file_name=name,
                 expected_size=size,
                 owners=tuple(owners.get(str(path), ())),

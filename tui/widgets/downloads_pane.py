@@ -48,7 +48,8 @@ class DownloadsPane(Vertical, can_focus=True):
         Binding("R", "retry", "Retry", key_display="R"),
     ]
     HELP = [
-        ("x", "cancel the highlighted download (its partial file is deleted)"),
+        ("x", "cancel the highlighted download (its partial file is deleted); for another program's, stop its "
+         "process, or delete the partial file a dead one left"),
         ("R", "retry: restart it; says first how many bytes the restart throws away"),
     ]
 
@@ -62,6 +63,13 @@ class DownloadsPane(Vertical, can_focus=True):
 
     class RetryRequested(_DownloadAction):
         """The user asked to restart `view`'s download."""
+
+    class StopOtherRequested(Message):
+        """The user asked to stop another program's download, or to delete what a dead one left."""
+
+        def __init__(self, row: ExternalDownload) -> None:
+            super().__init__()
+            self.row = row
 
     def __init__(self, stall_after: float, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -168,7 +176,7 @@ class DownloadsPane(Vertical, can_focus=True):
     def action_cancel(self) -> None:
         view = self.highlighted
         if isinstance(view, ExternalDownload):
-            self.notify(_not_ours(view), timeout=5)
+            self.post_message(self.StopOtherRequested(view))
         elif view is None:
             self.notify("No download to cancel.", severity="warning", timeout=3)
         elif not view.state.active:
@@ -241,8 +249,8 @@ def _key(row: DownloadView | ExternalDownload) -> str:
 
 def _not_ours(row: ExternalDownload) -> str:
     if row.owner_pid is None:
-        return f"{row.label}: left behind by a download that died; the cache pane shows it among the partials."
-    return f"{row.label} belongs to another program (pid {row.owner_pid}); hftop only cancels and retries its own."
+        return f"{row.label}: left by a download that died; x deletes it."
+    return f"{row.label} belongs to another program (pid {row.owner_pid}); hftop restarts only its own. x stops it."
 
 
 def _external_cells(row: ExternalDownload) -> tuple[Text, ...]:

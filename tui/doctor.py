@@ -1,0 +1,89 @@
+"""`hftop doctor`: the downloads in the cache and their verdicts, printed once, for scripts and bug reports."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import TextIO
+
+from tui.core import formatting as fmt
+from tui.core.downloads import DownloadState, ExternalDownload
+from tui.downloads.others import OtherDownloads
+
+TROUBLE = {DownloadState.STALLED, DownloadState.ORPHANED}
+"""Verdicts that make the exit status 1."""
+
+_ADVICE = {
+    DownloadState.DOWNLOADING: "still arriving; nothing to do",
+    DownloadState.SLOW_TAIL: "still arriving, slowly: wait, or restart it on a faster mirror",
+    DownloadState.STALLED: "nothing written for longer than the stall threshold: stop the process and retry",
+    DownloadState.FINISHING: "full size reached; huggingface_hub is moving it into place",
+    DownloadState.ORPHANED: "its process is gone and huggingface_hub never resumes it: delete it to free the space",
+}
+
+
+def examine(cache_dir: Path, stall_after: float, watch_seconds: float) -> tuple[ExternalDownload, ...]:
+    """Look at the cache's partial files twice, `watch_seconds` apart, so growth and speed show."""
+    others = OtherDownloads(cache_dir, stall_after)
+    others.sample()
+    if watch_seconds > 0:
+        time.sleep(watch_seconds)
+    return others.sample()
+
+
+def as_json(downloads: tuple[ExternalDownload, ...], cache_dir: Path, stall_after: float) -> dict:
+    return {
+        "cache_dir": str(cache_dir),
+        "stall_after_seconds": stall_after,
+        "downloads": [
+            {
+                "verdict": d.state.value,
+                "advice": _ADVICE.get(d.state, ""),
+                "repo_type": d.repo_type,
+                "repo_id": d.repo_id,
+                "file": d.file_name,
+                "blob": d.etag,
+                "partial_file": d.key,
+                "bytes_on_disk": d.progress.real_bytes,
+                "expected_size": d.progress.expected_size,
+                "bytes_per_second": d.progress.rate,
+                "eta_seconds": d.progress.eta,
+                "seconds_since_growth": round(d.progress.quiet_for, 1),
+                "process": None
+                if d.owner_pid is None
+                else {"pid": d.owner_pid, "command": d.owner_command, "status": d.owner_status},
+                "lock_held_by": d.lock_holder,
+            }
+            for d in downloads
+        ],
+    }
+
+
+def print_report(downloads: tuple[ExternalDownload, ...], cache_dir: Path, out: TextIO) -> None:
+    if not downloads:
+        print(f"No download in progress and no partial file in {cache_dir}.", file=out)
+        return
+    print(f"{fmt.count(len(downloads), 'partial download')} in {cache_dir}:\n", file=out)
+    for d in downloads:
+        p = d.progress
+        size = fmt.size(p.real_bytes) + (f" of {fmt.size(p.expected_size)}" if p.expected_size else "")
+        print(f"{d.state.value.upper():13} {d.label}  {d.file_name or 'blob ' + d.etag[:12]}  {size}", file=out)
+        if d.owner_pid is not None:
+            print(f"              process {d.owner_pid} ({d.owner_status}): {d.owner_command}", file=out)
+        else:
+            print("              no live process has the file open", file=out)
+        moving = f"{fmt.rate(p.rate)}, " if p.rate else ""
+        print(f"              {moving}last grew {fmt.duration(p.quiet_for)} ago · {_ADVICE.get(d.state, '')}", file=out)
+        print(f"              {d.key}", file=out)
+
+
+def run(cache_dir: Path, stall_after: float, watch_seconds: float, json_output: bool, out: TextIO) -> int:
+    """Print the report; 1 when a download is stalled or orphaned, else 0."""
+    downloads = examine(cache_dir, stall_after, watch_seconds)
+    if json_output:
+        json.dump(as_json(downloads, cache_dir, stall_after), out, indent=2)
+        out.write("\n")
+    else:
+        print_report(downloads, cache_dir, out)
+    return 1 if any(d.state in TROUBLE for d in downloads) else 0
