@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,9 @@ import psutil
 
 _PREFIXES = {"models--": "model", "datasets--": "dataset", "spaces--": "space", "kernels--": "kernel"}
 _SUFFIX = ".incomplete"
+
+FULL_SCAN_AGE = 600.0
+"""Seconds after its last write that a partial with a free lock still gets every process looked at."""
 
 
 @dataclass(frozen=True)
@@ -75,9 +79,15 @@ def find_partials(cache_dir: Path) -> tuple[PartialFile, ...]:
                 found.append((Path(blob.path), repo_type, repo_id, etag, st))
     if not found:
         return ()
-    owners = _open_by({str(path) for path, *_ in found})
     lock_of = {path: Path(cache_dir) / ".locks" / path.parent.parent.name / f"{etag}.lock" for path, _, _, etag, _ in found}
     locks = _lock_holders(set(map(str, lock_of.values())))
+    # huggingface_hub holds the blob's lock for the whole download, so the lock holder's open files
+    # are enough. Every process is looked at only for a partial whose lock is free but which was
+    # written lately: a writer on a filesystem where flock does nothing, or one that just died.
+    now = time.time()
+    held = {str(p): locks[str(lock_of[p])] for p, *_ in found if str(lock_of[p]) in locks}
+    unheld_recent = {str(p) for p, _, _, _, st in found if str(p) not in held and now - st.st_mtime < FULL_SCAN_AGE}
+    owners = _open_by(set(held) | unheld_recent, pids=None if unheld_recent else set(held.values()))
     names: dict[Path, dict[str, tuple[str, int]]] = {}
     result = []
     for path, repo_type, repo_id, etag, st in found:
@@ -123,13 +133,16 @@ def _names_by_etag(repo_folder: Path) -> dict[str, tuple[str, int]]:
     return names
 
 
-def _open_by(paths: set[str]) -> dict[str, list[OwnerProcess]]:
-    """Which live processes have these files open, from /proc/<pid>/fd (only what we may read)."""
+def _open_by(paths: set[str], pids: set[int] | None) -> dict[str, list[OwnerProcess]]:
+    """Which live processes (of `pids`, or all) have these files open, from /proc/<pid>/fd (what we may read)."""
     owners: dict[str, list[OwnerProcess]] = {}
-    for pid_dir in os.scandir("/proc"):
-        if not pid_dir.name.isdigit():
+    if not paths:
+        return owners
+    candidates = [str(pid) for pid in pids] if pids is not None else [e.name for e in os.scandir("/proc")]
+    for name in candidates:
+        if not name.isdigit():
             continue
-        fd_dir = os.path.join(pid_dir.path, "fd")
+        fd_dir = os.path.join("/proc", name, "fd")
         try:
             fds = os.listdir(fd_dir)
         except OSError:
@@ -143,7 +156,7 @@ def _open_by(paths: set[str]) -> dict[str, list[OwnerProcess]]:
             if target in paths:
                 hit.add(target)
         if hit:
-            owner = _owner(int(pid_dir.name))
+            owner = _owner(int(name))
             if owner is not None:
                 for target in hit:
                     owners.setdefault(target, []).append(owner)
