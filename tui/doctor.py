@@ -52,7 +52,12 @@ def as_json(downloads: tuple[ExternalDownload, ...], cache_dir: Path, stall_afte
                 "seconds_since_growth": round(d.progress.quiet_for, 1),
                 "process": None
                 if d.owner_pid is None
-                else {"pid": d.owner_pid, "command": d.owner_command, "status": d.owner_status},
+                else {
+                    "pid": d.owner_pid,
+                    "command": d.owner_command,
+                    "status": d.owner_status,
+                    "connected_to": list(d.owner_remotes),
+                },
                 "lock_held_by": d.lock_holder,
             }
             for d in downloads
@@ -71,6 +76,8 @@ def print_report(downloads: tuple[ExternalDownload, ...], cache_dir: Path, out: 
         print(f"{d.state.value.upper():13} {d.label}  {d.file_name or 'blob ' + d.etag[:12]}  {size}", file=out)
         if d.owner_pid is not None:
             print(f"              process {d.owner_pid} ({d.owner_status}): {d.owner_command}", file=out)
+            remotes = ", ".join(d.owner_remotes) or "nothing (no open TCP connection)"
+            print(f"              connected to {remotes}", file=out)
         else:
             print("              no live process has the file open", file=out)
         moving = f"{fmt.rate(p.rate)}, " if p.rate else ""

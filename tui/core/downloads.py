@@ -273,6 +273,8 @@ class ExternalDownload:
     owner_pid: int | None
     owner_command: str | None
     owner_status: str | None
+    owner_remotes: tuple[str, ...]
+    """Where the owner is connected to (`host:port`): the Hub, a mirror, a CDN."""
     lock_holder: int | None
     progress: PartialProgress
 

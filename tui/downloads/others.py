@@ -39,6 +39,7 @@ class OtherDownloads:
                 owner_pid=p.owners[0].pid if p.owners else None,
                 owner_command=p.owners[0].command if p.owners else None,
                 owner_status=p.owners[0].status if p.owners else None,
+                owner_remotes=p.owners[0].remotes if p.owners else (),
                 lock_holder=p.lock_holder,
                 progress=progress[str(p.path)],
             )

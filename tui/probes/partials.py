@@ -29,6 +29,8 @@ class OwnerProcess:
     command: str
     status: str
     """psutil's status: running, sleeping, disk-sleep, stopped, zombie..."""
+    remotes: tuple[str, ...] = ()
+    """`host:port` of its established TCP connections: where its bytes come from."""
 
 
 @dataclass(frozen=True)
@@ -169,11 +171,18 @@ def _owner(pid: int) -> OwnerProcess | None:
         with process.oneshot():
             command = " ".join(process.cmdline()) or process.name()
             status = process.status()
+        try:
+            connections = process.net_connections(kind="tcp")
+        except psutil.AccessDenied:
+            connections = []
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
         return None
     if status == psutil.STATUS_ZOMBIE:
         return None
-    return OwnerProcess(pid=pid, command=command, status=status)
+    remotes = sorted(
+        {f"{c.raddr.ip}:{c.raddr.port}" for c in connections if c.raddr and c.status == psutil.CONN_ESTABLISHED}
+    )
+    return OwnerProcess(pid=pid, command=command, status=status, remotes=tuple(remotes))
 
 
 def _lock_holders(lock_paths: set[str]) -> dict[str, int]:

@@ -295,7 +295,8 @@ def describe_external(row: ExternalDownload, stall_after: float) -> Text:
     command = row.owner_command or "?"
     if len(command) > 60:
         command = command[:59] + "…"
-    head = Text.assemble((name, "bold"), f" · pid {row.owner_pid} ({row.owner_status}) {command} · ")
+    remotes = f" → {', '.join(row.owner_remotes)}" if row.owner_remotes else " (no connection open)"
+    head = Text.assemble((name, "bold"), f" · pid {row.owner_pid} ({row.owner_status}) {command}{remotes} · ")
     if p.state is DownloadState.STALLED:
         return head + Text.assemble(
             (f"The file has not grown for {fmt.duration(p.quiet_for)}", "bold red"),
