@@ -63,7 +63,7 @@ def test_pruned_keeps_the_window_and_its_left_edge():
         pytest.param(dict(now=25, last_progress_at=None, done=0, recent_rate=None), DownloadState.STALLED, id="never-started"),
         pytest.param(dict(now=10, last_progress_at=9, done=1000, recent_rate=100.0), DownloadState.DOWNLOADING, id="moving"),
         pytest.param(dict(now=50, last_progress_at=29, done=9000, recent_rate=0.0), DownloadState.STALLED, id="quiet-past-threshold"),
-        pytest.param(dict(now=50, last_progress_at=31, done=9000, recent_rate=0.0), DownloadState.SLOW_TAIL, id="quiet-under-threshold-slows"),
+        pytest.param(dict(now=50, last_progress_at=31, done=9000, recent_rate=0.0), DownloadState.DOWNLOADING, id="a-pause-is-not-a-slow-tail"),
         pytest.param(dict(now=40, last_progress_at=40, done=40_000, recent_rate=100.0), DownloadState.SLOW_TAIL, id="tail-under-quarter-of-average"),
         pytest.param(dict(now=40, last_progress_at=40, done=40_000, recent_rate=400.0), DownloadState.DOWNLOADING, id="tail-at-average-fine"),
         pytest.param(dict(now=10, last_progress_at=10, done=40_000, recent_rate=1.0), DownloadState.DOWNLOADING, id="too-young-to-judge"),

@@ -101,7 +101,8 @@ def running_state(
     """The state of a download whose process is alive.
 
     Stalled: no new bytes for `stall_after` seconds (counting from the start when none came yet).
-    Slow tail: still moving, but at under a quarter of its own average since it started.
+    Slow tail: still moving (some bytes in the rate window), but at under a quarter of its own
+    average since it started.
     """
     quiet_since = last_progress_at if last_progress_at is not None else started_at
     if now - quiet_since >= stall_after:
@@ -109,7 +110,8 @@ def running_state(
     if last_progress_at is None:
         return DownloadState.STARTING
     age = now - started_at
-    if age >= SLOW_TAIL_MIN_AGE and recent_rate is not None and done > 0:
+    # Nothing at all in the window is not a slow tail: it is a pause that may become a stall.
+    if age >= SLOW_TAIL_MIN_AGE and recent_rate and done > 0:
         average = done / age
         if recent_rate < SLOW_TAIL_RATIO * average:
             return DownloadState.SLOW_TAIL
