@@ -38,6 +38,7 @@ from tui.probes.hub import plan_download
 from tui.probes.network import read_counters
 from tui.screens.add_download import AddDownloadScreen
 from tui.screens.confirm import ConfirmScreen
+from tui.screens.download_details import DownloadDetailsScreen
 from tui.screens.help import HelpScreen, binding_rows
 from tui.screens.warnings import WarningsScreen
 from tui.settings import Settings
@@ -302,6 +303,10 @@ class HfTopApp(App[None]):
             ConfirmScreen(f"{verb} download", body, f"{verb} download", keep),
             lambda yes: act(view.id) if yes else None,
         )
+
+    @on(DownloadsPane.DetailsRequested)
+    def _show_details(self, message: DownloadsPane.DetailsRequested) -> None:
+        self.push_screen(DownloadDetailsScreen(self.downloads_pane, message.key))
 
     @on(DownloadsPane.StopOtherRequested)
     def _confirm_stop_other(self, message: DownloadsPane.StopOtherRequested) -> None:

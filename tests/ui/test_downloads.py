@@ -14,6 +14,7 @@ from tui.core.downloads import DownloadState
 from tui.devhub.faults import Fault
 from tui.screens.add_download import AddDownloadScreen
 from tui.screens.confirm import ConfirmScreen
+from tui.screens.download_details import DownloadDetailsScreen
 from tui.settings import Settings
 
 from .helpers import plain, wait_for
@@ -86,6 +87,13 @@ async def test_cancel_asks_with_the_bytes_it_throws_away_and_retry_restarts(fres
         pane = app.downloads_pane
         await wait_for(pilot, lambda: pane.views and pane.views[0].partial_bytes > 11 * MiB, what="11 MiB")
         pane.table.focus()
+        await pilot.press("enter")  # the details: numbers behind the verdict, speed over time
+        await wait_for(pilot, lambda: isinstance(app.screen, DownloadDetailsScreen), what="the details")
+        await pilot.pause(0.6)
+        figures = plain(app.screen.query_one("#details-figures", Static))
+        assert "of 120.0 MB to fetch" in figures and "started by hftop" in figures and "main (" in figures
+        assert max(app.screen.query_one("#details-speed").data) > 1_000_000
+        await pilot.press("escape")
         await pilot.press("x")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
         text = plain(app.screen.query_one("#confirm-text", Static))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import deque
+
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -32,6 +34,7 @@ _STATE_STYLE = {
 _COLUMNS = [("State", "state"), ("Repo", "repo"), ("Done", "done"), ("Speed", "speed"), ("ETA", "eta")]
 _REPO = 1
 _MIN_REPO = 12
+_HISTORY = 180
 
 
 class _DownloadAction(Message):
@@ -51,6 +54,7 @@ class DownloadsPane(Vertical, can_focus=True):
         ("x", "cancel the highlighted download (its partial file is deleted); for another program's, stop its "
          "process, or delete the partial file a dead one left"),
         ("R", "retry: restart it; says first how many bytes the restart throws away"),
+        ("Enter", "details: the numbers behind the verdict and the speed over time"),
     ]
 
     views: reactive[tuple[DownloadView, ...]] = reactive((), always_update=True, init=False)
@@ -64,6 +68,13 @@ class DownloadsPane(Vertical, can_focus=True):
     class RetryRequested(_DownloadAction):
         """The user asked to restart `view`'s download."""
 
+    class DetailsRequested(Message):
+        """The user asked for the details of the row with `key`."""
+
+        def __init__(self, key: str) -> None:
+            super().__init__()
+            self.key = key
+
     class StopOtherRequested(Message):
         """The user asked to stop another program's download, or to delete what a dead one left."""
 
@@ -76,6 +87,8 @@ class DownloadsPane(Vertical, can_focus=True):
         self.stall_after = stall_after
         self._layout: tuple[tuple[str, int], ...] = ()
         """The columns (key, width) the table has now."""
+        self.history: dict[str, deque[float]] = {}
+        """Speed of each row at each refresh, for the details screen's sparkline."""
 
     def compose(self) -> ComposeResult:
         yield Static(
@@ -105,6 +118,26 @@ class DownloadsPane(Vertical, can_focus=True):
     def _rows(self) -> list[DownloadView | ExternalDownload]:
         return [*self.views, *self.external]
 
+    def row(self, key: str) -> DownloadView | ExternalDownload | None:
+        """The row with this key, as of the last refresh."""
+        return next((r for r in self._rows() if _key(r) == key), None)
+
+    def explain(self, row: DownloadView | ExternalDownload) -> Text:
+        """The row's verdict in words, as the line under the table says it."""
+        if isinstance(row, DownloadView):
+            return describe(row, self.stall_after)
+        return describe_external(row, self.stall_after)
+
+    def _remember_speeds(self, shown: list[DownloadView | ExternalDownload]) -> None:
+        keys = set()
+        for row in shown:
+            key = _key(row)
+            keys.add(key)
+            rate = row.rate if isinstance(row, DownloadView) else row.progress.rate
+            self.history.setdefault(key, deque(maxlen=_HISTORY)).append(rate or 0.0)
+        for gone in set(self.history) - keys:
+            del self.history[gone]
+
     def watch_views(self) -> None:
         self._show_rows()
 
@@ -116,6 +149,7 @@ class DownloadsPane(Vertical, can_focus=True):
             return  # a resize or a sample can come before the children are mounted
         table = self.table
         shown = self._rows()
+        self._remember_speeds(shown)
         empty = not shown
         self.query_one("#downloads-empty").display = empty
         table.display = not empty
@@ -162,6 +196,10 @@ class DownloadsPane(Vertical, can_focus=True):
     def _follow_cursor(self) -> None:
         self._render_detail()
 
+    @on(DataTable.RowSelected, "#downloads-table")
+    def _ask_for_details(self, event: DataTable.RowSelected) -> None:
+        self.post_message(self.DetailsRequested(str(event.row_key.value)))
+
     def on_resize(self) -> None:
         self._show_rows()
 
@@ -177,12 +215,7 @@ class DownloadsPane(Vertical, can_focus=True):
     def _render_detail(self) -> None:
         detail = self.query_one("#downloads-detail", Static)
         row = self.highlighted
-        if row is None:
-            detail.update("")
-        elif isinstance(row, DownloadView):
-            detail.update(describe(row, self.stall_after))
-        else:
-            detail.update(describe_external(row, self.stall_after))
+        detail.update("" if row is None else self.explain(row))
 
     def action_cancel(self) -> None:
         view = self.highlighted

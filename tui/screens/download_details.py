@@ -1,0 +1,78 @@
+"""Enter on a download: its verdict, the numbers behind it and its speed over time, kept live."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Sparkline, Static
+
+from tui.core import formatting as fmt
+from tui.core.downloads import DownloadView, ExternalDownload
+
+
+class DownloadDetailsScreen(ModalScreen[None]):
+    """Follows one row of the downloads pane by its key; says so when the row is gone."""
+
+    BINDINGS = [Binding("escape,enter,q", "dismiss", "Close")]
+
+    def __init__(self, pane, key: str) -> None:
+        super().__init__()
+        self.pane = pane
+        self.key = key
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="details-body"):
+            yield Static(id="details-verdict")
+            yield Static(id="details-figures")
+            yield Static(Text("Speed, one bar a refresh (most recent on the right)", style="dim"))
+            yield Sparkline([], id="details-speed", summary_function=max)
+        yield Static(Text("Esc closes", style="dim"), id="details-footer")
+
+    def on_mount(self) -> None:
+        self._refresh()
+        self.set_interval(0.5, self._refresh)
+
+    def _refresh(self) -> None:
+        row = self.pane.row(self.key)
+        body = self.query_one("#details-body")
+        if row is None:
+            self.query_one("#details-verdict", Static).update(Text("This download is no longer listed.", style="dim"))
+            return
+        body.border_title = f"{row.request.label if isinstance(row, DownloadView) else row.label} · {row.state.value}"
+        self.query_one("#details-verdict", Static).update(self.pane.explain(row))
+        self.query_one("#details-figures", Static).update(_figures(row))
+        self.query_one("#details-speed", Sparkline).data = list(self.pane.history.get(self.key, ())) or [0.0]
+
+
+def _figures(row: DownloadView | ExternalDownload) -> Text:
+    rows: list[tuple[str, str]]
+    if isinstance(row, DownloadView):
+        rows = [
+            ("files", f"{row.files_done} of {len(row.plan.files)} done; now {row.current_file or '–'}"),
+            ("bytes", f"{fmt.size(row.done_bytes)} of {fmt.size(row.total_bytes)} to fetch"),
+            ("speed", f"{fmt.rate(row.rate)} over the last 10 s"),
+            ("ETA", fmt.duration(row.eta)),
+            ("running for", fmt.duration(row.age)),
+            ("last new byte", f"{fmt.duration(row.quiet_for)} ago"),
+            ("attempt", f"{row.attempt}" + (f" (the last threw away {fmt.size(row.lost_bytes)})" if row.lost_bytes else "")),
+            ("process", f"pid {row.pid}, started by hftop" if row.pid else "–"),
+            ("revision", f"{row.request.revision} ({fmt.short_hash(row.plan.commit)})" if row.plan.commit else row.request.revision),
+        ]
+    else:
+        p = row.progress
+        rows = [
+            ("file", row.file_name or f"unknown (blob {row.etag})"),
+            ("bytes on disk", fmt.size(p.real_bytes) + (f" of {fmt.size(p.expected_size)}" if p.expected_size else "")),
+            ("speed", f"{fmt.rate(p.rate)} (file growth over a minute)"),
+            ("ETA", fmt.duration(p.eta)),
+            ("last grew", f"{fmt.duration(p.quiet_for)} ago"),
+            ("process", f"pid {row.owner_pid} ({row.owner_status}): {row.owner_command}" if row.owner_pid else "none"),
+            ("connected to", ", ".join(row.owner_remotes) or "–"),
+            ("lock held by", f"pid {row.lock_holder}" if row.lock_holder else "nobody"),
+            ("partial file", row.key),
+        ]
+    width = max(len(name) for name, _ in rows) + 2
+    return Text("\n").join(Text.assemble((name.ljust(width), "bold"), value) for name, value in rows)
