@@ -29,7 +29,7 @@ from tui.core.download_plan import (
 )
 from tui.core.downloads import DownloadView, ExternalDownload, running_overlap
 from tui.core.throughput import ALL, CounterReading, ThroughputTracker, next_interface
-from tui.downloads.others import ActionRefused, OtherDownloads, delete_orphan, stop_process
+from tui.downloads.others import ActionRefused, AlreadyGone, OtherDownloads, delete_orphan, stop_process
 from tui.downloads.supervisor import DownloadSupervisor
 from tui.messages import CacheScanned, DiskSampled, DownloadsSampled, NetworkSampled, PartialsSampled
 from tui.probes.cache_scan import cache_fingerprint, scan_cache
@@ -328,6 +328,40 @@ class HfTopApp(App[None]):
             )  # fmt: skip
             screen = ConfirmScreen("Stop another program's download", body, "Stop it", "Leave it")
         self.push_screen(screen, lambda yes: self._stop_other(row) if yes else None)
+
+    @on(DownloadsPane.TakeOverRequested)
+    def _confirm_take_over(self, message: DownloadsPane.TakeOverRequested) -> None:
+        row = message.row
+        first = (
+            f"Process {row.owner_pid} ({row.owner_command}) is stopped first, then its partial file "
+            if row.owner_pid is not None
+            else "The partial file its dead download left "
+        )
+        body = Text.assemble(
+            "Fetch ", (f"{row.label} {row.file_name}", "bold"), " with hftop?\n\n",
+            f"{first}({fmt.size(row.progress.real_bytes)}) is deleted, and hftop downloads the file again from "
+            f"{self.settings.endpoint}: huggingface_hub cannot resume. When the program runs again, it finds "
+            "the file in the cache.",
+        )  # fmt: skip
+        self.push_screen(
+            ConfirmScreen("Take over a download", body, "Fetch it", "Leave it"),
+            lambda yes: self._take_over(row) if yes else None,
+        )
+
+    @work(thread=True, group="downloads", exit_on_error=False)
+    def _take_over(self, row: ExternalDownload) -> None:
+        request = DownloadRequest(row.repo_id, row.repo_type, revision=row.commit or "main", patterns=(row.file_name or "",))
+        try:
+            if row.owner_pid is not None:
+                stop_process(row.owner_pid)
+            try:
+                delete_orphan(self.settings.cache_dir, row.key, wait=5.0)
+            except AlreadyGone:
+                pass  # the program deleted its partial file itself when it stopped
+            self.downloads.start(self.plan(request))
+        except (ActionRefused, RequestError) as error:
+            self.call_from_thread(self.notify, f"{row.label}: {error}", severity="warning", timeout=8)
+        self.post_message(DownloadsSampled(self.downloads.views()))
 
     @work(thread=True, group="downloads", exit_on_error=False)
     def _stop_other(self, row: ExternalDownload) -> None:

@@ -198,3 +198,25 @@ async def test_another_programs_download_shows_with_its_process_then_as_orphan(o
         await pilot.press("y")
         await wait_for(pilot, lambda: not partial.exists(), what="the orphan to be deleted")
         await wait_for(pilot, lambda: not pane.external, what="the row to go")
+
+
+async def test_retry_on_another_programs_download_stops_it_and_fetches_the_file_with_hftop(
+    outside_downloader, fresh_devhub
+):
+    proc, cache = outside_downloader
+    app = make_app(Settings(cache_dir=cache, endpoint=fresh_devhub.endpoint, refresh=0.3))
+    async with app.run_test(size=(120, 36)) as pilot:
+        pane = app.downloads_pane
+        await wait_for(pilot, lambda: pane.external and pane.external[0].progress.real_bytes >= 10 * MiB, what="it")
+        old_partial = Path(pane.external[0].key)
+        pane.table.focus()
+        await pilot.press("R")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
+        text = plain(app.screen.query_one("#confirm-text", Static))
+        assert "Fetch hftop-demo/qwen-small model.safetensors with hftop" in text and f"Process {proc.pid}" in text
+        fresh_devhub.clear_faults()
+        await pilot.press("y")
+        await wait_for(pilot, lambda: pane.views and pane.views[0].state is DownloadState.DONE, timeout=60, what="done")
+        assert proc.poll() is not None and not old_partial.exists()
+        assert pane.views[0].plan.request.patterns == ("model.safetensors",)
+        assert not pane.external, "nothing left behind"

@@ -272,6 +272,8 @@ class ExternalDownload:
     repo_id: str
     etag: str
     file_name: str | None
+    commit: str | None
+    """The commit the file belongs to, when a tree listing says; with the name, enough to fetch it again."""
     owner_pid: int | None
     owner_command: str | None
     owner_status: str | None

@@ -36,6 +36,7 @@ class OtherDownloads:
                 repo_id=p.repo_id,
                 etag=p.etag,
                 file_name=p.file_name,
+                commit=p.commit,
                 owner_pid=p.owners[0].pid if p.owners else None,
                 owner_command=p.owners[0].command if p.owners else None,
                 owner_status=p.owners[0].status if p.owners else None,
@@ -49,6 +50,10 @@ class OtherDownloads:
 
 class ActionRefused(RuntimeError):
     """The action would be unsafe now; the message says why."""
+
+
+class AlreadyGone(ActionRefused):
+    """The file to delete is not there any more (its program cleaned up after itself)."""
 
 
 def stop_process(pid: int, grace: float = 5.0) -> None:
@@ -68,19 +73,25 @@ def stop_process(pid: int, grace: float = 5.0) -> None:
         raise ActionRefused(f"Not allowed to stop process {pid}: it belongs to another user.") from None
 
 
-def delete_orphan(cache_dir: Path, partial: str) -> int:
+def delete_orphan(cache_dir: Path, partial: str, wait: float = 0.0) -> int:
     """Delete an orphaned partial file; returns the bytes freed.
 
     Looked at again first: refused when the file is outside the cache, or a process has it open or
-    holds its lock by now (a download that started again on it).
+    holds its lock by now (a download that started again on it), after waiting up to `wait`
+    seconds for a process that is just ending to let go of it.
     """
     cache = Path(cache_dir).resolve()
     path = Path(partial)
     if not path.name.endswith(".incomplete") or cache not in path.resolve().parents or path.is_symlink():
         raise ActionRefused(f"{path} is not a partial file inside {cache}.")
-    current = next((p for p in find_partials(cache) if str(p.path) == partial), None)
-    if current is None:
-        raise ActionRefused("The partial file is gone already.")
+    deadline = time.monotonic() + wait
+    while True:
+        current = next((p for p in find_partials(cache) if str(p.path) == partial), None)
+        if current is None:
+            raise AlreadyGone("The partial file is gone already.")
+        if not (current.owners or current.lock_holder is not None) or time.monotonic() >= deadline:
+            break
+        time.sleep(0.1)
     if current.owners or current.lock_holder is not None:
         pid = current.owners[0].pid if current.owners else current.lock_holder
         raise ActionRefused(f"Process {pid} is using it now; it is not an orphan any more.")

@@ -48,6 +48,8 @@ class PartialFile:
     file_name: str | None
     """The file's path in the repo, from `trees/<commit>.json` when snapshot_download left one."""
     expected_size: int | None
+    commit: str | None
+    """The commit whose tree listed the file (so the same file can be fetched again)."""
     owners: tuple[OwnerProcess, ...]
     """Live processes that have the file open (none: its writer is gone)."""
     lock_holder: int | None
@@ -90,13 +92,13 @@ def find_partials(cache_dir: Path) -> tuple[PartialFile, ...]:
     held = {str(p): locks[str(lock_of[p])] for p, *_ in found if str(lock_of[p]) in locks}
     unheld_recent = {str(p) for p, _, _, _, st in found if str(p) not in held and now - st.st_mtime < FULL_SCAN_AGE}
     owners = _open_by(set(held) | unheld_recent, pids=None if unheld_recent else set(held.values()))
-    names: dict[Path, dict[str, tuple[str, int]]] = {}
+    names: dict[Path, dict[str, tuple[str, int, str]]] = {}
     result = []
     for path, repo_type, repo_id, etag, st in found:
         repo_folder = path.parent.parent
         if repo_folder not in names:
             names[repo_folder] = _names_by_etag(repo_folder)
-        name, size = names[repo_folder].get(etag, (None, None))
+        name, size, commit = names[repo_folder].get(etag, (None, None, None))
         result.append(
             PartialFile(
                 path=path,
@@ -107,6 +109,7 @@ def find_partials(cache_dir: Path) -> tuple[PartialFile, ...]:
                 modified=st.st_mtime,
                 file_name=name,
                 expected_size=size,
+                commit=commit,
                 owners=tuple(owners.get(str(path), ())),
                 lock_holder=locks.get(str(lock_of[path])),
             )
@@ -114,9 +117,9 @@ def find_partials(cache_dir: Path) -> tuple[PartialFile, ...]:
     return tuple(result)
 
 
-def _names_by_etag(repo_folder: Path) -> dict[str, tuple[str, int]]:
-    """etag → (path in repo, size) from the tree listings snapshot_download caches."""
-    names: dict[str, tuple[str, int]] = {}
+def _names_by_etag(repo_folder: Path) -> dict[str, tuple[str, int, str]]:
+    """etag → (path in repo, size, commit) from the tree listings snapshot_download caches."""
+    names: dict[str, tuple[str, int, str]] = {}
     try:
         trees = list((repo_folder / "trees").glob("*.json"))
     except OSError:
@@ -131,7 +134,7 @@ def _names_by_etag(repo_folder: Path) -> dict[str, tuple[str, int]]:
                 continue
             etag = meta.get("lfs_sha256") or meta.get("blob_id")
             if etag:
-                names[etag] = (path, int(meta.get("lfs_size") or meta.get("size") or 0))
+                names[etag] = (path, int(meta.get("lfs_size") or meta.get("size") or 0), tree.stem)
     return names
 
 

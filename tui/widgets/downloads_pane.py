@@ -43,6 +43,12 @@ class _DownloadAction(Message):
         self.view = view
 
 
+class _OtherAction(Message):
+    def __init__(self, row: ExternalDownload) -> None:
+        super().__init__()
+        self.row = row
+
+
 class DownloadsPane(Vertical, can_focus=True):
     """Every download hftop knows of, one a row."""
 
@@ -53,7 +59,8 @@ class DownloadsPane(Vertical, can_focus=True):
     HELP = [
         ("x", "cancel the highlighted download (its partial file is deleted); for another program's, stop its "
          "process, or delete the partial file a dead one left"),
-        ("R", "retry: restart it; says first how many bytes the restart throws away"),
+        ("R", "retry: restart it; says first how many bytes the restart throws away. On another program's "
+         "download: stop it and fetch the same file with hftop, so the program finds it cached"),
         ("Enter", "details: the numbers behind the verdict and the speed over time"),
     ]
 
@@ -75,12 +82,11 @@ class DownloadsPane(Vertical, can_focus=True):
             super().__init__()
             self.key = key
 
-    class StopOtherRequested(Message):
+    class StopOtherRequested(_OtherAction):
         """The user asked to stop another program's download, or to delete what a dead one left."""
 
-        def __init__(self, row: ExternalDownload) -> None:
-            super().__init__()
-            self.row = row
+    class TakeOverRequested(_OtherAction):
+        """The user asked hftop to fetch another program's file itself (stopping that program first)."""
 
     def __init__(self, stall_after: float, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -231,7 +237,15 @@ class DownloadsPane(Vertical, can_focus=True):
     def action_retry(self) -> None:
         view = self.highlighted
         if isinstance(view, ExternalDownload):
-            self.notify(_not_ours(view), timeout=5)
+            if view.file_name and view.commit:
+                self.post_message(self.TakeOverRequested(view))
+            else:
+                self.notify(
+                    f"{view.label}: no tree listing names this file, so hftop cannot fetch it again. "
+                    "x stops or deletes it; then run its download again.",
+                    severity="warning",
+                    timeout=8,
+                )
         elif view is None:
             self.notify("No download to retry.", severity="warning", timeout=3)
         elif view.state is DownloadState.DONE:
@@ -289,12 +303,6 @@ def describe(v: DownloadView, stall_after: float) -> Text:
 
 def _key(row: DownloadView | ExternalDownload) -> str:
     return f"own:{row.id}" if isinstance(row, DownloadView) else f"partial:{row.key}"
-
-
-def _not_ours(row: ExternalDownload) -> str:
-    if row.owner_pid is None:
-        return f"{row.label}: left by a download that died; x deletes it."
-    return f"{row.label} belongs to another program (pid {row.owner_pid}); hftop restarts only its own. x stops it."
 
 
 def _external_cells(row: ExternalDownload) -> tuple[Text, ...]:
