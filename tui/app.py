@@ -247,7 +247,6 @@ class HfTopApp(App[None]):
         ]
         self.push_screen(HelpScreen(sections))
 
-
     # --- downloads ----------------------------------------------------------------------------
     def plan(self, request: DownloadRequest) -> DownloadPlan:
         """Ask the endpoint what `request` means (blocking: call it from a worker)."""

@@ -57,6 +57,7 @@ async def test_tab_moves_between_panes(demo_cache):
     app = app_for(demo_cache)
     async with app.run_test(size=(120, 36)) as pilot:
         await wait_for(pilot, lambda: app._cache.scans >= 1)
+        await wait_for(pilot, lambda: app.downloads_pane.external, what="the demo cache's orphaned partial")
         seen = []
         for _ in range(3):
             await pilot.press("tab")
@@ -116,3 +117,18 @@ async def test_mouse_focuses_sorts_and_opens(demo_cache):
         assert table.cursor_row == 0 and app.query_one("#cache").location.repo is None
         await pilot.click("#cache-table", offset=(3, 1))
         assert app.query_one("#cache").location.level == "revisions"
+
+
+async def test_focus_stays_in_the_downloads_pane_when_its_first_row_arrives(tmp_path):
+    app = app_for(tmp_path / "hub")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: app._cache.scans >= 1)
+        pane = app.downloads_pane
+        pane.focus()
+        await pilot.pause()
+        blobs = tmp_path / "hub" / "models--org--name" / "blobs"
+        blobs.mkdir(parents=True)
+        (blobs / ("ab" * 32 + ".0badcafe.incomplete")).write_bytes(b"x" * 1000)
+        await wait_for(pilot, lambda: pane.external, what="the partial file")
+        await pilot.pause()
+        assert app.focused is pane.table

@@ -383,14 +383,15 @@ class DownloadSupervisor:
             if run.final is not None or process is None:
                 return
             run.stop_requested = True
-        _signal_group(process.pid, signal.SIGTERM)
+        if process.poll() is None:  # not reaped yet, so its pid is still its group's id
+            _signal_group(process.pid, signal.SIGTERM)
         try:
             process.wait(timeout=STOP_GRACE)
         except subprocess.TimeoutExpired:
             _signal_group(process.pid, signal.SIGKILL)
             process.wait()
-        # The group may hold more than the runner (e.g. a helper it started): end them all.
-        _signal_group(process.pid, signal.SIGKILL)
+        # No signal after the runner is reaped: its pid, and so the group id, may belong to
+        # another process by then. The runner starts no processes of its own.
         for reader in run.readers:
             reader.join(timeout=STOP_GRACE)
 

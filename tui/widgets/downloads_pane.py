@@ -159,7 +159,10 @@ class DownloadsPane(Vertical, can_focus=True):
         empty = not shown
         self.query_one("#downloads-empty").display = empty
         table.display = not empty
+        had_focus = self.has_focus
         self.can_focus = empty  # Tab reaches the pane while empty, its table once there are rows
+        if had_focus and not empty:
+            table.focus()  # rows arrived while the user was on the empty pane: stay in the pane
         if empty:
             self._render_detail()
             return
