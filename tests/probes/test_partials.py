@@ -43,3 +43,22 @@ def test_no_cache_and_no_partials_are_not_errors(tmp_path):
     assert find_partials(tmp_path / "missing") == ()
     (tmp_path / "models--org--name" / "blobs").mkdir(parents=True)
     assert find_partials(tmp_path) == ()
+
+
+def test_the_finder_relists_a_folder_only_when_it_changed_and_still_sees_every_change(tmp_path):
+    from tui.probes.partials import PartialFinder
+
+    blobs = tmp_path / "models--org--name" / "blobs"
+    blobs.mkdir(parents=True)
+    (blobs / ("a" * 40)).write_bytes(b"done")
+    finder = PartialFinder()
+    assert finder.find(tmp_path) == ()
+    partial = blobs / ("b" * 64 + ".1234abcd.incomplete")
+    partial.write_bytes(b"x" * 4096)
+    [seen] = finder.find(tmp_path)
+    assert seen.real_bytes == 4096 and seen.etag == "b" * 64
+    with partial.open("ab") as f:  # growth without a change to the folder: still seen
+        f.write(b"y" * 4096)
+    assert finder.find(tmp_path)[0].real_bytes == 8192
+    partial.rename(blobs / ("b" * 64))  # the download finished
+    assert finder.find(tmp_path) == ()

@@ -9,7 +9,7 @@ from pathlib import Path
 import psutil
 
 from tui.core.downloads import ExternalDownload, PartialProgressTracker, PartialReading
-from tui.probes.partials import find_partials
+from tui.probes.partials import PartialFinder, find_partials
 
 
 class OtherDownloads:
@@ -21,10 +21,11 @@ class OtherDownloads:
         self.stall_after = stall_after
         self._clock = clock
         self._tracker = PartialProgressTracker()
+        self._finder = PartialFinder()
 
     def sample(self, exclude_pids: Collection[int] = ()) -> tuple[ExternalDownload, ...]:
         """Partial files not written by `exclude_pids` (hftop's own download processes)."""
-        partials = [p for p in find_partials(self.cache_dir) if not {o.pid for o in p.owners} & set(exclude_pids)]
+        partials = [p for p in self._finder.find(self.cache_dir) if not {o.pid for o in p.owners} & set(exclude_pids)]
         readings = {
             str(p.path): PartialReading(p.real_bytes, p.expected_size, bool(p.owners), p.modified) for p in partials
         }
