@@ -126,7 +126,7 @@ class DownloadActions:
         request = DownloadRequest(row.repo_id, row.repo_type, revision=row.commit or "main", patterns=(row.file_name or "",))
         try:
             if row.owner_pid is not None:
-                stop_process(row.owner_pid)
+                stop_process(row.owner_pid, row.owner_command)
             try:
                 delete_orphan(self.settings.cache_dir, row.key, wait=5.0)
             except AlreadyGone:
@@ -143,7 +143,7 @@ class DownloadActions:
                 freed = delete_orphan(self.settings.cache_dir, row.key)
                 self.call_from_thread(self.notify, f"Deleted the partial file of {row.label}: {fmt.size(freed)} freed.")
             else:
-                stop_process(row.owner_pid)
+                stop_process(row.owner_pid, row.owner_command)
                 self.call_from_thread(self.notify, f"Stopped process {row.owner_pid}; its partial file is an orphan now.")
         except ActionRefused as error:
             self.call_from_thread(self.notify, str(error), severity="warning", timeout=8)

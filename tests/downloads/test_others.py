@@ -51,3 +51,17 @@ def test_nothing_outside_the_cache_or_behind_a_link_is_deleted(tmp_path):
 
 def test_stopping_a_process_that_is_gone_is_quiet():
     stop_process(2**22 + 12345)
+
+
+def test_a_pid_that_now_runs_another_command_is_not_stopped():
+    import subprocess
+    import sys
+
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        with pytest.raises(ActionRefused, match="not that download any more"):
+            stop_process(other.pid, "python -c snapshot_download(...)")
+        assert other.poll() is None
+    finally:
+        other.kill()
+        other.wait()

@@ -57,11 +57,17 @@ class AlreadyGone(ActionRefused):
     """The file to delete is not there any more (its program cleaned up after itself)."""
 
 
-def stop_process(pid: int, grace: float = 5.0) -> None:
+def stop_process(pid: int, command: str | None = None, grace: float = 5.0) -> None:
     """SIGTERM another program's downloader, SIGKILL after `grace` seconds. Its partial file stays
-    behind (a plain SIGTERM runs no cleanup in Python) and shows as an orphan to delete."""
+    behind (a plain SIGTERM runs no cleanup in Python) and shows as an orphan to delete.
+
+    With `command`, the process must still run that command line: the pid the user confirmed
+    may have ended and been given to another process since.
+    """
     try:
         process = psutil.Process(pid)
+        if command is not None and (" ".join(process.cmdline()) or process.name()) != command:
+            raise ActionRefused(f"Process {pid} is not that download any more; nothing was stopped.")
         process.terminate()
         try:
             process.wait(timeout=grace)

@@ -25,9 +25,14 @@ PROGRESS_INTERVAL = 0.25
 """Seconds between two progress lines for the same file."""
 
 
+_EMIT = threading.Lock()  # the main thread and the byte reporter both write lines
+
+
 def emit(event: str, **fields) -> None:
-    sys.stdout.write(json.dumps({"event": event, **fields}) + "\n")
-    sys.stdout.flush()
+    line = json.dumps({"event": event, **fields}) + "\n"
+    with _EMIT:
+        sys.stdout.write(line)
+        sys.stdout.flush()
 
 
 class NetworkCounter:
