@@ -58,3 +58,79 @@ def test_refresh(text, expected):
 def test_bad_refresh(text):
     with pytest.raises(ValueError, match="--refresh"):
         parse_refresh(text)
+
+
+def test_config_path(tmp_path):
+    from tui.settings import default_config_path
+
+    assert default_config_path({"HFTOP_CONFIG": "/etc/h.toml"}) == Path("/etc/h.toml")
+    assert default_config_path({"XDG_CONFIG_HOME": "/x"}) == Path("/x/hftop/config.toml")
+    assert default_config_path({}) == Path.home() / ".config" / "hftop" / "config.toml"
+
+
+def test_config_values(tmp_path):
+    from tui.settings import load_config
+
+    path = tmp_path / "config.toml"
+    path.write_text('stall_after_minutes = 2.5\nrefresh_seconds = 2\ncache_dir = "~/models"\n')
+    config = load_config(path)
+    assert (config.stall_after, config.refresh, config.cache_dir) == (150.0, 2.0, Path.home() / "models")
+    assert default_cache_dir({}, configured=config.cache_dir) == Path.home() / "models"
+    assert default_cache_dir({"HF_HOME": "/h"}, configured=config.cache_dir) == Path("/h/hub")
+
+
+def test_missing_config_is_empty_unless_named(tmp_path):
+    from tui.settings import ConfigError, load_config
+
+    assert load_config(tmp_path / "none.toml").stall_after is None
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "none.toml", required=True)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        pytest.param("stall_after_minutes = ", "not valid TOML", id="syntax"),
+        pytest.param("stall_minutes = 3", "unknown key 'stall_minutes'", id="unknown-key"),
+        pytest.param('stall_after_minutes = "5"', "stall_after_minutes takes a number", id="string"),
+        pytest.param("stall_after_minutes = 0", "stall_after_minutes must be a positive", id="zero"),
+        pytest.param("refresh_seconds = 0.01", "refresh_seconds must be at least 0.2", id="too-fast"),
+        pytest.param("cache_dir = 3", "cache_dir takes a folder path", id="cache-dir-type"),
+    ],
+)
+def test_bad_config(tmp_path, text, message):
+    from tui.settings import ConfigError, load_config
+
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_config(path)
+
+
+def test_bad_config_is_one_line_at_start(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "config.toml"
+    path.write_text("stall_after_minutes = -1\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "tui", "doctor", "--config", str(path), "--cache-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().startswith("hftop: config file") and "Traceback" not in done.stderr
+
+
+def test_config_sets_doctor_threshold(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    path = tmp_path / "config.toml"
+    path.write_text("stall_after_minutes = 7\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "tui", "doctor", "--json", "--watch", "0", "--config", str(path),
+         "--cache-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert json.loads(done.stdout)["stall_after_seconds"] == 420

@@ -13,9 +13,12 @@ from tui.settings import (
     DEFAULT_REFRESH,
     DEFAULT_STALL_AFTER,
     DEMO_STALL_AFTER,
+    ConfigError,
     Settings,
     default_cache_dir,
+    default_config_path,
     default_endpoint,
+    load_config,
     parse_refresh,
     parse_stall_after,
 )
@@ -49,7 +52,6 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--refresh",
         type=_checked(parse_refresh),
-        default=DEFAULT_REFRESH,
         metavar="SECONDS",
         help=f"seconds between two samples (default {DEFAULT_REFRESH:g})",
     )
@@ -64,6 +66,12 @@ def _parser() -> argparse.ArgumentParser:
         "--demo",
         action="store_true",
         help="start a local demo hub and a throwaway cache filled from it; needs no network",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="PATH",
+        help="the config file (default: HFTOP_CONFIG, else ~/.config/hftop/config.toml)",
     )
     parser.add_argument("--version", action="version", version=f"hftop {__version__}")
     return parser
@@ -83,7 +91,12 @@ def _checked(parse: Callable[[str], float]) -> Callable[[str], float]:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    cache_dir = (args.cache_dir or default_cache_dir()).expanduser()
+    try:
+        config = load_config((args.config or default_config_path()).expanduser(), required=args.config is not None)
+    except ConfigError as e:
+        print(f"hftop: {e}", file=sys.stderr)
+        return 2
+    cache_dir = (args.cache_dir or default_cache_dir(configured=config.cache_dir)).expanduser()
     if cache_dir.exists() and not cache_dir.is_dir():
         print(f"hftop: --cache-dir {cache_dir} is a file, not a folder", file=sys.stderr)
         return 2
@@ -97,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         from tui.doctor import run as doctor
 
-        return doctor(cache_dir, args.stall_after or DEFAULT_STALL_AFTER, max(0.0, args.watch), args.json, sys.stdout)
+        stall_after = args.stall_after or config.stall_after or DEFAULT_STALL_AFTER
+        return doctor(cache_dir, stall_after, max(0.0, args.watch), args.json, sys.stdout)
 
     from tui.app import make_app
 
@@ -112,11 +126,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"hftop: {e}", file=sys.stderr)
             return 1
         cache_dir, endpoint = demo.cache_dir, demo.endpoint
-    stall_after = args.stall_after or (DEMO_STALL_AFTER if args.demo else DEFAULT_STALL_AFTER)
+    if args.demo:  # the demo's short threshold shows a stall within a minute; only the flag changes it
+        stall_after = args.stall_after or DEMO_STALL_AFTER
+    else:
+        stall_after = args.stall_after or config.stall_after or DEFAULT_STALL_AFTER
     settings = Settings(
         cache_dir=cache_dir.absolute(),
         endpoint=endpoint,
-        refresh=args.refresh,
+        refresh=args.refresh or config.refresh or DEFAULT_REFRESH,
         demo=args.demo,
         stall_after=stall_after,
         start_downloads=demo.downloads if demo is not None else (),

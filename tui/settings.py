@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,8 +35,9 @@ class Settings:
     """Downloads to plan and start at launch (the demo's)."""
 
 
-def default_cache_dir(environ: dict[str, str] | None = None) -> Path:
-    """The cache huggingface_hub itself would use: HF_HUB_CACHE, else HF_HOME/hub, else the XDG default.
+def default_cache_dir(environ: dict[str, str] | None = None, configured: Path | None = None) -> Path:
+    """The cache huggingface_hub itself would use: HF_HUB_CACHE, else HF_HOME/hub, else the config file's
+    `cache_dir` (`configured`), else the XDG default.
 
     huggingface_hub reads these variables once at import; hftop resolves them the same way from the
     environment it was started with, so a test can pass its own.
@@ -46,6 +49,8 @@ def default_cache_dir(environ: dict[str, str] | None = None) -> Path:
         return Path(env["HUGGINGFACE_HUB_CACHE"]).expanduser()
     if env.get("HF_HOME"):
         return Path(env["HF_HOME"]).expanduser() / "hub"
+    if configured is not None:
+        return configured
     xdg = env.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(xdg) / "huggingface" / "hub"
 
@@ -75,3 +80,78 @@ def parse_stall_after(text: str) -> float:
     if not 0 < minutes < float("inf"):
         raise ValueError(f"--stall-after must be a positive number of minutes, got {text!r}")
     return minutes * 60
+
+
+class ConfigError(ValueError):
+    """The config file cannot be read or holds a value hftop cannot use; the message names the file and key."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """What the config file sets; None where it is silent, so the command line and environment decide."""
+
+    path: Path
+    stall_after: float | None = None
+    refresh: float | None = None
+    cache_dir: Path | None = None
+
+
+CONFIG_KEYS = {
+    "stall_after_minutes": "minutes without progress before a download counts as stalled",
+    "refresh_seconds": "seconds between two samples",
+    "cache_dir": "the Hub cache to show",
+}
+
+
+def default_config_path(environ: dict[str, str] | None = None) -> Path:
+    """`HFTOP_CONFIG`, else `$XDG_CONFIG_HOME/hftop/config.toml`, else `~/.config/hftop/config.toml`."""
+    env = os.environ if environ is None else environ
+    if env.get("HFTOP_CONFIG"):
+        return Path(env["HFTOP_CONFIG"]).expanduser()
+    xdg = env.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(xdg) / "hftop" / "config.toml"
+
+
+def load_config(path: Path, *, required: bool = False) -> Config:
+    """Read the config file. A missing file is an empty config unless the user named it (`required`)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        if required:
+            raise ConfigError(f"config file {path} does not exist") from None
+        return Config(path)
+    except IsADirectoryError:
+        raise ConfigError(f"config file {path} is a folder, not a file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read config file {path}: {getattr(e, 'strerror', None) or e}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
+
+    unknown = sorted(set(data) - set(CONFIG_KEYS))
+    if unknown:
+        known = ", ".join(CONFIG_KEYS)
+        raise ConfigError(f"config file {path}: unknown key {unknown[0]!r} (known keys: {known})")
+
+    def number(key: str, parse: Callable[[str], float]) -> float | None:
+        if key not in data:
+            return None
+        value = data[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"config file {path}: {key} takes a number, got {value!r}")
+        try:
+            return parse(str(value))
+        except ValueError as e:
+            # The parsers speak of command-line flags; say the key instead.
+            raise ConfigError(f"config file {path}: {key} must {str(e).split(' must ', 1)[-1]}") from None
+
+    cache_dir = data.get("cache_dir")
+    if cache_dir is not None and (not isinstance(cache_dir, str) or not cache_dir.strip()):
+        raise ConfigError(f"config file {path}: cache_dir takes a folder path as a string, got {cache_dir!r}")
+    return Config(
+        path=path,
+        stall_after=number("stall_after_minutes", parse_stall_after),
+        refresh=number("refresh_seconds", parse_refresh),
+        cache_dir=Path(cache_dir).expanduser() if cache_dir else None,
+    )
