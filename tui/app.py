@@ -20,6 +20,7 @@ from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
 from tui.core import formatting as fmt
+from tui.core.cache_query import CacheSort
 from tui.core.download_plan import (
     is_official_endpoint,
 )
@@ -75,6 +76,7 @@ class HfTopApp(DownloadActions, App[None]):
         Binding("tab", "focus_next", "Next pane", show=False),
         Binding("shift+tab", "focus_previous", "Previous pane", show=False),
         Binding("r", "rescan", "Rescan"),
+        Binding("c", "show_cache", "Cache", show=False),
         Binding("i", "next_interface", "Interface"),
         Binding("w", "warnings", "Warnings", show=False),
     ]
@@ -132,6 +134,7 @@ class HfTopApp(DownloadActions, App[None]):
     def on_unmount(self) -> None:
         # Downloads hftop started stop with it: SIGTERM lets each delete its partial file.
         self.downloads.stop_all()
+        self._others.close()
 
     def on_resize(self, event) -> None:
         self.screen.set_class(event.size.width < 100, "-narrow")
@@ -220,6 +223,11 @@ class HfTopApp(DownloadActions, App[None]):
         self._cache.rescan_requested = True
         self.notify("Rescanning the cache…", timeout=2)
         self._tick()
+
+    def action_show_cache(self) -> None:
+        """To free space: the cache pane, largest repos first."""
+        self.cache_pane.sort = CacheSort()
+        self.cache_pane.query_one("#cache-table").focus()
 
     def action_next_interface(self) -> None:
         with self._net_lock:

@@ -10,8 +10,9 @@ from typing import TextIO
 from tui.core import formatting as fmt
 from tui.core.downloads import DownloadState, ExternalDownload
 from tui.downloads.others import OtherDownloads
+from tui.probes.hub import LOOKUP_TIMEOUT
 
-TROUBLE = {DownloadState.STALLED, DownloadState.ORPHANED}
+TROUBLE = {DownloadState.STALLED, DownloadState.ORPHANED, DownloadState.NO_SPACE}
 """Verdicts that make the exit status 1."""
 
 _ADVICE = {
@@ -20,16 +21,23 @@ _ADVICE = {
     DownloadState.STALLED: "nothing written for longer than the stall threshold: stop the process and retry",
     DownloadState.FINISHING: "full size reached; huggingface_hub is moving it into place",
     DownloadState.ORPHANED: "its process is gone and huggingface_hub never resumes it: delete it to free the space",
+    DownloadState.OWNER_UNKNOWN: "written by a process out of sight (another machine or container): check there",
+    DownloadState.NO_SPACE: "the rest does not fit on the disk: free space (hftop's cache pane), then retry",
+    DownloadState.WAITING: "waits for another process fetching the same file; it goes on when that one is done",
 }
 
 
 def examine(cache_dir: Path, stall_after: float, watch_seconds: float) -> tuple[ExternalDownload, ...]:
     """Look at the cache's partial files twice, `watch_seconds` apart, so growth and speed show."""
     others = OtherDownloads(cache_dir, stall_after)
-    others.sample()
-    if watch_seconds > 0:
-        time.sleep(watch_seconds)
-    return others.sample()
+    try:
+        others.sample()
+        if watch_seconds > 0:
+            time.sleep(watch_seconds)
+        others.wait_for_lookups(LOOKUP_TIMEOUT)
+        return others.sample()
+    finally:
+        others.close()
 
 
 def as_json(downloads: tuple[ExternalDownload, ...], cache_dir: Path, stall_after: float) -> dict:
@@ -49,7 +57,9 @@ def as_json(downloads: tuple[ExternalDownload, ...], cache_dir: Path, stall_afte
                 "expected_size": d.progress.expected_size,
                 "bytes_per_second": d.progress.rate,
                 "eta_seconds": d.progress.eta,
-                "seconds_since_growth": round(d.progress.quiet_for, 1),
+                "seconds_since_progress": round(d.progress.quiet_for, 1),
+                "evidence": list(d.evidence),
+                "waiting_for_pid": d.waiting_for,
                 "process": None
                 if d.owner_pid is None
                 else {
@@ -69,19 +79,20 @@ def print_report(downloads: tuple[ExternalDownload, ...], cache_dir: Path, out: 
     if not downloads:
         print(f"No download in progress and no partial file in {cache_dir}.", file=out)
         return
-    print(f"{fmt.count(len(downloads), 'partial download')} in {cache_dir}:\n", file=out)
+    print(f"{fmt.count(len(downloads), 'download')} in {cache_dir}:\n", file=out)
     for d in downloads:
         p = d.progress
         size = fmt.size(p.real_bytes) + (f" of {fmt.size(p.expected_size)}" if p.expected_size else "")
         print(f"{d.state.value.upper():13} {d.label}  {d.file_name or 'blob ' + d.etag[:12]}  {size}", file=out)
         if d.owner_pid is not None:
             print(f"              process {d.owner_pid} ({d.owner_status}): {d.owner_command}", file=out)
-            remotes = ", ".join(d.owner_remotes) or "nothing (no open TCP connection)"
-            print(f"              connected to {remotes}", file=out)
+            if d.owner_remotes:
+                print(f"              connected to {', '.join(d.owner_remotes)}", file=out)
         else:
             print("              no live process has the file open", file=out)
-        moving = f"{fmt.rate(p.rate)}, " if p.rate else ""
-        print(f"              {moving}last grew {fmt.duration(p.quiet_for)} ago · {_ADVICE.get(d.state, '')}", file=out)
+        for line in d.evidence:
+            print(f"              · {line}", file=out)
+        print(f"              → {_ADVICE.get(d.state, '')}", file=out)
         print(f"              {d.key}", file=out)
 
 

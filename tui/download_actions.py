@@ -95,10 +95,16 @@ class DownloadActions:
             )  # fmt: skip
             screen = ConfirmScreen("Delete orphaned partial file", body, "Delete", "Keep it")
         else:
+            doing = (
+                f"It waits for process {row.waiting_for}, which downloads {row.label} {name}. Stopping it ends "
+                "that program; the other download goes on."
+                if row.waiting_for is not None
+                else f"It is downloading {row.label} {name} ({size} so far). Stopping it throws those bytes away "
+                "(huggingface_hub cannot resume), and the program itself ends."
+            )
             body = Text.assemble(
                 "Stop process ", (str(row.owner_pid), "bold"), "?\n\n", (row.owner_command or "?", "bold"), "\n\n",
-                f"It is downloading {row.label} {name} ({size} so far). Stopping it throws those bytes away "
-                "(huggingface_hub cannot resume), and the program itself ends.",
+                doing,
             )  # fmt: skip
             screen = ConfirmScreen("Stop another program's download", body, "Stop it", "Leave it")
         self.push_screen(screen, lambda yes: self._stop_other(row) if yes else None)
@@ -144,7 +150,8 @@ class DownloadActions:
                 self.call_from_thread(self.notify, f"Deleted the partial file of {row.label}: {fmt.size(freed)} freed.")
             else:
                 stop_process(row.owner_pid, row.owner_command)
-                self.call_from_thread(self.notify, f"Stopped process {row.owner_pid}; its partial file is an orphan now.")
+                after = "" if row.waiting_for is not None else "; its partial file is an orphan now"
+                self.call_from_thread(self.notify, f"Stopped process {row.owner_pid}{after}.")
         except ActionRefused as error:
             self.call_from_thread(self.notify, str(error), severity="warning", timeout=8)
 

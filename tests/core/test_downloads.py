@@ -134,3 +134,78 @@ def test_a_file_last_written_long_ago_is_stalled_at_first_sight():
     assert seen.state is DownloadState.STALLED and seen.quiet_for == 400.0
     fresh = PartialProgressTracker().observe(1000.0, {"f": PartialReading(10, 100, True, modified=990.0)}, 300.0)["f"]
     assert fresh.state is DownloadState.DOWNLOADING and fresh.quiet_for == 10.0
+
+
+def _track_readings(readings, stall_after=60.0):
+    """Feed (now, PartialReading) pairs of one file; return the last progress."""
+    tracker = PartialProgressTracker()
+    progress = None
+    for now, reading in readings:
+        progress = tracker.observe(now, {"f": reading}, stall_after)["f"]
+    return progress
+
+
+MB = 1_000_000
+
+
+@pytest.mark.parametrize(
+    ("readings", "state", "evidence"),
+    [
+        pytest.param(
+            [(0, PartialReading(10 * MB, 100 * MB, True, free_bytes=50 * MB))],
+            DownloadState.NO_SPACE, "90.0 MB left to fetch, 50.0 MB free", id="remaining-does-not-fit",
+        ),
+        pytest.param(
+            [(0, PartialReading(10 * MB, None, True, free_bytes=4096))],
+            DownloadState.NO_SPACE, "4.1 kB free", id="disk-full-size-unknown",
+        ),
+        pytest.param(
+            [(0, PartialReading(10 * MB, 100 * MB, True, free_bytes=95 * MB))],
+            DownloadState.DOWNLOADING, "", id="fits",
+        ),
+        pytest.param(
+            [(0, PartialReading(10, 100, False)), (5, PartialReading(20, 100, False))],
+            DownloadState.OWNER_UNKNOWN, "grew while no local process", id="grows-with-no-local-writer",
+        ),
+        pytest.param(
+            [(0, PartialReading(10, 100, False, hidden_owner=True))],
+            DownloadState.OWNER_UNKNOWN, "cannot see", id="lock-held-out-of-sight",
+        ),
+        pytest.param(
+            [(0, PartialReading(10, 100, False)), (5, PartialReading(10, 100, False))],
+            DownloadState.ORPHANED, "lock is free", id="still-and-ownerless",
+        ),
+        pytest.param(
+            [(0, PartialReading(10, 100, True, net_bytes=0, net_idle=0, connections=1)),
+             (40, PartialReading(10, 100, True, net_bytes=5 * MB, net_idle=0, connections=1)),
+             (80, PartialReading(10, 100, True, net_bytes=9 * MB, net_idle=0, connections=1))],
+            DownloadState.DOWNLOADING, "arriving on its 1 connection", id="bytes-on-the-socket-are-progress",
+        ),
+        pytest.param(
+            [(0, PartialReading(10, 100, True, net_bytes=5, net_idle=0, connections=1)),
+             (30, PartialReading(10, 100, True, net_bytes=5, net_idle=30, connections=1)),
+             (61, PartialReading(10, 100, True, net_bytes=5, net_idle=61, connections=1))],
+            DownloadState.STALLED, "network idle: 1 connection open, nothing received for 1m01s", id="network-idle",
+        ),
+        pytest.param(
+            [(0, PartialReading(10, 100, True, connections=0)), (61, PartialReading(10, 100, True, connections=0))],
+            DownloadState.STALLED, "no open connection", id="stalled-without-connection",
+        ),
+        pytest.param(
+            [(1000, PartialReading(10, 100, True, modified=600.0, net_bytes=5, net_idle=2, connections=1))],
+            DownloadState.DOWNLOADING, "last data arrived 2s ago", id="old-file-but-data-just-arrived",
+        ),
+    ],
+)
+def test_partial_verdicts_and_evidence(readings, state, evidence):
+    progress = _track_readings(readings)
+    assert progress.state is state
+    assert evidence in " · ".join(progress.evidence)
+
+
+def test_socket_counters_give_the_speed():
+    readings = [(t, PartialReading(0, 100 * MB, True, net_bytes=t * 2 * MB, net_idle=0, connections=1))
+                for t in range(0, 21)]
+    progress = _track_readings(readings)
+    assert progress.rate == pytest.approx(2 * MB)
+    assert progress.eta == pytest.approx(50)

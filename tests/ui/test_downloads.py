@@ -189,7 +189,7 @@ async def test_another_programs_download_shows_with_its_process_then_as_orphan(o
         await wait_for(pilot, lambda: proc.poll() is not None, what="the process to stop")
         await wait_for(pilot, lambda: pane.external and pane.external[0].state is DownloadState.ORPHANED, what="orphan")
         await pilot.pause()
-        assert "No process has this partial file open" in plain(pane.query_one("#downloads-detail", Static))
+        assert "No local process has it open" in plain(pane.query_one("#downloads-detail", Static))
 
         partial = Path(pane.external[0].key)
         await pilot.press("x")  # an orphan: deleting it is asked, then done
@@ -220,3 +220,50 @@ async def test_retry_on_another_programs_download_stops_it_and_fetches_the_file_
         assert proc.poll() is not None and not old_partial.exists()
         assert pane.views[0].plan.request.patterns == ("model.safetensors",)
         assert not pane.external, "nothing left behind"
+
+
+async def test_a_stall_and_a_process_waiting_on_its_lock_in_the_dashboard(outside_downloader, fresh_devhub):
+    import subprocess
+    import sys
+
+    holder, cache = outside_downloader
+    app = make_app(Settings(cache_dir=cache, endpoint=fresh_devhub.endpoint, refresh=0.3, stall_after=2))
+    async with app.run_test(size=(120, 36)) as pilot:
+        pane = app.downloads_pane
+        await wait_for(pilot, lambda: pane.external and pane.external[0].progress.real_bytes >= 10 * MiB, what="it")
+        waiter = subprocess.Popen(
+            [sys.executable, "-c", "import sys; from huggingface_hub import hf_hub_download; "
+             "hf_hub_download('hftop-demo/qwen-small', 'model.safetensors', cache_dir=sys.argv[1])", str(cache)],
+            env={**os.environ, "HF_ENDPOINT": fresh_devhub.endpoint},
+        )  # fmt: skip
+        try:
+            await wait_for(
+                pilot,
+                lambda: {r.state for r in pane.external} == {DownloadState.STALLED, DownloadState.WAITING},
+                timeout=30,
+                what="a stall and a waiter",
+            )
+            table = pane.table
+            table.focus()
+            states = [plain_cell(table.get_row_at(i)[0]) for i in range(table.row_count)]
+            assert states == ["stalled", "waiting for lock"]
+            assert f"pid {holder.pid}" in plain_cell(table.get_row_at(1)[2])
+            detail = plain(pane.query_one("#downloads-detail", Static))
+            assert "Network idle:" in detail and "nothing received for" in detail
+            await pilot.press("down")
+            await pilot.pause()
+            detail = plain(pane.query_one("#downloads-detail", Static))
+            assert f"pid {waiter.pid}" in detail and f"PID {holder.pid} holds the file's lock" in detail
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, DownloadDetailsScreen), what="the details")
+            await pilot.pause(0.6)
+            figures = plain(app.screen.query_one("#details-figures", Static))
+            assert f"PID {holder.pid} is fetching the same file: 10.5 MB of 90.0 MB, stalled" in figures
+            assert "waiting for lock" in plain(app.screen.query_one("#details-timeline", Static))
+        finally:
+            waiter.kill()
+            waiter.wait()
+
+
+def plain_cell(cell) -> str:
+    return getattr(cell, "plain", str(cell)).strip()

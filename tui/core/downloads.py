@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
+from tui.core import formatting as fmt
 from tui.core.download_plan import DownloadPlan, DownloadRequest
 
 RATE_WINDOW = 10.0
@@ -27,7 +28,10 @@ class DownloadState(Enum):
     STALLED = "stalled"
     CANCELLING = "cancelling"
     FINISHING = "finishing"
+    NO_SPACE = "disk full"
+    WAITING = "waiting for lock"
     ORPHANED = "process gone"
+    OWNER_UNKNOWN = "owner unknown"
     DONE = "done"
     FAILED = "failed"
     CANCELLED = "cancelled"
@@ -45,6 +49,8 @@ _ACTIVE = {
     DownloadState.STALLED,
     DownloadState.CANCELLING,
     DownloadState.FINISHING,
+    DownloadState.NO_SPACE,
+    DownloadState.WAITING,
 }
 
 
@@ -180,20 +186,33 @@ class PartialProgress:
     rate: float | None
     eta: float | None
     quiet_for: float
-    """Seconds since the file last grew (or since hftop first saw it)."""
+    """Seconds since the last sign of progress: the file grew or bytes arrived on its process's sockets."""
     state: DownloadState
+    evidence: tuple[str, ...] = ()
+    """The observations behind the state, in words, most telling first."""
 
 
 @dataclass(frozen=True)
 class PartialReading:
-    """One look at a partial file."""
+    """One look at a partial file, and at the process writing it."""
 
     real_bytes: int
     expected_size: int | None
     alive: bool
-    """A live process has the file open."""
+    """A live local process has the file open or holds its lock."""
     modified: float | None = None
     """Its modification time, on the same clock as `now`."""
+    net_bytes: int | None = None
+    """Bytes received so far on the writer's TCP sockets; None unless they are this file's alone
+    (the writer has no other partial file open)."""
+    net_idle: float | None = None
+    """Seconds since data last arrived on any of those sockets (the kernel's own figure)."""
+    connections: int | None = None
+    """The writer's established TCP connections; None when they cannot be read."""
+    free_bytes: int | None = None
+    """Free space on the filesystem the file is written to."""
+    hidden_owner: bool = False
+    """Its lock is held by a process hftop cannot see (another container or machine)."""
 
 
 @dataclass
@@ -201,14 +220,22 @@ class _Watched:
     first_seen: float
     first_bytes: int
     last_growth: float | None = None
+    grew_while_ownerless: bool = False
     samples: tuple[ProgressSample, ...] = ()
+    net_samples: tuple[ProgressSample, ...] = ()
+
+
+DISK_FULL_MARGIN = 1 << 20
+"""Free bytes under which a disk counts as full whatever is left to fetch."""
 
 
 class PartialProgressTracker:
-    """Turns successive readings of partial files into speed, ETA and a state.
+    """Turns successive readings of partial files into speed, ETA, a state and its evidence.
 
-    Growth on disk is coarse (huggingface_hub writes plain HTTP in 10 MiB steps), so a slow
-    download can look quiet for a while; the stall threshold is minutes for that reason.
+    Growth on disk is coarse (huggingface_hub writes plain HTTP in 10 MiB steps), so bytes arriving
+    on the writer's sockets count as progress too, when they can be told apart from its other
+    downloads'. Without them, a slow download can look quiet for a while; the stall threshold is
+    minutes for that reason.
     """
 
     def __init__(self) -> None:
@@ -221,24 +248,68 @@ class PartialProgressTracker:
         for key, r in readings.items():
             w = self._watched.get(key)
             if w is None:
-                # The file's modification time says when it last grew, before hftop was watching.
-                modified = r.modified if r.modified is not None and r.modified <= now else None
-                w = self._watched[key] = _Watched(first_seen=now, first_bytes=r.real_bytes, last_growth=modified)
-            elif w.samples and r.real_bytes > w.samples[-1].done:
-                w.last_growth = now
+                # The file's modification time and the kernel's last-data time say when it last moved,
+                # before hftop was watching.
+                known = [t for t in (r.modified, None if r.net_idle is None else now - r.net_idle) if t is not None]
+                last = max(known) if known else None
+                w = self._watched[key] = _Watched(
+                    first_seen=now, first_bytes=r.real_bytes, last_growth=last if last is None or last <= now else now
+                )
+            else:
+                grew = bool(w.samples) and r.real_bytes > w.samples[-1].done
+                received = r.net_bytes is not None and bool(w.net_samples) and r.net_bytes > w.net_samples[-1].done
+                if grew or received:
+                    w.last_growth = now
+                if grew and not r.alive:
+                    w.grew_while_ownerless = True
             w.samples = pruned((*w.samples, ProgressSample(now, r.real_bytes)), now, RATE_WINDOW * 6)
+            if r.net_bytes is None:
+                w.net_samples = ()
+            else:
+                w.net_samples = pruned((*w.net_samples, ProgressSample(now, r.net_bytes)), now, RATE_WINDOW * 6)
             result[key] = partial_progress(w, now, r, stall_after)
         return result
 
 
 def partial_progress(w: _Watched, now: float, reading: PartialReading, stall_after: float) -> PartialProgress:
-    real, expected, alive = reading.real_bytes, reading.expected_size, reading.alive
-    # A wider window than for hftop's own downloads: disk growth comes in 10 MiB steps.
-    rate = window_rate(w.samples, now, window=RATE_WINDOW * 6)
-    if not alive:
-        state = DownloadState.ORPHANED
+    """The verdict on one partial file, from what was seen of it so far."""
+    r = reading
+    real, expected = r.real_bytes, r.expected_size
+    # Socket counters give a true speed; disk growth needs a wider window (it comes in 10 MiB steps).
+    if len(w.net_samples) > 1:
+        rate = window_rate(w.net_samples, now)
+    else:
+        rate = window_rate(w.samples, now, window=RATE_WINDOW * 6)
+    quiet_since = w.last_growth if w.last_growth is not None else w.first_seen
+    quiet = now - quiet_since
+    remaining = None if expected is None else max(0, expected - real)
+    evidence: list[str] = []
+
+    if not r.alive:
+        if r.hidden_owner or w.grew_while_ownerless:
+            state = DownloadState.OWNER_UNKNOWN
+            evidence.append(
+                "its lock is held by a process hftop cannot see"
+                if r.hidden_owner
+                else "it grew while no local process had it open"
+            )
+            evidence.append("its writer runs elsewhere: another machine or container sharing this cache")
+        else:
+            state = DownloadState.ORPHANED
+            evidence.append("no local process has it open and its lock is free")
+            evidence.append("huggingface_hub never resumes a partial file; it only takes space")
+        evidence.append(f"last written {_ago(quiet)}")
+        rate = None
     elif expected and real >= expected:
         state = DownloadState.FINISHING
+        evidence.append("full size on disk; huggingface_hub is moving it into place")
+    elif r.free_bytes is not None and (
+        r.free_bytes < DISK_FULL_MARGIN or (remaining is not None and remaining > r.free_bytes)
+    ):
+        state = DownloadState.NO_SPACE
+        left = f"{fmt.size(remaining)} left to fetch, " if remaining is not None else ""
+        evidence.append(f"{left}{fmt.size(r.free_bytes)} free on its disk")
+        evidence.append(f"last grew {_ago(quiet)}")
     else:
         state = running_state(
             now=now,
@@ -250,16 +321,52 @@ def partial_progress(w: _Watched, now: float, reading: PartialReading, stall_aft
         )
         if state is DownloadState.STARTING:
             state = DownloadState.DOWNLOADING  # already running when hftop first saw it
-    quiet_since = w.last_growth if w.last_growth is not None else w.first_seen
+        evidence.extend(_moving_evidence(state, r, quiet, rate, w))
+
     return PartialProgress(
         first_seen=w.first_seen,
         real_bytes=real,
         expected_size=expected,
-        rate=rate if alive else None,
-        eta=eta_seconds(expected - real, rate) if expected and alive else None,
-        quiet_for=now - quiet_since,
+        rate=rate,
+        eta=eta_seconds(remaining, rate) if state.active else None,
+        quiet_for=quiet,
         state=state,
+        evidence=tuple(evidence),
     )
+
+
+def _moving_evidence(
+    state: DownloadState, r: PartialReading, quiet: float, rate: float | None, w: _Watched
+) -> list[str]:
+    evidence = []
+    if state is DownloadState.STALLED:
+        if r.connections == 0:
+            evidence.append(f"no bytes for {fmt.duration(quiet)} and no open connection")
+        elif r.net_idle is not None:
+            evidence.append(
+                f"network idle: {_connections(r.connections)} open, nothing received for {fmt.duration(r.net_idle)}"
+            )
+        else:
+            evidence.append(f"the file has not grown for {fmt.duration(quiet)}")
+    elif len(w.net_samples) > 1 and rate:
+        evidence.append(f"{fmt.rate(rate)} arriving on its {_connections(r.connections)}")
+    elif rate:
+        evidence.append(f"the file grows at {fmt.rate(rate)} (in 10 MiB steps for plain HTTP)")
+    elif r.net_idle is not None:
+        evidence.append(f"last data arrived {_ago(r.net_idle)}")
+    else:
+        evidence.append(f"last grew {_ago(quiet)}")
+    if state is DownloadState.SLOW_TAIL:
+        evidence.append("well under its own average speed")
+    return evidence
+
+
+def _connections(n: int | None) -> str:
+    return "connections" if n is None else fmt.count(n, "connection")
+
+
+def _ago(seconds: float) -> str:
+    return "just now" if seconds < 1 else f"{fmt.duration(seconds)} ago"
 
 
 @dataclass(frozen=True)
@@ -281,11 +388,47 @@ class ExternalDownload:
     """Where the owner is connected to (`host:port`): the Hub, a mirror, a CDN."""
     lock_holder: int | None
     progress: PartialProgress
+    notes: tuple[str, ...] = ()
+    """Evidence from outside the file: hf_xet's log, who waits for its lock."""
+    waiting_for: int | None = None
+    """For a process waiting on the lock: the pid holding it."""
 
     @property
     def label(self) -> str:
+        if self.repo_type == "local":
+            return f"{self.repo_id} (local dir)"
         return self.repo_id if self.repo_type == "model" else f"{self.repo_type}s/{self.repo_id}"
 
     @property
     def state(self) -> DownloadState:
         return self.progress.state
+
+    @property
+    def evidence(self) -> tuple[str, ...]:
+        return self.progress.evidence + self.notes
+
+
+def lock_wait_progress(
+    *, first_seen: float, now: float, expected_size: int | None, holder_pid: int, holder_command: str | None,
+    holder: ExternalDownload | None,
+) -> PartialProgress:
+    """The verdict on a process that waits for a blob's lock while `holder_pid` downloads that blob."""
+    evidence = [f"PID {holder_pid} holds the file's lock" + (f": {holder_command}" if holder_command else "")]
+    if holder is not None:
+        p = holder.progress
+        of = f" of {fmt.size(p.expected_size)}" if p.expected_size else ""
+        evidence.append(f"PID {holder_pid} is fetching the same file: {fmt.size(p.real_bytes)}{of}, {p.state.value}")
+        if holder.state in (DownloadState.STALLED, DownloadState.NO_SPACE):
+            evidence.append(f"that download is {holder.state.value}: stop PID {holder_pid} and this one fetches it")
+        else:
+            evidence.append(f"this one goes on when PID {holder_pid} is done, and finds the file cached")
+    return PartialProgress(
+        first_seen=first_seen,
+        real_bytes=0,
+        expected_size=expected_size,
+        rate=None,
+        eta=holder.progress.eta if holder is not None else None,
+        quiet_for=now - first_seen,
+        state=DownloadState.WAITING,
+        evidence=tuple(evidence),
+    )

@@ -4,17 +4,39 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import replace
 from pathlib import Path
 
 import psutil
 
-from tui.core.downloads import ExternalDownload, PartialProgressTracker, PartialReading
-from tui.probes.partials import PartialFinder, find_partials
+from tui.core import formatting as fmt
+from tui.core.downloads import ExternalDownload, PartialProgressTracker, PartialReading, lock_wait_progress
+from tui.probes.hub import lookup_blob
+from tui.probes.lockwait import LockWatcher
+from tui.probes.partials import (
+    PartialFile,
+    PartialFinder,
+    find_local_dir_partials,
+    find_partials,
+    lock_path,
+    owner_process,
+)
+from tui.probes.xetlog import read_xet_log, xet_cache_dir
+from tui.settings import default_endpoint
+
+LOCAL_DIR_SWEEP = 5.0
+"""Seconds between two looks through every process's open files for `local_dir` downloads
+(while none is known; a known one is looked at every sample)."""
 
 
 class OtherDownloads:
     """Each `sample()` looks at the cache's partial files once; speed and stalls come from the
-    samples before it. Not thread-safe: one caller at a time (the app's worker, or `hftop doctor`)."""
+    samples before it. Not thread-safe: one caller at a time (the app's worker, or `hftop doctor`).
+
+    Names and sizes that no tree listing gives are asked of the downloader's endpoint in a
+    background thread; a sample never waits for the network.
+    """
 
     def __init__(self, cache_dir: Path, stall_after: float, clock: Callable[[], float] = time.time) -> None:
         self.cache_dir = Path(cache_dir)
@@ -22,15 +44,46 @@ class OtherDownloads:
         self._clock = clock
         self._tracker = PartialProgressTracker()
         self._finder = PartialFinder()
+        self._locks = LockWatcher(self.cache_dir)
+        self._waits_seen: dict[tuple[str, int], float] = {}
+        self._local: tuple[PartialFile, ...] = ()
+        self._local_swept = float("-inf")
+        self._lookups: dict[tuple[str, str, str, str], Future] = {}
+        self._lookup_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hftop-lookup")
+        self._environ: dict[int, dict[str, str]] = {}
+
+    def close(self) -> None:
+        self._locks.close()
+        self._lookup_pool.shutdown(wait=False, cancel_futures=True)
+
+    def wait_for_lookups(self, timeout: float) -> None:
+        """Give the endpoint lookups under way up to `timeout` seconds to answer."""
+        wait(list(self._lookups.values()), timeout=timeout)
 
     def sample(self, exclude_pids: Collection[int] = ()) -> tuple[ExternalDownload, ...]:
-        """Partial files not written by `exclude_pids` (hftop's own download processes)."""
-        partials = [p for p in self._finder.find(self.cache_dir) if not {o.pid for o in p.owners} & set(exclude_pids)]
+        """Partial files not written by `exclude_pids` (hftop's own download processes), and
+        processes waiting for the lock of a file another process is fetching."""
+        exclude = set(exclude_pids)
+        now = self._clock()
+        partials = [*self._finder.find(self.cache_dir), *self._local_dir_partials()]
+        partials = [p for p in partials if not {o.pid for o in p.owners} & exclude]
+        partials = [self._with_lookup(p) for p in partials]
         readings = {
-            str(p.path): PartialReading(p.real_bytes, p.expected_size, bool(p.owners), p.modified) for p in partials
+            str(p.path): PartialReading(
+                p.real_bytes,
+                p.expected_size,
+                alive=bool(p.owners),
+                modified=p.modified,
+                net_bytes=p.net_bytes,
+                net_idle=p.net_idle,
+                connections=p.connections,
+                free_bytes=p.free_bytes,
+                hidden_owner=p.lock_holder is not None and not p.owners,
+            )
+            for p in partials
         }
-        progress = self._tracker.observe(self._clock(), readings, self.stall_after)
-        return tuple(
+        progress = self._tracker.observe(now, readings, self.stall_after)
+        downloads = [
             ExternalDownload(
                 key=str(p.path),
                 repo_type=p.repo_type,
@@ -44,9 +97,109 @@ class OtherDownloads:
                 owner_remotes=p.owners[0].remotes if p.owners else (),
                 lock_holder=p.lock_holder,
                 progress=progress[str(p.path)],
+                notes=self._xet_notes(p.owners[0].pid, now) if p.owners else (),
             )
             for p in partials
-        )
+        ]
+        downloads += self._waiting(partials, downloads, now, exclude)
+        return tuple(downloads)
+
+    def _local_dir_partials(self) -> tuple[PartialFile, ...]:
+        now = time.monotonic()
+        if self._local or now - self._local_swept >= LOCAL_DIR_SWEEP:
+            self._local_swept = now
+            self._local = find_local_dir_partials()
+        return self._local
+
+    def _waiting(
+        self, partials: list[PartialFile], downloads: list[ExternalDownload], now: float, exclude: set[int]
+    ) -> list[ExternalDownload]:
+        """Rows for processes waiting on the lock of a blob another process is fetching."""
+        holders, by_lock = {}, {}
+        for p, d in zip(partials, downloads):
+            if p.repo_type != "local" and p.lock_holder:
+                lock = str(lock_path(self.cache_dir, p.path, p.etag))
+                holders[lock], by_lock[lock] = p.lock_holder, (p, d)
+        waits = self._locks.look(holders, exclude) if holders else {}
+        rows, seen = [], {}
+        for lock, pids in waits.items():
+            p, holder = by_lock[lock]
+            for pid in sorted(pids - exclude):
+                first = seen[(lock, pid)] = self._waits_seen.get((lock, pid), now)
+                waiter = owner_process(pid)
+                if waiter is None:
+                    continue
+                rows.append(
+                    ExternalDownload(
+                        key=f"{lock}#{pid}",
+                        repo_type=p.repo_type,
+                        repo_id=p.repo_id,
+                        etag=p.etag,
+                        file_name=p.file_name,
+                        commit=p.commit,
+                        owner_pid=pid,
+                        owner_command=waiter.command,
+                        owner_status=waiter.status,
+                        owner_remotes=(),
+                        lock_holder=holders[lock],
+                        progress=lock_wait_progress(
+                            first_seen=first,
+                            now=now,
+                            expected_size=p.expected_size,
+                            holder_pid=holders[lock],
+                            holder_command=holder.owner_command,
+                            holder=holder,
+                        ),
+                        waiting_for=holders[lock],
+                    )
+                )
+        self._waits_seen = seen
+        return rows
+
+    def _with_lookup(self, p: PartialFile) -> PartialFile:
+        """The partial with the name and size the endpoint gave, once it answered."""
+        if p.expected_size is not None or p.repo_type == "local" or not p.owners:
+            return p
+        endpoint = default_endpoint(self._owner_environ(p.owners[0].pid))
+        revision = p.commit or _ref_commit(p.path.parent.parent) or "main"
+        key = (endpoint, p.repo_type, p.repo_id, p.etag)
+        future = self._lookups.get(key)
+        if future is None:
+            future = self._lookups[key] = self._lookup_pool.submit(
+                lookup_blob, endpoint, p.repo_type, p.repo_id, revision, p.etag
+            )
+        if not future.done() or future.exception() is not None or future.result() is None:
+            return p
+        name, size = future.result()
+        return replace(p, file_name=p.file_name or name, expected_size=size, commit=p.commit or _full_hash(revision))
+
+    def _owner_environ(self, pid: int) -> dict[str, str]:
+        if pid not in self._environ:
+            try:
+                self._environ[pid] = psutil.Process(pid).environ()
+            except (psutil.Error, OSError):
+                self._environ[pid] = {}
+        return self._environ[pid]
+
+    def _xet_notes(self, pid: int, now: float) -> tuple[str, ...]:
+        log = read_xet_log(xet_cache_dir(self._owner_environ(pid)), pid)
+        if log is None:
+            return ()
+        notes = [f"hf_xet log: last entry {fmt.duration(max(0.0, now - log.last_entry))} ago"]
+        if log.last_problem:
+            notes.append(f"hf_xet: {log.last_problem}")
+        return tuple(notes)
+
+
+def _ref_commit(repo_folder: Path) -> str | None:
+    try:
+        return (repo_folder / "refs" / "main").read_text().strip() or None
+    except OSError:
+        return None
+
+
+def _full_hash(revision: str) -> str | None:
+    return revision if len(revision) == 40 else None
 
 
 class ActionRefused(RuntimeError):

@@ -158,3 +158,25 @@ def plan_download(
         free_bytes=space.free if space else None,
     )
 
+
+
+LOOKUP_TIMEOUT = 5.0
+"""Seconds a lookup of an unknown file's name and size may take; the refresh never waits for it."""
+
+
+def lookup_blob(endpoint: str, repo_type: str, repo_id: str, revision: str, etag: str) -> tuple[str, int] | None:
+    """(path in repo, size) of the file whose blob is `etag`, asked of the endpoint without a token
+    (the downloader's endpoint may be a third-party mirror). None when the repo has no such file.
+
+    Raises RequestError with a sentence when the endpoint cannot tell (unreachable, gated, private).
+    """
+    try:
+        info = HfApi(endpoint=endpoint, token=False).repo_info(
+            repo_id, repo_type=repo_type, revision=revision, files_metadata=True, timeout=LOOKUP_TIMEOUT
+        )
+    except (HfHubHTTPError, httpx2.HTTPError, OSError, ValueError) as error:
+        raise RequestError(describe_hub_error(error, endpoint)) from None
+    for sibling in info.siblings or []:
+        if etag in ((sibling.lfs.sha256 if sibling.lfs else None), sibling.blob_id):
+            return sibling.rfilename, int(sibling.size or 0)
+    return None

@@ -6,13 +6,18 @@ Any program's download shows here: huggingface_hub writes `<repo>/blobs/<etag>.<
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import psutil
+
+from tui.probes.disk import disk_space
+from tui.probes.tcpinfo import SocketCounters, established_sockets
 
 _PREFIXES = {"models--": "model", "datasets--": "dataset", "spaces--": "space", "kernels--": "kernel"}
 _SUFFIX = ".incomplete"
@@ -31,6 +36,8 @@ class OwnerProcess:
     """psutil's status: running, sleeping, disk-sleep, stopped, zombie..."""
     remotes: tuple[str, ...] = ()
     """`host:port` of its established TCP connections: where its bytes come from."""
+    sockets: frozenset[int] | None = None
+    """Inodes of the sockets it has open; None when its open files cannot be read."""
 
 
 @dataclass(frozen=True)
@@ -53,7 +60,15 @@ class PartialFile:
     owners: tuple[OwnerProcess, ...]
     """Live processes that have the file open (none: its writer is gone)."""
     lock_holder: int | None
-    """The pid holding `.locks/<repo>/<etag>.lock`, when one does."""
+    """The pid holding `.locks/<repo>/<etag>.lock`, when one does (0: a process in another pid namespace)."""
+    free_bytes: int | None = None
+    """Free space on the file's filesystem for an unprivileged writer."""
+    net_bytes: int | None = None
+    """Bytes received on the writer's established TCP sockets, when it writes no other partial file."""
+    net_idle: float | None = None
+    """Seconds since data last arrived on any of them."""
+    connections: int | None = None
+    """How many established TCP connections the writer has; None when unknown."""
 
 
 class PartialFinder:
@@ -108,6 +123,16 @@ class PartialFinder:
         return found
 
 
+def lock_path(cache_dir: Path, partial: Path, etag: str) -> Path:
+    """The lock huggingface_hub holds while it writes this partial file."""
+    return Path(cache_dir) / ".locks" / partial.parent.parent.name / f"{etag}.lock"
+
+
+def owner_process(pid: int) -> OwnerProcess | None:
+    """A live process's command line and state (None when it is gone)."""
+    return _owner(pid, None)
+
+
 def find_partials(cache_dir: Path) -> tuple[PartialFile, ...]:
     """Every partial file under the cache with its writer, if alive (a one-off look)."""
     return PartialFinder().find(cache_dir)
@@ -116,7 +141,7 @@ def find_partials(cache_dir: Path) -> tuple[PartialFile, ...]:
 def _describe(cache_dir: Path, found: list[tuple[Path, str, str, str, os.stat_result]]) -> tuple[PartialFile, ...]:
     if not found:
         return ()
-    lock_of = {path: Path(cache_dir) / ".locks" / path.parent.parent.name / f"{etag}.lock" for path, _, _, etag, _ in found}
+    lock_of = {path: lock_path(cache_dir, path, etag) for path, _, _, etag, _ in found}
     locks = _lock_holders(set(map(str, lock_of.values())))
     # huggingface_hub holds the blob's lock for the whole download, so the lock holder's open files
     # are enough. Every process is looked at only for a partial whose lock is free but which was
@@ -125,13 +150,26 @@ def _describe(cache_dir: Path, found: list[tuple[Path, str, str, str, os.stat_re
     held = {str(p): locks[str(lock_of[p])] for p, *_ in found if str(lock_of[p]) in locks}
     unheld_recent = {str(p) for p, _, _, _, st in found if str(p) not in held and now - st.st_mtime < FULL_SCAN_AGE}
     owners = _open_by(set(held) | unheld_recent, pids=None if unheld_recent else set(held.values()))
+    for path, holder in held.items():
+        # A holder whose open files hftop may not read (another user's process) still owns the file.
+        if path not in owners and holder > 0 and (owner := _owner(holder, None)) is not None:
+            owners[path] = [owner]
+    files_of: dict[int, int] = {}
+    for listed in owners.values():
+        for owner in listed:
+            files_of[owner.pid] = files_of.get(owner.pid, 0) + 1
+    counters = established_sockets() if any(o.sockets for listed in owners.values() for o in listed) else {}
     names: dict[Path, dict[str, tuple[str, int, str]]] = {}
+    free: dict[Path, int | None] = {}
     result = []
     for path, repo_type, repo_id, etag, st in found:
         repo_folder = path.parent.parent
         if repo_folder not in names:
             names[repo_folder] = _names_by_etag(repo_folder)
+            free[repo_folder] = _free_bytes(path.parent)
         name, size, commit = names[repo_folder].get(etag, (None, None, None))
+        writers = tuple(_with_remotes(o, counters) for o in owners.get(str(path), ()))
+        net = _network(writers[0], counters, files_of) if writers else (None, None, None)
         result.append(
             PartialFile(
                 path=path,
@@ -143,11 +181,42 @@ def _describe(cache_dir: Path, found: list[tuple[Path, str, str, str, os.stat_re
                 file_name=name,
                 expected_size=size,
                 commit=commit,
-                owners=tuple(owners.get(str(path), ())),
+                owners=writers,
                 lock_holder=locks.get(str(lock_of[path])),
+                free_bytes=free[repo_folder],
+                net_bytes=net[0],
+                net_idle=net[1],
+                connections=net[2],
             )
         )
     return tuple(result)
+
+
+def _with_remotes(owner: OwnerProcess, counters: dict[int, SocketCounters] | None) -> OwnerProcess:
+    if not owner.sockets or not counters:
+        return owner
+    remotes = sorted({counters[i].remote for i in owner.sockets if i in counters})
+    return replace(owner, remotes=tuple(remotes))
+
+
+def _network(
+    owner: OwnerProcess, counters: dict[int, SocketCounters] | None, files_of: dict[int, int]
+) -> tuple[int | None, float | None, int | None]:
+    """(bytes received, seconds idle, connections) of the writer's sockets. Bytes and idle time are
+    given only when the writer has this one partial file open: otherwise they are shared."""
+    if owner.sockets is None or counters is None:
+        return None, None, None
+    mine = [counters[i] for i in owner.sockets if i in counters]
+    if not mine:
+        return None, None, 0
+    if files_of.get(owner.pid, 0) > 1:
+        return None, None, len(mine)
+    return sum(c.bytes_received for c in mine), min(c.idle_ms for c in mine) / 1000, len(mine)
+
+
+def _free_bytes(folder: Path) -> int | None:
+    space = disk_space(folder)
+    return None if space is None else space.free
 
 
 def _names_by_etag(repo_folder: Path) -> dict[str, tuple[str, int, str]]:
@@ -186,6 +255,7 @@ def _open_by(paths: set[str], pids: set[int] | None) -> dict[str, list[OwnerProc
         except OSError:
             continue
         hit = set()
+        sockets = set()
         for fd in fds:
             try:
                 target = os.readlink(os.path.join(fd_dir, fd))
@@ -193,32 +263,27 @@ def _open_by(paths: set[str], pids: set[int] | None) -> dict[str, list[OwnerProc
                 continue
             if target in paths:
                 hit.add(target)
+            elif target.startswith("socket:["):
+                sockets.add(int(target[8:-1]))
         if hit:
-            owner = _owner(int(name))
+            owner = _owner(int(name), frozenset(sockets))
             if owner is not None:
                 for target in hit:
                     owners.setdefault(target, []).append(owner)
     return owners
 
 
-def _owner(pid: int) -> OwnerProcess | None:
+def _owner(pid: int, sockets: frozenset[int] | None) -> OwnerProcess | None:
     try:
         process = psutil.Process(pid)
         with process.oneshot():
             command = " ".join(process.cmdline()) or process.name()
             status = process.status()
-        try:
-            connections = process.net_connections(kind="tcp")
-        except psutil.AccessDenied:
-            connections = []
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
         return None
     if status == psutil.STATUS_ZOMBIE:
         return None
-    remotes = sorted(
-        {f"{c.raddr.ip}:{c.raddr.port}" for c in connections if c.raddr and c.status == psutil.CONN_ESTABLISHED}
-    )
-    return OwnerProcess(pid=pid, command=command, status=status, remotes=tuple(remotes))
+    return OwnerProcess(pid=pid, command=command, status=status, sockets=sockets)
 
 
 def _lock_holders(lock_paths: set[str]) -> dict[str, int]:
@@ -249,3 +314,100 @@ def _lock_holders(lock_paths: set[str]) -> dict[str, int]:
         if inode in inodes:
             holders[inodes[inode]] = pid
     return holders
+
+
+_LOCAL_MARK = os.sep + os.path.join(".cache", "huggingface", "download") + os.sep
+
+
+def find_local_dir_partials() -> tuple[PartialFile, ...]:
+    """Partial files of `local_dir=` downloads (`hf download --local-dir`), found through every
+    process's open files: they live in `<local_dir>/.cache/huggingface/download/`, anywhere on disk.
+
+    The repo is not written anywhere there, so `repo_id` is the local folder; the file's name
+    comes from the `<name>.lock` the writer holds beside it.
+    """
+    partials: dict[str, set[str]] = {}
+    locks: dict[int, set[str]] = {}
+    sockets: dict[int, frozenset[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        fd_dir = f"/proc/{entry.name}/fd"
+        try:
+            fds = os.listdir(fd_dir)
+        except OSError:
+            continue
+        mine_partial, mine_lock, mine_sockets = set(), set(), set()
+        for fd in fds:
+            try:
+                target = os.readlink(f"{fd_dir}/{fd}")
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                mine_sockets.add(int(target[8:-1]))
+            elif _LOCAL_MARK in target:
+                if target.endswith(_SUFFIX):
+                    mine_partial.add(target)
+                elif target.endswith(".lock"):
+                    mine_lock.add(target)
+        if mine_partial:
+            pid = int(entry.name)
+            for target in mine_partial:
+                partials.setdefault(target, set()).add(pid)
+            locks[pid] = mine_lock
+            sockets[pid] = frozenset(mine_sockets)
+    if not partials:
+        return ()
+    counters = established_sockets()
+    files_of = {pid: sum(pid in pids for pids in partials.values()) for pid in locks}
+    result = []
+    for target, pids in partials.items():
+        writers = [o for pid in sorted(pids) if (o := _owner(pid, sockets[pid])) is not None]
+        if not writers:
+            continue
+        writers = [_with_remotes(o, counters) for o in writers]
+        local_dir, inside = target.split(_LOCAL_MARK, 1)
+        folder = os.path.dirname(inside)
+        short_hash, _, rest = os.path.basename(target).partition(".")
+        etag = rest[: -len(_SUFFIX)]
+        # snapshot_download(local_dir=...) keeps tree listings in <local_dir>/.cache/huggingface/trees.
+        listed, size, commit = _names_by_etag(Path(local_dir, ".cache", "huggingface")).get(etag, (None, None, None))
+        name = _local_name(os.path.dirname(target), short_hash, locks.get(writers[0].pid, set()))
+        try:
+            st = os.stat(target)
+        except OSError:
+            continue
+        net = _network(writers[0], counters, files_of)
+        result.append(
+            PartialFile(
+                path=Path(target),
+                repo_type="local",
+                repo_id=local_dir,
+                etag=etag,
+                real_bytes=min(st.st_size, st.st_blocks * 512),
+                modified=st.st_mtime,
+                file_name=listed or (None if name is None else os.path.join(folder, name) if folder else name),
+                expected_size=size,
+                commit=commit,
+                owners=tuple(writers),
+                lock_holder=writers[0].pid,
+                free_bytes=_free_bytes(Path(target).parent),
+                net_bytes=net[0],
+                net_idle=net[1],
+                connections=net[2],
+            )
+        )
+    return tuple(result)
+
+
+def _local_name(folder: str, short_hash: str, held_locks: set[str]) -> str | None:
+    """The file name whose `<name>.lock` sits in `folder` and whose `<name>.metadata` hashes to
+    `short_hash`: huggingface_hub names local_dir partials `<urlsafe b64 sha1 of "<name>.metadata">.<etag>.incomplete`."""
+    for lock in held_locks:
+        if os.path.dirname(lock) != folder:
+            continue
+        name = os.path.basename(lock)[: -len(".lock")]
+        digest = base64.urlsafe_b64encode(hashlib.sha1(f"{name}.metadata".encode()).digest()).decode()
+        if digest == short_hash:
+            return name
+    return None

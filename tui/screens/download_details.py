@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -29,6 +31,7 @@ class DownloadDetailsScreen(ModalScreen[None]):
             yield Static(id="details-figures")
             yield Static(Text("Speed, one bar a refresh (most recent on the right)", style="dim"))
             yield Sparkline([], id="details-speed", summary_function=max)
+            yield Static(id="details-timeline")
         yield Static(Text("Esc closes", style="dim"), id="details-footer")
 
     def on_mount(self) -> None:
@@ -45,6 +48,7 @@ class DownloadDetailsScreen(ModalScreen[None]):
         self.query_one("#details-verdict", Static).update(self.pane.explain(row))
         self.query_one("#details-figures", Static).update(_figures(row))
         self.query_one("#details-speed", Sparkline).data = list(self.pane.history.get(self.key, ())) or [0.0]
+        self.query_one("#details-timeline", Static).update(_timeline(self.pane.timeline.get(self.key, ())))
 
 
 def _figures(row: DownloadView | ExternalDownload) -> Text:
@@ -66,13 +70,25 @@ def _figures(row: DownloadView | ExternalDownload) -> Text:
         rows = [
             ("file", row.file_name or f"unknown (blob {row.etag})"),
             ("bytes on disk", fmt.size(p.real_bytes) + (f" of {fmt.size(p.expected_size)}" if p.expected_size else "")),
-            ("speed", f"{fmt.rate(p.rate)} (file growth over a minute)"),
+            ("speed", fmt.rate(p.rate)),
             ("ETA", fmt.duration(p.eta)),
-            ("last grew", f"{fmt.duration(p.quiet_for)} ago"),
+            ("last progress", f"{fmt.duration(p.quiet_for)} ago (file growth or bytes on its sockets)"),
             ("process", f"pid {row.owner_pid} ({row.owner_status}): {row.owner_command}" if row.owner_pid else "none"),
             ("connected to", ", ".join(row.owner_remotes) or "–"),
             ("lock held by", f"pid {row.lock_holder}" if row.lock_holder else "nobody"),
             ("partial file", row.key),
         ]
+        rows += [("evidence" if i == 0 else "", line) for i, line in enumerate(row.evidence)]
     width = max(len(name) for name, _ in rows) + 2
     return Text("\n").join(Text.assemble((name.ljust(width), "bold"), value) for name, value in rows)
+
+
+def _timeline(entries) -> Text:
+    """The verdicts the row went through, oldest first, each with the evidence it came with."""
+    if not entries:
+        return Text("")
+    lines = [Text("Verdicts over time", style="dim")]
+    for at, state, why in entries:
+        clock = time.strftime("%H:%M:%S", time.localtime(at))
+        lines.append(Text.assemble((f"{clock}  ", "dim"), (state, "bold"), f"  {why}" if why else ""))
+    return Text("\n").join(lines)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import deque
 
 from rich.text import Text
@@ -25,6 +26,9 @@ _STATE_STYLE = {
     DownloadState.CANCELLING: "yellow",
     DownloadState.FINISHING: "green",
     DownloadState.ORPHANED: "bold magenta",
+    DownloadState.OWNER_UNKNOWN: "magenta",
+    DownloadState.NO_SPACE: "bold red",
+    DownloadState.WAITING: "yellow",
     DownloadState.DONE: "green",
     DownloadState.FAILED: "bold red",
     DownloadState.CANCELLED: "dim",
@@ -35,6 +39,7 @@ _COLUMNS = [("State", "state"), ("Repo", "repo"), ("Done", "done"), ("Speed", "s
 _REPO = 1
 _MIN_REPO = 12
 _HISTORY = 180
+_TIMELINE = 12
 
 
 class _DownloadAction(Message):
@@ -95,6 +100,8 @@ class DownloadsPane(Vertical, can_focus=True):
         """The columns (key, width) the table has now."""
         self.history: dict[str, deque[float]] = {}
         """Speed of each row at each refresh, for the details screen's sparkline."""
+        self.timeline: dict[str, deque[tuple[float, str, str]]] = {}
+        """Each row's verdicts as they changed: (wall-clock time, state, its first piece of evidence)."""
 
     def compose(self) -> ComposeResult:
         yield Static(
@@ -134,15 +141,22 @@ class DownloadsPane(Vertical, can_focus=True):
             return describe(row, self.stall_after)
         return describe_external(row, self.stall_after)
 
-    def _remember_speeds(self, shown: list[DownloadView | ExternalDownload]) -> None:
+    def _remember(self, shown: list[DownloadView | ExternalDownload]) -> None:
         keys = set()
+        now = time.time()
         for row in shown:
             key = _key(row)
             keys.add(key)
             rate = row.rate if isinstance(row, DownloadView) else row.progress.rate
             self.history.setdefault(key, deque(maxlen=_HISTORY)).append(rate or 0.0)
+            why = (row.error or "") if isinstance(row, DownloadView) else next(iter(row.evidence), "")
+            timeline = self.timeline.setdefault(key, deque(maxlen=_TIMELINE))
+            if not timeline or timeline[-1][1] != row.state.value:
+                timeline.append((now, row.state.value, why))
         for gone in set(self.history) - keys:
             del self.history[gone]
+        for gone in set(self.timeline) - keys:
+            del self.timeline[gone]
 
     def watch_views(self) -> None:
         self._show_rows()
@@ -155,7 +169,7 @@ class DownloadsPane(Vertical, can_focus=True):
             return  # a resize or a sample can come before the children are mounted
         table = self.table
         shown = self._rows()
-        self._remember_speeds(shown)
+        self._remember(shown)
         empty = not shown
         self.query_one("#downloads-empty").display = empty
         table.display = not empty
@@ -229,7 +243,15 @@ class DownloadsPane(Vertical, can_focus=True):
     def action_cancel(self) -> None:
         view = self.highlighted
         if isinstance(view, ExternalDownload):
-            self.post_message(self.StopOtherRequested(view))
+            if view.state is DownloadState.OWNER_UNKNOWN:
+                self.notify(
+                    f"{view.label}: no process on this machine writes it, yet it is in use; hftop neither stops "
+                    "nor deletes it.",
+                    severity="warning",
+                    timeout=8,
+                )
+            else:
+                self.post_message(self.StopOtherRequested(view))
         elif view is None:
             self.notify("No download to cancel.", severity="warning", timeout=3)
         elif not view.state.active:
@@ -240,7 +262,20 @@ class DownloadsPane(Vertical, can_focus=True):
     def action_retry(self) -> None:
         view = self.highlighted
         if isinstance(view, ExternalDownload):
-            if view.file_name and view.commit:
+            if view.state is DownloadState.WAITING:
+                self.notify(
+                    f"This process waits for pid {view.waiting_for}, which fetches the same file: "
+                    "R on that download's row fetches it with hftop.",
+                    timeout=6,
+                )
+            elif view.repo_type == "local":
+                self.notify(
+                    f"{view.label}: a local-dir download does not say which repo it comes from, so hftop cannot "
+                    "fetch it again. x stops it.",
+                    severity="warning",
+                    timeout=8,
+                )
+            elif view.file_name and view.commit:
                 self.post_message(self.TakeOverRequested(view))
             else:
                 self.notify(
@@ -310,6 +345,8 @@ def _key(row: DownloadView | ExternalDownload) -> str:
 
 def _external_cells(row: ExternalDownload) -> tuple[Text, ...]:
     p = row.progress
+    if row.state is DownloadState.WAITING:
+        return _row_cells(p.state, row.label, f"pid {row.waiting_for}", None, p.eta, p.quiet_for)
     done = fmt.size(p.real_bytes)
     if p.expected_size:
         done += f" {min(1.0, p.real_bytes / p.expected_size):4.0%}"
@@ -335,34 +372,38 @@ def _row_cells(
     )
 
 
+def _external_keys(row: ExternalDownload) -> str:
+    """What the keys do for this row, in the words of its verdict."""
+    state = row.state
+    refetch = bool(row.file_name and row.commit) and row.repo_type != "local"
+    again = ", R fetches the file again with hftop" if refetch else ""
+    if state is DownloadState.ORPHANED:
+        return f"x deletes it{again}."
+    if state is DownloadState.OWNER_UNKNOWN:
+        return "hftop leaves it alone: its writer is out of reach."
+    if state is DownloadState.WAITING:
+        return "x stops the waiting process."
+    if state is DownloadState.NO_SPACE:
+        return "c shows the cache, largest first, to free space; x stops the process."
+    if state is DownloadState.FINISHING:
+        return ""
+    return f"x stops its process{again.replace('again', 'instead')}."
+
+
 def describe_external(row: ExternalDownload, stall_after: float) -> Text:
-    """Another program's download in a line or two: whose it is and what its file shows."""
+    """Another program's download in a line or two: whose it is, the verdict's evidence, the keys."""
     p = row.progress
     name = row.file_name or f"blob {row.etag[:12]}"
-    if p.state is DownloadState.ORPHANED:
-        held = f" Its lock is held by pid {row.lock_holder}." if row.lock_holder else ""
-        return Text.assemble(
-            (name, "bold"),
-            " · ",
-            ("No process has this partial file open", "bold magenta"),
-            f": its download died. huggingface_hub never resumes it; {fmt.size(p.real_bytes)} wasted.{held}",
-        )
-    command = row.owner_command or "?"
-    if len(command) > 60:
-        command = command[:59] + "…"
-    remotes = f" → {', '.join(row.owner_remotes)}" if row.owner_remotes else " (no connection open)"
-    head = Text.assemble((name, "bold"), f" · pid {row.owner_pid} ({row.owner_status}) {command}{remotes} · ")
+    # Two lines hold the verdict; the command line and the hosts are in the details (Enter).
+    pid = f" · pid {row.owner_pid} ({row.owner_status})" if row.owner_pid is not None else ""
+    head = Text.assemble((name, "bold"), pid, " · ")
+    evidence = list(row.evidence) or [p.state.value]
     if p.state is DownloadState.STALLED:
-        return head + Text.assemble(
-            (f"The file has not grown for {fmt.duration(p.quiet_for)}", "bold red"),
-            f" (threshold {fmt.duration(stall_after)}; plain HTTP writes in 10 MiB steps).",
-        )
-    if p.state is DownloadState.FINISHING:
-        return head + Text("Full size reached: huggingface_hub is moving it into place.", style="green")
-    if p.state is DownloadState.SLOW_TAIL:
-        return head + Text.assemble(("Slow tail: ", "bold yellow"), f"{fmt.rate(p.rate)} over the last minute.")
-    return head + Text(
-        f"Growing at {fmt.rate(p.rate)} by its size on disk, which moves in 10 MiB steps; "
-        f"last grew {fmt.duration(p.quiet_for)} ago.",
-        style="dim",
+        evidence[0] += f" (threshold {fmt.duration(stall_after)})"
+    keys = _external_keys(row)
+    # The first piece of evidence and the keys; Enter shows the rest.
+    return head + Text.assemble(
+        (evidence[0][:1].upper() + evidence[0][1:], _STATE_STYLE[p.state]),
+        f". {keys}" if keys else ".",
+        (" Enter: evidence." if len(evidence) > 1 else "", "dim"),
     )

@@ -1,0 +1,193 @@
+"""Verdicts on other programs' downloads, from real huggingface_hub processes against the devhub:
+bytes on the socket between 10 MiB steps, network idle, a second process waiting on the lock,
+a local_dir download, a disk too small for the rest, and a writer hftop cannot see."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tui.core.downloads import DownloadState
+from tui.devhub.faults import Fault
+from tui.downloads.others import OtherDownloads
+from tui.probes.partials import find_partials
+
+MiB = 1024 * 1024
+REPO = "hftop-demo/qwen-small"
+FILE = "model.safetensors"
+SIZE = 90_000_000
+
+# hf_hub_download of one file, as a training script would call it (no tree listing left behind), with
+# the endpoint in HF_ENDPOINT as users set a mirror.
+ONE_FILE = (
+    "import sys; from huggingface_hub import hf_hub_download; "
+    "hf_hub_download(sys.argv[1], sys.argv[2], cache_dir=sys.argv[3] or None, local_dir=sys.argv[4] or None)"
+)
+
+
+def _start(devhub, cache: Path | None = None, local_dir: Path | None = None) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-c", ONE_FILE, REPO, FILE, str(cache or ""), str(local_dir or "")],
+        env={**os.environ, "HF_HUB_DOWNLOAD_TIMEOUT": "600", "HF_ENDPOINT": devhub.endpoint},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _until(predicate, others: OtherDownloads, timeout: float = 30.0, every: float = 0.3):
+    """Sample until `predicate(rows)` holds; returns those rows."""
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = others.sample()
+        if predicate(rows):
+            return rows
+        assert time.monotonic() < deadline, f"not seen within {timeout} s: {rows}"
+        time.sleep(every)
+
+
+@pytest.fixture
+def processes():
+    started: list[subprocess.Popen] = []
+    yield started
+    for proc in started:
+        proc.kill()
+        proc.wait()
+
+
+def test_bytes_on_the_socket_keep_a_slow_download_alive_and_give_its_speed(fresh_devhub, tmp_path, processes):
+    # 1 MB/s: the partial file grows by a 10 MiB step only every ~10 s, yet a 4 s threshold never trips.
+    fresh_devhub.set_fault(f"{REPO}/{FILE}", Fault(throttle=1_000_000))
+    cache = tmp_path / "hub"
+    processes.append(proc := _start(fresh_devhub, cache))
+    others = OtherDownloads(cache, stall_after=4.0)
+    try:
+        _until(lambda rows: any(r.owner_pid == proc.pid for r in rows), others)
+        states, rows = set(), ()
+        end = time.monotonic() + 9
+        while time.monotonic() < end:
+            rows = others.sample()
+            states |= {r.state for r in rows}
+            time.sleep(0.5)
+        [row] = rows
+        assert states == {DownloadState.DOWNLOADING}, states
+        assert row.progress.rate == pytest.approx(1_000_000, rel=0.25)
+        assert "arriving on its" in row.evidence[0]
+        assert (row.file_name, row.progress.expected_size) == (FILE, SIZE), "asked of the endpoint: no tree listing"
+    finally:
+        others.close()
+
+
+def test_network_idle_lock_waiter_and_doctor(outside_downloader, fresh_devhub, processes):
+    holder, cache = outside_downloader
+    deadline = time.monotonic() + 30
+    while not any(p.real_bytes >= 10 * MiB for p in find_partials(cache)):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    processes.append(waiter := _start(fresh_devhub, cache))
+
+    others = OtherDownloads(cache, stall_after=2.0)
+    try:
+        rows = _until(
+            lambda rows: any(r.state is DownloadState.WAITING for r in rows)
+            and any(r.state is DownloadState.STALLED for r in rows),
+            others,
+        )
+    finally:
+        others.close()
+    waiting = next(r for r in rows if r.state is DownloadState.WAITING)
+    stalled = next(r for r in rows if r.state is DownloadState.STALLED)
+    assert (waiting.owner_pid, waiting.waiting_for, waiting.file_name) == (waiter.pid, holder.pid, FILE)
+    assert f"PID {holder.pid} is fetching the same file: 10.5 MB of 90.0 MB, stalled" in waiting.evidence
+    assert stalled.owner_pid == holder.pid
+    assert stalled.evidence[0].startswith("network idle: ") and "nothing received for" in stalled.evidence[0]
+
+    out = subprocess.run(
+        [sys.executable, "-m", "tui", "doctor", "--json", "--watch", "1", "--stall-after", str(2 / 60),
+         "--cache-dir", str(cache)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert out.returncode == 1, out.stderr
+    verdicts = {d["verdict"]: d for d in json.loads(out.stdout)["downloads"]}
+    assert verdicts["waiting for lock"]["process"]["pid"] == waiter.pid
+    assert verdicts["waiting for lock"]["waiting_for_pid"] == holder.pid
+    assert "network idle" in verdicts["stalled"]["evidence"][0]
+
+
+def test_local_dir_download_is_found_through_open_files(fresh_devhub, tmp_path, processes):
+    fresh_devhub.set_fault(f"{REPO}/{FILE}", Fault(stall_after=10 * MiB))
+    local = tmp_path / "checkpoints"
+    processes.append(proc := _start(fresh_devhub, local_dir=local))
+    others = OtherDownloads(tmp_path / "hub", stall_after=300)
+    try:
+        rows = _until(lambda rows: any(r.progress.real_bytes >= 10 * MiB for r in rows), others)
+    finally:
+        others.close()
+    [row] = rows
+    assert (row.repo_type, row.repo_id, row.file_name, row.owner_pid) == ("local", str(local), FILE, proc.pid)
+    assert row.label == f"{local} (local dir)"
+    assert row.key.startswith(str(local / ".cache" / "huggingface" / "download"))
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 40 MiB filesystem of its own (tmpfs, which needs root: skipped otherwise)."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=40m", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small filesystem here: {done.stderr.decode().strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_remaining_bytes_larger_than_the_free_space(fresh_devhub, small_disk, processes):
+    fresh_devhub.set_fault(f"{REPO}/{FILE}", Fault(stall_after=10 * MiB))
+    cache = small_disk / "hub"
+    processes.append(proc := _start(fresh_devhub, cache))
+    others = OtherDownloads(cache, stall_after=300)
+    try:
+        rows = _until(lambda rows: any(r.state is DownloadState.NO_SPACE for r in rows), others)
+    finally:
+        others.close()
+    [row] = rows
+    assert row.owner_pid == proc.pid
+    assert row.evidence[0].startswith(f"{(SIZE - 10 * MiB) / 1e6:.1f} MB left to fetch")
+    out = subprocess.run(
+        [sys.executable, "-m", "tui", "doctor", "--json", "--watch", "0.2", "--cache-dir", str(cache)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert out.returncode == 1 and json.loads(out.stdout)["downloads"][0]["verdict"] == "disk full"
+
+
+WRITER_ELSEWHERE = """
+import sys, time
+path = sys.argv[1]
+for _ in range(200):
+    with open(path, "ab") as f:   # opened and closed each time: no local process keeps it open
+        f.write(b"x" * 65536)
+    time.sleep(0.1)
+"""
+
+
+def test_a_file_growing_with_no_local_writer_has_an_unknown_owner(tmp_path, processes):
+    # What a download on another machine sharing this cache (NFS) looks like from here.
+    blobs = tmp_path / "hub" / "models--org--shared" / "blobs"
+    blobs.mkdir(parents=True)
+    partial = blobs / f"{'a' * 64}.1a2b3c4d.incomplete"
+    partial.write_bytes(b"")
+    others = OtherDownloads(tmp_path / "hub", stall_after=300)
+    try:
+        processes.append(subprocess.Popen([sys.executable, "-c", WRITER_ELSEWHERE, str(partial)]))
+        rows = _until(lambda rows: rows and rows[0].state is DownloadState.OWNER_UNKNOWN, others, timeout=15)
+    finally:
+        others.close()
+    assert rows[0].owner_pid is None
+    assert "it grew while no local process had it open" in rows[0].evidence

@@ -1,0 +1,83 @@
+"""Evidence from hf_xet's own log: `$HF_XET_CACHE/logs/*_<pid>.log`, JSON lines written by the
+Xet client inside a downloading process (its last activity, retries, errors such as 403 or a full disk)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+TAIL_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class XetLogReading:
+    path: Path
+    last_entry: float | None
+    """When the client last wrote anything (epoch seconds)."""
+    last_problem: str | None
+    """Its last warning or error, in its own words."""
+    no_space: bool
+    """That problem is a full disk."""
+
+
+def xet_cache_dir(environ: dict[str, str]) -> Path:
+    """Where hf_xet of a process with this environment keeps its cache (and its logs)."""
+    if environ.get("HF_XET_CACHE"):
+        return Path(environ["HF_XET_CACHE"]).expanduser()
+    if environ.get("HF_HOME"):
+        return Path(environ["HF_HOME"]).expanduser() / "xet"
+    xdg = environ.get("XDG_CACHE_HOME") or os.path.join(environ.get("HOME") or os.path.expanduser("~"), ".cache")
+    return Path(xdg) / "huggingface" / "xet"
+
+
+def read_xet_log(xet_cache: Path, pid: int) -> XetLogReading | None:
+    """The newest log of process `pid`, or None when it wrote none (plain HTTP, or no Xet)."""
+    try:
+        logs = [e for e in os.scandir(xet_cache / "logs") if e.name.endswith(f"_{pid}.log")]
+    except OSError:
+        return None
+    if not logs:
+        return None
+    newest = max(logs, key=lambda e: e.stat().st_mtime)
+    try:
+        with open(newest.path, "rb") as f:
+            f.seek(max(0, os.fstat(f.fileno()).st_size - TAIL_BYTES))
+            lines = f.read().decode("utf-8", "replace").splitlines()
+    except OSError:
+        return None
+    last_entry, problem = None, None
+    for line in lines:
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(entry, dict):
+            continue
+        when = _timestamp(entry.get("timestamp"))
+        last_entry = when if when is not None else last_entry
+        if str(entry.get("level", "")).upper() in ("WARN", "WARNING", "ERROR"):
+            problem = _message(entry)
+    if last_entry is None:
+        last_entry = newest.stat().st_mtime
+    no_space = problem is not None and ("No space left" in problem or "ENOSPC" in problem)
+    return XetLogReading(Path(newest.path), last_entry, problem, no_space)
+
+
+def _timestamp(value: object) -> float | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def _message(entry: dict) -> str:
+    fields = entry.get("fields") if isinstance(entry.get("fields"), dict) else {}
+    message = str(fields.get("message") or entry.get("message") or "")
+    extra = [f"{k}={v}" for k, v in fields.items() if k != "message"]
+    text = " ".join([message, *extra]).strip()
+    return text[:200]
