@@ -9,8 +9,12 @@ timestamp, and feeds scripted network counters, so the pictures change only when
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
+import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 from textual.widgets import DataTable
@@ -100,6 +104,44 @@ async def shoot_demo_downloads(hub: DevHub, cache: Path) -> None:
         print(app.save_screenshot(filename="add-download.svg", path=str(HERE)))
 
 
+# Another program's download, as a training script would run it, and a second one of the same file.
+OUTSIDE = (
+    "import sys; from huggingface_hub import hf_hub_download; "
+    "hf_hub_download('hftop-demo/qwen-small', 'model.safetensors', cache_dir=sys.argv[1])"
+)
+
+
+async def shoot_stall(hub: DevHub, cache: Path) -> None:
+    """Another program's download held by the hub at 10 MiB, a second process waiting for its lock,
+    and the details of the stall. Real clock: the verdicts need time to pass."""
+    hub.set_fault(*parse_fault("hftop-demo/qwen-small/model.safetensors:stall_after=10485760"))
+    env = {**os.environ, "HF_ENDPOINT": hub.endpoint, "HF_HUB_DOWNLOAD_TIMEOUT": "600"}
+    holder = subprocess.Popen([sys.executable, "-c", OUTSIDE, str(cache)], env=env, stderr=subprocess.DEVNULL)
+    time.sleep(3)
+    waiter = subprocess.Popen([sys.executable, "-c", OUTSIDE, str(cache)], env=env, stderr=subprocess.DEVNULL)
+    try:
+        settings = Settings(cache_dir=cache, endpoint=hub.endpoint, refresh=1.0, stall_after=DEMO_STALL_AFTER)
+        app = make_app(settings, Sources(counters=scripted_counters(), disk=fixed_disk))
+        wanted = {DownloadState.STALLED, DownloadState.WAITING}
+        async with app.run_test(size=(120, 36)) as pilot:
+            for _ in range(600):
+                await pilot.pause(0.1)
+                if {r.state for r in app.downloads_pane.external} == wanted:
+                    break
+            else:
+                raise SystemExit(f"no stall and waiter: {app.downloads_pane.external}")
+            app.downloads_pane.table.focus()
+            await pilot.pause(0.3)
+            print(app.save_screenshot(filename="stall.svg", path=str(HERE)))
+            await pilot.press("enter")
+            await pilot.pause(1.5)
+            print(app.save_screenshot(filename="stall-details.svg", path=str(HERE)))
+    finally:
+        for proc in (holder, waiter):
+            proc.kill()
+            proc.wait()
+
+
 def main() -> None:
     with DevHub() as hub:
         cache = build_fixed_cache(hub.endpoint)
@@ -108,6 +150,7 @@ def main() -> None:
         try:
             shutil.copytree(cache, scratch / "hub", symlinks=True)
             asyncio.run(shoot_demo_downloads(hub, scratch / "hub"))
+            asyncio.run(shoot_stall(hub, scratch / "stall"))
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 

@@ -50,7 +50,7 @@ def test_doctor_reports_a_live_download_then_a_stall_then_an_orphan(outside_down
     proc.wait()
     out = _doctor(cache)
     assert out.returncode == 1
-    assert "PROCESS GONE" in out.stdout and "no live process has the file open" in out.stdout
+    assert "PROCESS GONE" in out.stdout and "no live process on this machine has the file open" in out.stdout
 
 
 def test_doctor_on_a_clean_or_missing_cache_exits_0(tmp_path):

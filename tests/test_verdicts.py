@@ -191,3 +191,46 @@ def test_a_file_growing_with_no_local_writer_has_an_unknown_owner(tmp_path, proc
         others.close()
     assert rows[0].owner_pid is None
     assert "it grew while no local process had it open" in rows[0].evidence
+
+
+def test_a_slow_tail_then_the_end(fresh_devhub, tmp_path, processes):
+    # 27 MB at 4 MB/s, then the last 10 % at 100 kB/s.
+    fresh_devhub.set_fault(
+        "hftop-demo/whisper-small/model.safetensors",
+        Fault(throttle=4_000_000, tail_rate=100_000, tail_fraction=0.1),
+    )
+    cache = tmp_path / "hub"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", ONE_FILE, "hftop-demo/whisper-small", FILE, str(cache), ""],
+        env={**os.environ, "HF_ENDPOINT": fresh_devhub.endpoint},
+    )
+    processes.append(proc)
+    others = OtherDownloads(cache, stall_after=60)
+    try:
+        rows = _until(lambda rows: rows and rows[0].state is DownloadState.SLOW_TAIL, others, timeout=40)
+    finally:
+        others.close()
+    assert rows[0].owner_pid == proc.pid
+    # Still moving, at a fraction of the 4 MB/s before (the 10 s window still holds some of it).
+    assert 50_000 < rows[0].progress.rate < 1_000_000 and rows[0].progress.eta is not None
+    assert "well under its own average speed" in rows[0].evidence
+
+
+def test_a_dropped_connection_is_retried_and_never_called_stalled(fresh_devhub, tmp_path, processes):
+    fresh_devhub.set_fault(f"{REPO}/{FILE}", Fault(throttle=10_000_000, drop_after=30 * MiB, drop_times=1))
+    cache = tmp_path / "hub"
+    processes.append(proc := _start(fresh_devhub, cache))
+    others = OtherDownloads(cache, stall_after=5)
+    states = set()
+    try:
+        _until(lambda rows: bool(rows), others)
+        deadline = time.monotonic() + 60
+        while proc.poll() is None:
+            assert time.monotonic() < deadline, "the download did not finish"
+            states |= {r.state for r in others.sample()}
+            time.sleep(0.3)
+        assert others.sample() == ()
+    finally:
+        others.close()
+    assert proc.returncode == 0
+    assert states <= {DownloadState.DOWNLOADING, DownloadState.FINISHING}, states

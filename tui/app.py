@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from textual import on, work
@@ -56,10 +56,18 @@ class _UnwaitedExecutor(ThreadPoolExecutor):
         super().shutdown(wait=False, cancel_futures=True)
 
 
+CACHE_CHECK_INTERVAL = 5.0
+"""Seconds between two looks for changes in the cache, unless a download started or ended."""
+
+
 @dataclass
 class _CacheWatch:
     fingerprint: tuple | None = None
     rescan_requested: bool = True
+    check_requested: bool = True
+    """A download started or ended: look for changes at the next tick instead of waiting."""
+    checked_at: float = float("-inf")
+    downloads_seen: dict[str, frozenset] = field(default_factory=dict)
     worker: Worker | None = None
     scans: int = 0
 
@@ -149,9 +157,15 @@ class HfTopApp(DownloadActions, App[None]):
         if self._partials_worker is None or self._partials_worker.is_finished:
             self._partials_worker = self._watch_partials()
         if self._cache.worker is None or self._cache.worker.is_finished:
-            force = self._cache.rescan_requested
-            self._cache.rescan_requested = False
-            self._cache.worker = self._watch_cache(force)
+            watch = self._cache
+            force = watch.rescan_requested
+            # The fingerprint stats every repo folder: worth it every few seconds, or when a download
+            # started or ended, not every tick.
+            check = force or watch.check_requested or time.monotonic() - watch.checked_at >= CACHE_CHECK_INTERVAL
+            watch.rescan_requested = watch.check_requested = False
+            if check:
+                watch.checked_at = time.monotonic()
+            watch.worker = self._watch_cache(force, check)
 
     @work(thread=True, group="network", exit_on_error=False)
     def _sample_network(self) -> None:
@@ -163,17 +177,30 @@ class HfTopApp(DownloadActions, App[None]):
 
     @work(thread=True, group="downloads", exit_on_error=False)
     def _sample_downloads(self) -> None:
-        self.post_message(DownloadsSampled(self.downloads.views()))
+        views = self.downloads.views()
+        self._note_downloads("own", ((v.id, v.state, v.files_done) for v in views))
+        self.post_message(DownloadsSampled(views))
 
     @work(thread=True, group="partials", exit_on_error=False)
     def _watch_partials(self) -> None:
         own = {v.pid for v in self.downloads.views() if v.pid}
-        self.post_message(PartialsSampled(self._others.sample(exclude_pids=own)))
+        found = self._others.sample(exclude_pids=own)
+        self._note_downloads("other", (d.key for d in found))
+        self.post_message(PartialsSampled(found))
+
+    def _note_downloads(self, kind: str, items) -> None:
+        """A change in the downloads (one started, ended, finished a file) asks for a look at the cache."""
+        items = frozenset(items)
+        if self._cache.downloads_seen.get(kind) != items:
+            self._cache.downloads_seen[kind] = items
+            self._cache.check_requested = True
 
     @work(thread=True, group="cache", exit_on_error=False)
-    def _watch_cache(self, force: bool) -> None:
+    def _watch_cache(self, force: bool, check: bool = True) -> None:
         cache_dir = self.settings.cache_dir
         self.post_message(DiskSampled(self.sources.disk(cache_dir)))
+        if not check:
+            return
         # The fingerprint is taken before the scan, so a change during the scan triggers another one.
         fingerprint = cache_fingerprint(cache_dir)
         if not force and fingerprint == self._cache.fingerprint:

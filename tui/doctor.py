@@ -18,7 +18,7 @@ TROUBLE = {DownloadState.STALLED, DownloadState.ORPHANED, DownloadState.NO_SPACE
 _ADVICE = {
     DownloadState.DOWNLOADING: "still arriving; nothing to do",
     DownloadState.SLOW_TAIL: "still arriving, slowly: wait, or restart it on a faster mirror",
-    DownloadState.STALLED: "nothing written for longer than the stall threshold: stop the process and retry",
+    DownloadState.STALLED: "no progress for longer than the stall threshold: stop the process and retry",
     DownloadState.FINISHING: "full size reached; huggingface_hub is moving it into place",
     DownloadState.ORPHANED: "its process is gone and huggingface_hub never resumes it: delete it to free the space",
     DownloadState.OWNER_UNKNOWN: "written by a process out of sight (another machine or container): check there",
@@ -67,6 +67,8 @@ def as_json(downloads: tuple[ExternalDownload, ...], cache_dir: Path, stall_afte
                     "command": d.owner_command,
                     "status": d.owner_status,
                     "connected_to": list(d.owner_remotes),
+                    "started": d.owner_started,
+                    "cpu_percent": None if d.owner_cpu is None else round(d.owner_cpu, 1),
                 },
                 "lock_held_by": d.lock_holder,
             }
@@ -80,20 +82,25 @@ def print_report(downloads: tuple[ExternalDownload, ...], cache_dir: Path, out: 
         print(f"No download in progress and no partial file in {cache_dir}.", file=out)
         return
     print(f"{fmt.count(len(downloads), 'download')} in {cache_dir}:\n", file=out)
+    indent = " " * 4
     for d in downloads:
         p = d.progress
         size = fmt.size(p.real_bytes) + (f" of {fmt.size(p.expected_size)}" if p.expected_size else "")
-        print(f"{d.state.value.upper():13} {d.label}  {d.file_name or 'blob ' + d.etag[:12]}  {size}", file=out)
+        if d.state is DownloadState.WAITING:
+            size = f"waits for pid {d.waiting_for}"
+        print(f"{d.state.value.upper()}  {d.label}  {d.file_name or 'blob ' + d.etag[:12]}  {size}", file=out)
         if d.owner_pid is not None:
-            print(f"              process {d.owner_pid} ({d.owner_status}): {d.owner_command}", file=out)
+            print(f"{indent}process {d.owner_pid} ({d.owner_status}): {d.owner_command}", file=out)
             if d.owner_remotes:
-                print(f"              connected to {', '.join(d.owner_remotes)}", file=out)
+                print(f"{indent}connected to {', '.join(d.owner_remotes)}", file=out)
         else:
-            print("              no live process has the file open", file=out)
+            print(f"{indent}no live process on this machine has the file open", file=out)
         for line in d.evidence:
-            print(f"              · {line}", file=out)
-        print(f"              → {_ADVICE.get(d.state, '')}", file=out)
-        print(f"              {d.key}", file=out)
+            print(f"{indent}· {line}", file=out)
+        print(f"{indent}→ {_ADVICE.get(d.state, '')}", file=out)
+        if d.state is not DownloadState.WAITING:
+            print(f"{indent}{d.key}", file=out)
+        print(file=out)
 
 
 def run(cache_dir: Path, stall_after: float, watch_seconds: float, json_output: bool, out: TextIO) -> int:

@@ -213,6 +213,8 @@ class PartialReading:
     """Free space on the filesystem the file is written to."""
     hidden_owner: bool = False
     """Its lock is held by a process hftop cannot see (another container or machine)."""
+    disk_error: str | None = None
+    """The writer reported a full disk (hf_xet's log says so), in its words."""
 
 
 @dataclass
@@ -303,12 +305,16 @@ def partial_progress(w: _Watched, now: float, reading: PartialReading, stall_aft
     elif expected and real >= expected:
         state = DownloadState.FINISHING
         evidence.append("full size on disk; huggingface_hub is moving it into place")
-    elif r.free_bytes is not None and (
-        r.free_bytes < DISK_FULL_MARGIN or (remaining is not None and remaining > r.free_bytes)
+    elif r.disk_error or (
+        r.free_bytes is not None
+        and (r.free_bytes < DISK_FULL_MARGIN or (remaining is not None and remaining > r.free_bytes))
     ):
         state = DownloadState.NO_SPACE
-        left = f"{fmt.size(remaining)} left to fetch, " if remaining is not None else ""
-        evidence.append(f"{left}{fmt.size(r.free_bytes)} free on its disk")
+        if r.free_bytes is not None:
+            left = f"{fmt.size(remaining)} left to fetch, " if remaining is not None else ""
+            evidence.append(f"{left}{fmt.size(r.free_bytes)} free on its disk")
+        if r.disk_error:
+            evidence.append(r.disk_error)
         evidence.append(f"last grew {_ago(quiet)}")
     else:
         state = running_state(
@@ -392,6 +398,10 @@ class ExternalDownload:
     """Evidence from outside the file: hf_xet's log, who waits for its lock."""
     waiting_for: int | None = None
     """For a process waiting on the lock: the pid holding it."""
+    owner_started: float | None = None
+    """When the owning process started (epoch seconds)."""
+    owner_cpu: float | None = None
+    """The owning process's CPU use since the last look, in percent of one core."""
 
     @property
     def label(self) -> str:

@@ -22,7 +22,7 @@ from tui.probes.partials import (
     lock_path,
     owner_process,
 )
-from tui.probes.xetlog import read_xet_log, xet_cache_dir
+from tui.probes.xetlog import XetLogReading, read_xet_log, xet_cache_dir
 from tui.settings import default_endpoint
 
 LOCAL_DIR_SWEEP = 5.0
@@ -51,9 +51,11 @@ class OtherDownloads:
         self._lookups: dict[tuple[str, str, str, str], Future] = {}
         self._lookup_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hftop-lookup")
         self._environ: dict[int, dict[str, str]] = {}
+        self._cpu_seen: dict[int, tuple[float, float]] = {}
 
     def close(self) -> None:
         self._locks.close()
+        self._finder.close()
         self._lookup_pool.shutdown(wait=False, cancel_futures=True)
 
     def wait_for_lookups(self, timeout: float) -> None:
@@ -68,6 +70,8 @@ class OtherDownloads:
         partials = [*self._finder.find(self.cache_dir), *self._local_dir_partials()]
         partials = [p for p in partials if not {o.pid for o in p.owners} & exclude]
         partials = [self._with_lookup(p) for p in partials]
+        xet = {p.owners[0].pid: self._xet_log(p.owners[0].pid) for p in partials if p.owners}
+        cpu = self._cpu_use({o.pid: o.cpu_seconds for p in partials for o in p.owners[:1]}, now)
         readings = {
             str(p.path): PartialReading(
                 p.real_bytes,
@@ -79,6 +83,7 @@ class OtherDownloads:
                 connections=p.connections,
                 free_bytes=p.free_bytes,
                 hidden_owner=p.lock_holder is not None and not p.owners,
+                disk_error=_xet_disk_error(xet.get(p.owners[0].pid)) if p.owners else None,
             )
             for p in partials
         }
@@ -97,7 +102,9 @@ class OtherDownloads:
                 owner_remotes=p.owners[0].remotes if p.owners else (),
                 lock_holder=p.lock_holder,
                 progress=progress[str(p.path)],
-                notes=self._xet_notes(p.owners[0].pid, now) if p.owners else (),
+                notes=_xet_notes(xet.get(p.owners[0].pid), now) if p.owners else (),
+                owner_started=p.owners[0].started if p.owners else None,
+                owner_cpu=cpu.get(p.owners[0].pid) if p.owners else None,
             )
             for p in partials
         ]
@@ -161,17 +168,17 @@ class OtherDownloads:
         if p.expected_size is not None or p.repo_type == "local" or not p.owners:
             return p
         endpoint = default_endpoint(self._owner_environ(p.owners[0].pid))
-        revision = p.commit or _ref_commit(p.path.parent.parent) or "main"
         key = (endpoint, p.repo_type, p.repo_id, p.etag)
         future = self._lookups.get(key)
         if future is None:
+            revision = p.commit or _ref_commit(p.path.parent.parent) or "main"
             future = self._lookups[key] = self._lookup_pool.submit(
-                lookup_blob, endpoint, p.repo_type, p.repo_id, revision, p.etag
+                _lookup, endpoint, p.repo_type, p.repo_id, revision, p.etag
             )
         if not future.done() or future.exception() is not None or future.result() is None:
             return p
-        name, size = future.result()
-        return replace(p, file_name=p.file_name or name, expected_size=size, commit=p.commit or _full_hash(revision))
+        name, size, commit = future.result()
+        return replace(p, file_name=p.file_name or name, expected_size=size, commit=p.commit or commit)
 
     def _owner_environ(self, pid: int) -> dict[str, str]:
         if pid not in self._environ:
@@ -181,14 +188,31 @@ class OtherDownloads:
                 self._environ[pid] = {}
         return self._environ[pid]
 
-    def _xet_notes(self, pid: int, now: float) -> tuple[str, ...]:
-        log = read_xet_log(xet_cache_dir(self._owner_environ(pid)), pid)
-        if log is None:
-            return ()
-        notes = [f"hf_xet log: last entry {fmt.duration(max(0.0, now - log.last_entry))} ago"]
-        if log.last_problem:
-            notes.append(f"hf_xet: {log.last_problem}")
-        return tuple(notes)
+    def _xet_log(self, pid: int) -> XetLogReading | None:
+        return read_xet_log(xet_cache_dir(self._owner_environ(pid)), pid)
+
+    def _cpu_use(self, cpu_seconds: dict[int, float | None], now: float) -> dict[int, float]:
+        """Percent of one core each process used since the last sample."""
+        use = {}
+        for pid, seconds in cpu_seconds.items():
+            before = self._cpu_seen.get(pid)
+            if seconds is not None and before is not None and now > before[1]:
+                use[pid] = max(0.0, 100 * (seconds - before[0]) / (now - before[1]))
+        self._cpu_seen = {pid: (s, now) for pid, s in cpu_seconds.items() if s is not None}
+        return use
+
+
+def _xet_notes(log: XetLogReading | None, now: float) -> tuple[str, ...]:
+    if log is None:
+        return ()
+    notes = [f"hf_xet log: last entry {fmt.duration(max(0.0, now - log.last_entry))} ago"]
+    if log.last_problem:
+        notes.append(f"hf_xet: {log.last_problem}")
+    return tuple(notes)
+
+
+def _xet_disk_error(log: XetLogReading | None) -> str | None:
+    return f"hf_xet: {log.last_problem}" if log is not None and log.no_space else None
 
 
 def _ref_commit(repo_folder: Path) -> str | None:
@@ -198,8 +222,11 @@ def _ref_commit(repo_folder: Path) -> str | None:
         return None
 
 
-def _full_hash(revision: str) -> str | None:
-    return revision if len(revision) == 40 else None
+def _lookup(endpoint: str, repo_type: str, repo_id: str, revision: str, etag: str) -> tuple[str, int, str | None] | None:
+    found = lookup_blob(endpoint, repo_type, repo_id, revision, etag)
+    if found is None:
+        return None
+    return found[0], found[1], revision if len(revision) == 40 else None
 
 
 class ActionRefused(RuntimeError):

@@ -9,33 +9,30 @@ huggingface_hub waits for `.locks/<repo>/<etag>.lock` through filelock, which tr
 2. the open files of likely processes are read in a tight loop for a little over two polling
    periods each, which catches the waiter's brief open.
 
-Python has no inotify binding in the standard library and psutil none at all, hence ctypes.
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import os
-import struct
 import time
 from collections.abc import Collection
 from pathlib import Path
 
-_IN_OPEN = 0x20
-_IN_CLOSE = 0x08 | 0x10
+from tui.probes.inotify import IN_CLOSE, IN_OPEN, Inotify
+
+_MASK = IN_OPEN | IN_CLOSE
 """Closes are watched too: inotify merges identical events that follow each other unread, so
 open/close pairs keep each open counted."""
-_IN_NONBLOCK = 0o4000
-_IN_CLOEXEC = 0o2000000
-_EVENT = struct.Struct("iIII")
 
 POLLED_OPENS = 3
 """Opens of one lock file between two looks that mark it as polled by a waiter."""
-SAMPLE_EACH = 0.12
-"""Seconds one candidate's open files are read in a loop: over two of filelock's 50 ms polls."""
-BUDGET = 0.6
+SAMPLE_EACH = 0.35
+"""Seconds one candidate's open files are read in a loop: seven of filelock's 50 ms polls, as a busy machine
+delays some of them."""
+BUDGET = 1.5
 """Seconds of sampling at most per look; the remaining candidates wait for the next look."""
+REST = 30.0
+"""Seconds a polled lock is left alone after two passes over every candidate found no waiter."""
 
 
 class LockWatcher:
@@ -43,26 +40,24 @@ class LockWatcher:
 
     def __init__(self, cache_dir: Path) -> None:
         self.locks_dir = Path(cache_dir) / ".locks"
-        self._fd = _inotify_init()
-        self._dirs: dict[str, int] = {}
-        self._wd_dirs: dict[int, str] = {}
+        self._inotify = Inotify()
         self._listed_mtime: int | None = None
         self._waiters: dict[str, set[int]] = {}
+        self._resting: dict[str, float] = {}
+        """lock → until when it is not sampled again, after every candidate was looked at in vain."""
         self._pending: dict[str, list[int]] = {}
         """lock → candidates still to sample for it."""
 
     @property
     def available(self) -> bool:
-        return self._fd is not None
+        return self._inotify.available
 
     def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        self._inotify.close()
 
     def look(self, holders: dict[str, int], exclude: Collection[int] = ()) -> dict[str, set[int]]:
         """Lock path → pids found waiting for it. `holders` maps held lock paths to their holder."""
-        if self._fd is None:
+        if not self._inotify.available:
             return {}
         self._watch_new_folders()
         polled = {lock for lock, opens in self._drain().items() if opens >= POLLED_OPENS and lock in holders}
@@ -74,12 +69,20 @@ class LockWatcher:
         for lock in polled:
             if self._waiters.get(lock):
                 continue
-            if lock not in self._pending:
-                skip = {os.getpid(), holders[lock], *exclude}
-                self._pending[lock] = [pid for pid in _candidates() if pid not in skip]
-            queue = self._pending[lock]
-            while queue and time.monotonic() < deadline:
-                pid = queue.pop(0)
+            if time.monotonic() < self._resting.get(lock, 0.0):
+                continue
+            skip = {os.getpid(), holders[lock], *exclude}
+            passes = 0
+            while time.monotonic() < deadline:
+                if not self._pending.get(lock):  # every candidate looked at: again, a busy waiter may have been late
+                    passes += 1
+                    self._pending[lock] = [pid for pid in _candidates() if pid not in skip]
+                    if passes > 2 or not self._pending[lock]:
+                        # Nobody hftop may look at (hftop's own download, another user's process):
+                        # the lock stays polled, so rest instead of sampling every refresh.
+                        self._resting[lock] = time.monotonic() + REST
+                        break
+                pid = self._pending[lock].pop(0)
                 if _opens_within(pid, lock, SAMPLE_EACH):
                     self._waiters.setdefault(lock, set()).add(pid)
                     break
@@ -98,31 +101,15 @@ class LockWatcher:
         except OSError:
             return
         for folder in folders:
-            if folder in self._dirs:
-                continue
-            wd = _LIBC.inotify_add_watch(self._fd, os.fsencode(folder), _IN_OPEN | _IN_CLOSE)
-            if wd >= 0:
-                self._dirs[folder] = wd
-                self._wd_dirs[wd] = folder
+            self._inotify.watch(folder, _MASK)
 
     def _drain(self) -> dict[str, int]:
         opens: dict[str, int] = {}
-        while True:
-            try:
-                data = os.read(self._fd, 1 << 16)
-            except BlockingIOError:
-                return opens
-            except OSError:
-                return opens
-            offset = 0
-            while offset + _EVENT.size <= len(data):
-                wd, mask, _, length = _EVENT.unpack_from(data, offset)
-                name = data[offset + _EVENT.size : offset + _EVENT.size + length].rstrip(b"\0")
-                offset += _EVENT.size + length
-                folder = self._wd_dirs.get(wd)
-                if folder and mask & _IN_OPEN and name.endswith(b".lock"):
-                    path = os.path.join(folder, os.fsdecode(name))
-                    opens[path] = opens.get(path, 0) + 1
+        for event in self._inotify.events():
+            if event.folder and event.mask & IN_OPEN and event.name.endswith(".lock"):
+                path = os.path.join(event.folder, event.name)
+                opens[path] = opens.get(path, 0) + 1
+        return opens
 
 
 def _opens_within(pid: int, lock: str, seconds: float) -> bool:
@@ -172,23 +159,3 @@ def _candidates() -> list[int]:
 
 def _alive(pid: int) -> bool:
     return os.path.exists(f"/proc/{pid}")
-
-
-def _load_libc() -> ctypes.CDLL | None:
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        libc.inotify_init1.argtypes = [ctypes.c_int]
-        libc.inotify_add_watch.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32]
-        return libc
-    except (OSError, AttributeError):
-        return None
-
-
-_LIBC = _load_libc()
-
-
-def _inotify_init() -> int | None:
-    if _LIBC is None:
-        return None
-    fd = _LIBC.inotify_init1(_IN_NONBLOCK | _IN_CLOEXEC)
-    return fd if fd >= 0 else None

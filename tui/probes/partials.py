@@ -17,6 +17,7 @@ from pathlib import Path
 import psutil
 
 from tui.probes.disk import disk_space
+from tui.probes.inotify import IN_CHANGES, Inotify
 from tui.probes.tcpinfo import SocketCounters, established_sockets
 
 _PREFIXES = {"models--": "model", "datasets--": "dataset", "spaces--": "space", "kernels--": "kernel"}
@@ -38,6 +39,10 @@ class OwnerProcess:
     """`host:port` of its established TCP connections: where its bytes come from."""
     sockets: frozenset[int] | None = None
     """Inodes of the sockets it has open; None when its open files cannot be read."""
+    started: float | None = None
+    """When it started (epoch seconds)."""
+    cpu_seconds: float | None = None
+    """CPU time it has used so far (user + system)."""
 
 
 @dataclass(frozen=True)
@@ -74,53 +79,93 @@ class PartialFile:
 class PartialFinder:
     """Finds partial files each refresh without listing every `blobs/` folder every time.
 
-    Creating or renaming a file changes its folder's mtime, so a `blobs/` folder is listed again
-    only when its mtime moved; the partial files known in it are stat'ed each time (their growth).
-    On a 100,000-file cache that is 200 stats a refresh instead of 100,000 directory entries.
+    inotify says which `blobs/` folders had files created, renamed or deleted since the last look;
+    only those are listed again, and the partial files known in them are stat'ed (their growth).
+    On a 100,000-file cache that is a few stats a refresh instead of 100,000 directory entries.
+    Where inotify is refused (no support, the watch limit), a folder is listed again when its
+    mtime moved, which costs a stat of every `blobs/` folder each refresh.
     """
 
     def __init__(self) -> None:
-        self._listed: dict[str, tuple[int, tuple[str, ...]]] = {}
-        """blobs folder → (its mtime in ns, the partial file names in it)."""
+        self._inotify = Inotify()
+        self._root: str | None = None
+        self._repos: dict[str, tuple[str, str]] | None = None
+        """repo folder → (repo type, repo id); None: the cache folder must be listed again."""
+        self._names: dict[str, tuple[str, ...]] = {}
+        """blobs folder → the partial file names in it, as last listed."""
+        self._mtimes: dict[str, int] = {}
+        """blobs folder without a watch → its mtime when last listed."""
+        self._dirty: set[str] = set()
+        self._locks = LockTable()
+
+    def close(self) -> None:
+        self._inotify.close()
 
     def find(self, cache_dir: Path) -> tuple[PartialFile, ...]:
         """Every partial file under the cache with its writer, if alive."""
-        return _describe(Path(cache_dir), self._locate(Path(cache_dir)))
+        return _describe(Path(cache_dir), self._locate(os.fspath(cache_dir)), self._locks)
 
-    def _locate(self, cache_dir: Path) -> list[tuple[Path, str, str, str, os.stat_result]]:
+    def _locate(self, root: str) -> list[tuple[Path, str, str, str, os.stat_result]]:
+        if root != self._root:
+            self._root, self._repos, self._names, self._mtimes, self._dirty = root, None, {}, {}, set()
+        for event in self._inotify.events():
+            if event.folder is None:  # events were lost: look at everything again
+                self._repos, self._names = None, {}
+            elif event.folder == root:
+                self._repos = None
+            else:
+                self._dirty.add(event.folder)
+        if self._repos is None or not self._inotify.watching(root):
+            self._repos = self._list_repos(root)
         found: list[tuple[Path, str, str, str, os.stat_result]] = []
-        try:
-            repos = list(os.scandir(cache_dir))
-        except OSError:
-            return found
-        listed = {}
-        for entry in repos:
-            repo_type = next((t for p, t in _PREFIXES.items() if entry.name.startswith(p)), None)
-            if repo_type is None:
-                continue
-            blobs = os.path.join(entry.path, "blobs")
-            try:
-                mtime = os.stat(blobs).st_mtime_ns
-            except OSError:
-                continue
-            known = self._listed.get(blobs)
-            if known is None or known[0] != mtime:
-                try:
-                    names = tuple(n for n in os.listdir(blobs) if n.endswith(_SUFFIX))
-                except OSError:
-                    continue
-                known = (mtime, names)
-            listed[blobs] = known
-            repo_id = entry.name.split("--", 1)[1].replace("--", "/")
-            for name in known[1]:
-                path = os.path.join(blobs, name)
+        for repo, (repo_type, repo_id) in self._repos.items():
+            blobs = repo + "/blobs"
+            names = self._partial_names(blobs)
+            for name in names:
+                path = blobs + "/" + name
                 try:
                     st = os.stat(path, follow_symlinks=False)
                 except OSError:
                     continue
                 found.append((Path(path), repo_type, repo_id, name[: -len(_SUFFIX)].split(".")[0], st))
-        self._listed = listed
         return found
+
+    def _list_repos(self, root: str) -> dict[str, tuple[str, str]]:
+        self._inotify.watch(root, IN_CHANGES)  # before listing: nothing created in between is missed
+        repos = {}
+        try:
+            entries = list(os.scandir(root))
+        except OSError:
+            return repos
+        for entry in entries:
+            repo_type = next((t for p, t in _PREFIXES.items() if entry.name.startswith(p)), None)
+            if repo_type is not None:
+                repos[entry.path] = (repo_type, entry.name.split("--", 1)[1].replace("--", "/"))
+        self._names = {b: n for b, n in self._names.items() if b[: -len("/blobs")] in repos}
+        return repos
+
+    def _partial_names(self, blobs: str) -> tuple[str, ...]:
+        known = self._names.get(blobs)
+        if known is not None and self._inotify.watching(blobs) and blobs not in self._dirty:
+            return known
+        self._dirty.discard(blobs)
+        watched = self._inotify.watch(blobs, IN_CHANGES)
+        if not watched:  # no watch: list again only when the folder's mtime moved
+            try:
+                mtime = os.stat(blobs).st_mtime_ns
+            except OSError:
+                return ()
+            if known is not None and self._mtimes.get(blobs) == mtime:
+                return known
+            self._mtimes[blobs] = mtime
+        try:
+            names = tuple(n for n in os.listdir(blobs) if n.endswith(_SUFFIX))
+        except OSError:
+            # Not there yet (a repo folder just created): look again next time.
+            self._names.pop(blobs, None)
+            return ()
+        self._names[blobs] = names
+        return names
 
 
 def lock_path(cache_dir: Path, partial: Path, etag: str) -> Path:
@@ -138,18 +183,25 @@ def find_partials(cache_dir: Path) -> tuple[PartialFile, ...]:
     return PartialFinder().find(cache_dir)
 
 
-def _describe(cache_dir: Path, found: list[tuple[Path, str, str, str, os.stat_result]]) -> tuple[PartialFile, ...]:
+def _describe(
+    cache_dir: Path, found: list[tuple[Path, str, str, str, os.stat_result]], lock_table: LockTable | None = None
+) -> tuple[PartialFile, ...]:
     if not found:
         return ()
     lock_of = {path: lock_path(cache_dir, path, etag) for path, _, _, etag, _ in found}
-    locks = _lock_holders(set(map(str, lock_of.values())))
+    locks = (lock_table or LockTable()).holders(set(map(str, lock_of.values())), {str(p) for p in lock_of})
     # huggingface_hub holds the blob's lock for the whole download, so the lock holder's open files
     # are enough. Every process is looked at only for a partial whose lock is free but which was
     # written lately: a writer on a filesystem where flock does nothing, or one that just died.
     now = time.time()
     held = {str(p): locks[str(lock_of[p])] for p, *_ in found if str(lock_of[p]) in locks}
-    unheld_recent = {str(p) for p, _, _, _, st in found if str(p) not in held and now - st.st_mtime < FULL_SCAN_AGE}
-    owners = _open_by(set(held) | unheld_recent, pids=None if unheld_recent else set(held.values()))
+    unheld_recent = {str(p): st for p, _, _, _, st in found if str(p) not in held and now - st.st_mtime < FULL_SCAN_AGE}
+    table = lock_table or LockTable()
+    sweep = table.needs_sweep(unheld_recent)
+    pids = None if sweep else set(held.values()) | table.writers_of(unheld_recent)
+    owners = _open_by(set(held) | set(unheld_recent), pids=pids)
+    if sweep:
+        table.swept(unheld_recent, owners)
     for path, holder in held.items():
         # A holder whose open files hftop may not read (another user's process) still owns the file.
         if path not in owners and holder > 0 and (owner := _owner(holder, None)) is not None:
@@ -279,11 +331,63 @@ def _owner(pid: int, sockets: frozenset[int] | None) -> OwnerProcess | None:
         with process.oneshot():
             command = " ".join(process.cmdline()) or process.name()
             status = process.status()
+            started = process.create_time()
+            times = process.cpu_times()
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
         return None
     if status == psutil.STATUS_ZOMBIE:
         return None
-    return OwnerProcess(pid=pid, command=command, status=status, sockets=sockets)
+    return OwnerProcess(
+        pid=pid, command=command, status=status, sockets=sockets, started=started, cpu_seconds=times.user + times.system
+    )
+
+
+SWEEP_AGAIN = 30.0
+"""Seconds after which an unchanged partial with a free lock gets every process looked at again."""
+LOCKS_REREAD = 10.0
+"""Seconds the lock holders read from /proc/locks stay good while nothing else changes."""
+
+
+class LockTable:
+    """The holders of the cache's lock files, read from /proc/locks again only when the set of
+    locks changed, a holder ended, or `LOCKS_REREAD` seconds passed: the kernel builds that file by
+    walking every lock on the machine, which costs more than the rest of a refresh."""
+
+    def __init__(self) -> None:
+        self._paths: frozenset[str] = frozenset()
+        self._holders: dict[str, int] = {}
+        self._read_at = float("-inf")
+        self._swept: dict[str, tuple[int, int, float, frozenset[int]]] = {}
+        """Partial with a free lock → (size, mtime in ns, when, pids that had it open) at the last
+        look through every process: a file that did not change since needs no other look."""
+
+    def needs_sweep(self, unheld: dict[str, os.stat_result]) -> bool:
+        """True when a partial with a free lock is new or changed since every process was last looked at."""
+        now = time.monotonic()
+        for path, st in unheld.items():
+            seen = self._swept.get(path)
+            if seen is None or seen[:2] != (st.st_size, st.st_mtime_ns) or now - seen[2] >= SWEEP_AGAIN:
+                return True
+        return False
+
+    def writers_of(self, unheld: dict[str, os.stat_result]) -> set[int]:
+        return {pid for path in unheld for pid in self._swept.get(path, (0, 0, 0.0, frozenset()))[3]}
+
+    def swept(self, unheld: dict[str, os.stat_result], owners: dict[str, list[OwnerProcess]]) -> None:
+        now = time.monotonic()
+        self._swept = {
+            path: (st.st_size, st.st_mtime_ns, now, frozenset(o.pid for o in owners.get(path, ())))
+            for path, st in unheld.items()
+        }
+
+    def holders(self, lock_paths: set[str], partials: set[str]) -> dict[str, int]:
+        """Holders of `lock_paths`; `partials` are the files behind them (a new one: read again)."""
+        paths = frozenset(lock_paths | partials)
+        fresh = time.monotonic() - self._read_at < LOCKS_REREAD
+        if paths == self._paths and fresh and all(os.path.exists(f"/proc/{p}") for p in self._holders.values() if p):
+            return self._holders
+        self._paths, self._holders, self._read_at = paths, _lock_holders(lock_paths), time.monotonic()
+        return self._holders
 
 
 def _lock_holders(lock_paths: set[str]) -> dict[str, int]:

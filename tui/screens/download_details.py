@@ -74,6 +74,7 @@ def _figures(row: DownloadView | ExternalDownload) -> Text:
             ("ETA", fmt.duration(p.eta)),
             ("last progress", f"{fmt.duration(p.quiet_for)} ago (file growth or bytes on its sockets)"),
             ("process", f"pid {row.owner_pid} ({row.owner_status}): {row.owner_command}" if row.owner_pid else "none"),
+            ("process runs", _process_figures(row)),
             ("connected to", ", ".join(row.owner_remotes) or "–"),
             ("lock held by", f"pid {row.lock_holder}" if row.lock_holder else "nobody"),
             ("partial file", row.key),
@@ -81,6 +82,13 @@ def _figures(row: DownloadView | ExternalDownload) -> Text:
         rows += [("evidence" if i == 0 else "", line) for i, line in enumerate(row.evidence)]
     width = max(len(name) for name, _ in rows) + 2
     return Text("\n").join(Text.assemble((name.ljust(width), "bold"), value) for name, value in rows)
+
+
+def _process_figures(row: ExternalDownload) -> str:
+    if row.owner_started is None:
+        return "–"
+    cpu = f", {row.owner_cpu:.1f} % of a core" if row.owner_cpu is not None else ""
+    return f"for {fmt.duration(time.time() - row.owner_started)}{cpu}"
 
 
 def _timeline(entries) -> Text:
