@@ -10,6 +10,7 @@ import ctypes
 import ctypes.util
 import os
 import struct
+import weakref
 from dataclasses import dataclass
 
 IN_CLOSE = 0x08 | 0x10
@@ -38,6 +39,8 @@ class Inotify:
             self._fd = None
         self._folders: dict[int, str] = {}
         self._watches: dict[str, int] = {}
+        # An owner that forgets close() must not leak the descriptor (the kernel allows 128 a user).
+        self._finalizer = weakref.finalize(self, _close, self._fd)
 
     @property
     def available(self) -> bool:
@@ -85,9 +88,13 @@ class Inotify:
         return found
 
     def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        self._finalizer()
+        self._fd = None
+
+
+def _close(fd: int | None) -> None:
+    if fd is not None:
+        os.close(fd)
 
 
 def _load_libc() -> ctypes.CDLL | None:

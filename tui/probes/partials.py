@@ -473,7 +473,7 @@ def find_local_dir_partials() -> tuple[PartialFile, ...]:
         local_dir, inside = target.split(_LOCAL_MARK, 1)
         folder = os.path.dirname(inside)
         short_hash, _, rest = os.path.basename(target).partition(".")
-        etag = rest[: -len(_SUFFIX)]
+        etag = rest[: -len(_SUFFIX)].split(".")[0]  # "<etag>.<8 hex>" in huggingface_hub 2.x
         # snapshot_download(local_dir=...) keeps tree listings in <local_dir>/.cache/huggingface/trees.
         listed, size, commit = _names_by_etag(Path(local_dir, ".cache", "huggingface")).get(etag, (None, None, None))
         name = _local_name(os.path.dirname(target), short_hash, locks.get(writers[0].pid, set()))
