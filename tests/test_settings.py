@@ -134,3 +134,14 @@ def test_config_sets_doctor_threshold(tmp_path):
         capture_output=True, text=True, timeout=60,
     )
     assert json.loads(done.stdout)["stall_after_seconds"] == 420
+
+
+def test_read_only_in_the_config(tmp_path):
+    from tui.settings import ConfigError, load_config
+
+    path = tmp_path / "config.toml"
+    path.write_text("read_only = true\n")
+    assert load_config(path).read_only is True
+    path.write_text('read_only = "yes"\n')
+    with pytest.raises(ConfigError, match="read_only takes true or false"):
+        load_config(path)

@@ -68,6 +68,11 @@ def _parser() -> argparse.ArgumentParser:
         help="start a local demo hub and a throwaway cache filled from it; needs no network",
     )
     parser.add_argument(
+        "--read-only",
+        action="store_true",
+        help="change nothing: no download started, cancelled or stopped, no file deleted (also `read_only` in the config)",
+    )
+    parser.add_argument(
         "--config",
         type=Path,
         metavar="PATH",
@@ -137,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         demo=args.demo,
         stall_after=stall_after,
         start_downloads=demo.downloads if demo is not None else (),
+        read_only=args.read_only or config.read_only,
     )
     app = make_app(settings, command_line=True)
     try:

@@ -19,6 +19,7 @@ from textual.containers import Horizontal
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
+from tui.cleanup_actions import CleanupActions
 from tui.core import formatting as fmt
 from tui.core.cache_query import CacheSort
 from tui.core.download_plan import (
@@ -72,7 +73,7 @@ class _CacheWatch:
     scans: int = 0
 
 
-class HfTopApp(DownloadActions, App[None]):
+class HfTopApp(DownloadActions, CleanupActions, App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "hftop"
     AUTO_FOCUS = None  # focus is set by on_mount and the cache pane, never by a race with them
@@ -112,7 +113,13 @@ class HfTopApp(DownloadActions, App[None]):
 
     def compose(self) -> ComposeResult:
         # Kept as attributes: app.query_one() searches the active screen, which may be a dialog.
-        self.status_line = StatusLine(self.settings.cache_dir, self.settings.endpoint, demo=self.settings.demo, id="status")
+        self.status_line = StatusLine(
+            self.settings.cache_dir,
+            self.settings.endpoint,
+            demo=self.settings.demo,
+            read_only=self.settings.read_only,
+            id="status",
+        )
         self.network_pane = NetworkPane(id="network")
         self.cache_pane = CachePane(clock=self.sources.clock, id="cache")
         self.downloads_pane = DownloadsPane(stall_after=self.settings.stall_after, id="downloads")
@@ -246,6 +253,16 @@ class HfTopApp(DownloadActions, App[None]):
             self.notify(f"{what} failed: {error}", severity="error", timeout=8)
 
     # --- actions ------------------------------------------------------------------------------
+    def refused_read_only(self, what: str) -> bool:
+        """True (and says so) when hftop runs read-only: every action that changes something is off."""
+        if self.settings.read_only:
+            self.notify(f"hftop runs read-only: it does not {what}. Start it without --read-only to.", timeout=6)
+        return self.settings.read_only
+
+    def request_rescan(self) -> None:
+        """Scan the cache again at the next tick (after hftop itself changed it)."""
+        self._cache.rescan_requested = True
+
     def action_rescan(self) -> None:
         self._cache.rescan_requested = True
         self.notify("Rescanning the cache…", timeout=2)

@@ -41,6 +41,8 @@ class DownloadActions:
         return plan
 
     def action_add_download(self) -> None:
+        if self.refused_read_only("start downloads"):
+            return
         note = "your token is sent" if self.send_token else "no token is sent"
         self.push_screen(AddDownloadScreen(self.plan, self.settings.endpoint, note), self._start_plan)
 
@@ -64,9 +66,13 @@ class DownloadActions:
         self.post_message(DownloadsSampled(self.downloads.views()))
 
     def on_downloads_pane_cancel_requested(self, message: DownloadsPane.CancelRequested) -> None:
+        if self.refused_read_only("cancel downloads"):
+            return
         self._confirm_then(message.view, "Cancel", "Keep it", self._cancel, "\nFiles it finished stay in the cache.")
 
     def on_downloads_pane_retry_requested(self, message: DownloadsPane.RetryRequested) -> None:
+        if self.refused_read_only("restart downloads"):
+            return
         if not message.view.state.active:
             self._retry(message.view.id)  # its process is gone and took its partial file along
             return
@@ -84,6 +90,8 @@ class DownloadActions:
         self.push_screen(DownloadDetailsScreen(self.downloads_pane, message.key))
 
     def on_downloads_pane_stop_other_requested(self, message: DownloadsPane.StopOtherRequested) -> None:
+        if self.refused_read_only("stop processes or delete files"):
+            return
         row = message.row
         name = row.file_name or f"blob {row.etag[:12]}"
         size = fmt.size(row.progress.real_bytes)
@@ -110,6 +118,8 @@ class DownloadActions:
         self.push_screen(screen, lambda yes: self._stop_other(row) if yes else None)
 
     def on_downloads_pane_take_over_requested(self, message: DownloadsPane.TakeOverRequested) -> None:
+        if self.refused_read_only("stop processes or fetch their files"):
+            return
         row = message.row
         first = (
             f"Process {row.owner_pid} ({row.owner_command}) is stopped first, then its partial file "

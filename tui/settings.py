@@ -33,6 +33,8 @@ class Settings:
     """Seconds without a new byte (on disk or on the network) before a download is stalled."""
     start_downloads: tuple[DownloadRequest, ...] = ()
     """Downloads to plan and start at launch (the demo's)."""
+    read_only: bool = False
+    """Change nothing: no download started, cancelled or stopped, no file deleted (beside a training job)."""
 
 
 def default_cache_dir(environ: dict[str, str] | None = None, configured: Path | None = None) -> Path:
@@ -94,12 +96,14 @@ class Config:
     stall_after: float | None = None
     refresh: float | None = None
     cache_dir: Path | None = None
+    read_only: bool = False
 
 
 CONFIG_KEYS = {
     "stall_after_minutes": "minutes without progress before a download counts as stalled",
     "refresh_seconds": "seconds between two samples",
     "cache_dir": "the Hub cache to show",
+    "read_only": "true: change nothing (no download started, cancelled or stopped, no file deleted)",
 }
 
 
@@ -149,8 +153,12 @@ def load_config(path: Path, *, required: bool = False) -> Config:
     cache_dir = data.get("cache_dir")
     if cache_dir is not None and (not isinstance(cache_dir, str) or not cache_dir.strip()):
         raise ConfigError(f"config file {path}: cache_dir takes a folder path as a string, got {cache_dir!r}")
+    read_only = data.get("read_only", False)
+    if not isinstance(read_only, bool):
+        raise ConfigError(f"config file {path}: read_only takes true or false, got {read_only!r}")
     return Config(
         path=path,
+        read_only=read_only,
         stall_after=number("stall_after_minutes", parse_stall_after),
         refresh=number("refresh_seconds", parse_refresh),
         cache_dir=Path(cache_dir).expanduser() if cache_dir else None,

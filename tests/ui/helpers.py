@@ -9,8 +9,8 @@ from tui.app import HfTopApp, make_app
 from tui.settings import Settings
 
 
-def app_for(cache_dir, refresh: float = 0.3) -> HfTopApp:
-    return make_app(Settings(cache_dir=cache_dir, endpoint="https://huggingface.co", refresh=refresh))
+def app_for(cache_dir, refresh: float = 0.3, **settings) -> HfTopApp:
+    return make_app(Settings(cache_dir=cache_dir, endpoint="https://huggingface.co", refresh=refresh, **settings))
 
 
 async def wait_for(pilot, condition, timeout: float = 20.0, what: str = "condition") -> None:

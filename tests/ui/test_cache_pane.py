@@ -180,3 +180,45 @@ async def test_repo_vanishing_while_open_goes_back_to_the_list(demo_cache):
         shutil.rmtree(demo_cache / "models--hftop-demo--llama-mini")
         await wait_for(pilot, lambda: app.query_one(CachePane).location.repo is None, what="back to the list")
         assert "model/hftop-demo/llama-mini" not in dict(table_rows(app))
+
+
+async def test_mark_review_delete_frees_what_it_announced(demo_cache):
+    from textual.widgets import Static
+
+    from tui.screens.confirm import ConfirmScreen
+
+    app = app_for(demo_cache)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await _started(pilot)
+        table = app.query_one("#cache-table", DataTable)
+        table.focus()
+        reference = scan_cache_dir(demo_cache)
+        whisper = next(r for r in reference.repos if r.repo_id == "hftop-demo/whisper-small")
+        expected = reference.delete_revisions(*(r.commit_hash for r in whisper.revisions)).expected_freed_size
+        table.move_cursor(row=table.get_row_index(whisper.cache_id))
+        await pilot.press("space")
+        await wait_for(pilot, lambda: app.cache_pane.will_free is not None, what="the will-free figure")
+        totals = plain(app.query_one("#cache-totals"))
+        assert f"1 marked, will free {fmt.size(expected)}" in totals
+        assert dict(table_rows(app))[whisper.cache_id][1] == "● hftop-demo/whisper-small"
+
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the review")
+        review = plain(app.screen.query_one("#confirm-text", Static))
+        assert "model/hftop-demo/whisper-small (whole repo)" in review and fmt.size(expected) in review
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not whisper.repo_path.exists(), what="the deletion")
+        await wait_for(pilot, lambda: whisper.cache_id not in dict(table_rows(app)), what="the rescan")
+        assert not app.cache_pane.marks
+
+
+async def test_read_only_refuses_to_delete(demo_cache):
+    app = app_for(demo_cache, read_only=True)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await _started(pilot)
+        app.query_one("#cache-table", DataTable).focus()
+        await pilot.press("space", "d")
+        await pilot.pause(0.5)
+        assert app.screen is app.screen_stack[0]
+        assert any("read-only" in str(n.message) for n in app._notifications)
+        assert app.cache_pane.marks, "marking is not deleting: it stays allowed"

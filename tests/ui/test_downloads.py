@@ -267,3 +267,20 @@ async def test_a_stall_and_a_process_waiting_on_its_lock_in_the_dashboard(outsid
 
 def plain_cell(cell) -> str:
     return getattr(cell, "plain", str(cell)).strip()
+
+
+async def test_read_only_refuses_every_action_that_changes_something(outside_downloader, fresh_devhub):
+    proc, cache = outside_downloader
+    app = make_app(Settings(cache_dir=cache, endpoint=fresh_devhub.endpoint, refresh=0.3, read_only=True))
+    async with app.run_test(size=(120, 36)) as pilot:
+        pane = app.downloads_pane
+        await wait_for(pilot, lambda: pane.external and pane.external[0].progress.real_bytes >= 10 * MiB, what="it")
+        assert "READ-ONLY" in plain(app.query_one("#status", Static))
+        partial = Path(pane.external[0].key)
+        pane.table.focus()
+        for key in ("x", "R", "a"):
+            await pilot.press(key)
+            await pilot.pause(0.3)
+            assert app.screen is app.screen_stack[0], f"{key} opened {app.screen}"
+        assert any("read-only" in str(n.message) for n in app._notifications)
+        assert proc.poll() is None and partial.exists() and not app.downloads.views()

@@ -136,19 +136,20 @@ class OtherDownloads:
                 waiter = owner_process(pid)
                 if waiter is None:
                     continue
+                # The waiter's row is the holder's file with the waiter as its process.
                 rows.append(
-                    ExternalDownload(
+                    replace(
+                        holder,
                         key=f"{lock}#{pid}",
-                        repo_type=p.repo_type,
-                        repo_id=p.repo_id,
-                        etag=p.etag,
-                        file_name=p.file_name,
-                        commit=p.commit,
                         owner_pid=pid,
                         owner_command=waiter.command,
                         owner_status=waiter.status,
                         owner_remotes=(),
+                        owner_started=waiter.started,
+                        owner_cpu=None,
                         lock_holder=holders[lock],
+                        notes=(),
+                        waiting_for=holders[lock],
                         progress=lock_wait_progress(
                             first_seen=first,
                             now=now,
@@ -157,7 +158,6 @@ class OtherDownloads:
                             holder_command=holder.owner_command,
                             holder=holder,
                         ),
-                        waiting_for=holders[lock],
                     )
                 )
         self._waits_seen = seen

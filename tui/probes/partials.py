@@ -301,28 +301,34 @@ def _open_by(paths: set[str], pids: set[int] | None) -> dict[str, list[OwnerProc
     for name in candidates:
         if not name.isdigit():
             continue
-        fd_dir = os.path.join("/proc", name, "fd")
-        try:
-            fds = os.listdir(fd_dir)
-        except OSError:
-            continue
-        hit = set()
-        sockets = set()
-        for fd in fds:
-            try:
-                target = os.readlink(os.path.join(fd_dir, fd))
-            except OSError:
-                continue
-            if target in paths:
-                hit.add(target)
-            elif target.startswith("socket:["):
-                sockets.add(int(target[8:-1]))
+        targets = _open_files(name)
+        hit = {t for t in targets if t in paths}
         if hit:
-            owner = _owner(int(name), frozenset(sockets))
+            owner = _owner(int(name), _sockets(targets))
             if owner is not None:
                 for target in hit:
                     owners.setdefault(target, []).append(owner)
     return owners
+
+
+def _open_files(pid: str) -> list[str]:
+    """What a process's descriptors point to (`/proc/<pid>/fd`); empty when that cannot be read."""
+    fd_dir = f"/proc/{pid}/fd"
+    try:
+        fds = os.listdir(fd_dir)
+    except OSError:
+        return []
+    targets = []
+    for fd in fds:
+        try:
+            targets.append(os.readlink(f"{fd_dir}/{fd}"))
+        except OSError:
+            continue
+    return targets
+
+
+def _sockets(targets: list[str]) -> frozenset[int]:
+    return frozenset(int(t[8:-1]) for t in targets if t.startswith("socket:["))
 
 
 def _owner(pid: int, sockets: frozenset[int] | None) -> OwnerProcess | None:
@@ -436,30 +442,15 @@ def find_local_dir_partials() -> tuple[PartialFile, ...]:
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
-        fd_dir = f"/proc/{entry.name}/fd"
-        try:
-            fds = os.listdir(fd_dir)
-        except OSError:
-            continue
-        mine_partial, mine_lock, mine_sockets = set(), set(), set()
-        for fd in fds:
-            try:
-                target = os.readlink(f"{fd_dir}/{fd}")
-            except OSError:
-                continue
-            if target.startswith("socket:["):
-                mine_sockets.add(int(target[8:-1]))
-            elif _LOCAL_MARK in target:
-                if target.endswith(_SUFFIX):
-                    mine_partial.add(target)
-                elif target.endswith(".lock"):
-                    mine_lock.add(target)
+        targets = _open_files(entry.name)
+        mine = [t for t in targets if _LOCAL_MARK in t]
+        mine_partial = {t for t in mine if t.endswith(_SUFFIX)}
         if mine_partial:
             pid = int(entry.name)
             for target in mine_partial:
                 partials.setdefault(target, set()).add(pid)
-            locks[pid] = mine_lock
-            sockets[pid] = frozenset(mine_sockets)
+            locks[pid] = {t for t in mine if t.endswith(".lock")}
+            sockets[pid] = _sockets(targets)
     if not partials:
         return ()
     counters = established_sockets()

@@ -9,7 +9,6 @@ no such counter (it knows connections, not their bytes), hence this small reader
 
 from __future__ import annotations
 
-import os
 import socket
 import struct
 from dataclasses import dataclass
@@ -54,24 +53,6 @@ def established_sockets() -> dict[int, SocketCounters] | None:
         except OSError:
             continue
     return found if answered else None
-
-
-def socket_inodes(pid: int) -> set[int]:
-    """The inodes of the sockets a process has open (empty when its fds cannot be read)."""
-    fd_dir = f"/proc/{pid}/fd"
-    inodes = set()
-    try:
-        fds = os.listdir(fd_dir)
-    except OSError:
-        return inodes
-    for fd in fds:
-        try:
-            target = os.readlink(f"{fd_dir}/{fd}")
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(int(target[8:-1]))
-    return inodes
 
 
 def _dump(family: int) -> dict[int, SocketCounters]:

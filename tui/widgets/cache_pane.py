@@ -13,6 +13,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import DataTable, Input, Static
 
@@ -31,6 +32,7 @@ from tui.core.cache_query import (
     sort_repos,
     sort_revisions,
 )
+from tui.core.cleanup import Mark, toggled
 from tui.probes.cache_scan import CacheScan
 from tui.widgets.table_cells import cursor_key, plain, right
 
@@ -62,6 +64,8 @@ class CachePane(Vertical, can_focus=False):
         Binding("n", "sort('name')", "Name", show=False),
         Binding("u", "sort('accessed')", "Used", show=False),
         Binding("t", "sort('modified')", "Modified", show=False),
+        Binding("space", "mark", "Mark"),
+        Binding("d", "delete", "Delete…"),
     ]
     HELP = [
         ("Enter", "open a repo's revisions, a revision's files"),
@@ -69,13 +73,30 @@ class CachePane(Vertical, can_focus=False):
         ("/", "filter: size>1GB accessed>30d modified<7d type=model refs=main, or words of the repo id"),
         ("s n u t", "sort by size, name, last used (accessed), last modified; again reverses"),
         ("w", "show the cache's warnings (corrupted repos)"),
+        ("Space", "mark the highlighted repo, revision or file (again: unmark); the totals say what the marks free"),
+        ("d", "review the marked items and what each frees, then delete them"),
     ]
+
+    class MarksChanged(Message):
+        """The marks changed: the app works out what they would free."""
+
+        def __init__(self, marks: frozenset[Mark]) -> None:
+            super().__init__()
+            self.marks = marks
+
+    class DeleteRequested(Message):
+        def __init__(self, marks: frozenset[Mark]) -> None:
+            super().__init__()
+            self.marks = marks
 
     scan: reactive[CacheScan | None] = reactive(None, always_update=True, init=False)
     """The latest scan; set by the app."""
     sort: reactive[CacheSort] = reactive(CacheSort, init=False)
     cache_filter: reactive[CacheFilter] = reactive(CacheFilter, init=False)
     location: reactive[CacheLocation] = reactive(CacheLocation, init=False)
+    marks: reactive[frozenset[Mark]] = reactive(frozenset, init=False)
+    will_free: reactive[int | None] = reactive(None, init=False)
+    """What the marks free, as huggingface_hub computes it; set by the app (None: being worked out)."""
 
     def __init__(self, clock: Callable[[], float] = time.time, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -116,7 +137,38 @@ class CachePane(Vertical, can_focus=False):
     def watch_location(self) -> None:
         self._render_all()
 
+    def watch_marks(self) -> None:
+        self.will_free = None
+        self.post_message(self.MarksChanged(self.marks))
+        self._render_all()
+
+    def watch_will_free(self) -> None:
+        if self.is_mounted and self.query("#cache-totals"):
+            self._render_totals()
+
     # --- actions ---------------------------------------------------------------------------
+    def action_mark(self) -> None:
+        key = cursor_key(self.query_one("#cache-table", DataTable))
+        if key is None or self.scan is None or self.scan.info is None:
+            return
+        location = self.location
+        if location.level == "repos":
+            mark = Mark(key)
+        elif location.level == "revisions":
+            mark = Mark(location.repo, key)
+        else:
+            mark = Mark(location.repo, location.revision, key)
+        self.marks = toggled(self.marks, mark)
+        table = self.query_one("#cache-table", DataTable)
+        if table.cursor_row < table.row_count - 1:
+            table.move_cursor(row=table.cursor_row + 1)
+
+    def action_delete(self) -> None:
+        if not self.marks:
+            self.notify("Nothing is marked: Space marks the highlighted repo, revision or file.", timeout=4)
+            return
+        self.post_message(self.DeleteRequested(self.marks))
+
     def action_sort(self, key: str) -> None:
         self.sort = self.sort.pressed(SortKey(key))
 
@@ -262,7 +314,7 @@ class CachePane(Vertical, can_focus=False):
             refs = sorted({ref for rev in repo.revisions for ref in rev.refs})
             yield repo.cache_id, (
                 repo.repo_type,
-                Text(repo.repo_id),
+                self._marked(Text(repo.repo_id), Mark(repo.cache_id)),
                 right(fmt.size(repo.size_on_disk), 9),
                 right(repo.nb_files, 5),
                 right(len(repo.revisions), 4),
@@ -275,7 +327,7 @@ class CachePane(Vertical, can_focus=False):
         revisions = filter_revisions(repo, list(repo.revisions), self.cache_filter, now)
         for rev in sort_revisions(revisions, self.sort):
             yield rev.commit_hash, (
-                fmt.short_hash(rev.commit_hash),
+                self._marked(Text(fmt.short_hash(rev.commit_hash)), Mark(repo.cache_id, rev.commit_hash)),
                 Text(", ".join(sorted(rev.refs))) if rev.refs else Text("detached", style="yellow"),
                 right(fmt.size(rev.size_on_disk), 9),
                 right(rev.nb_files, 5),
@@ -285,12 +337,23 @@ class CachePane(Vertical, can_focus=False):
     def _file_rows(self, revision: CachedRevisionInfo, now: float):
         for f in sort_files(filter_files(list(revision.files), self.cache_filter), self.sort, revision):
             yield str(f.file_path), (
-                Text(relative_path(f, revision)),
+                self._marked(
+                    Text(relative_path(f, revision)), Mark(self.location.repo, revision.commit_hash, str(f.file_path))
+                ),
                 right(fmt.size(f.size_on_disk), 9),
                 _blob_label(f.blob_path),
                 fmt.age_short(f.blob_last_accessed, now),
                 fmt.age_short(f.blob_last_modified, now),
             )
+
+    def _marked(self, text: Text, mark: Mark) -> Text:
+        """The row's name with a mark in front when it (or the repo or revision it belongs to) is marked."""
+        covering = {Mark(mark.repo), Mark(mark.repo, mark.revision)} if mark.level != "repo" else set()
+        if mark in self.marks:
+            return Text.assemble(("● ", "bold magenta"), text)
+        if covering & self.marks:
+            return Text.assemble(("○ ", "magenta"), text)
+        return text
 
     def _render_crumb(self) -> None:
         location = self.location
@@ -327,6 +390,9 @@ class CachePane(Vertical, can_focus=False):
             parts.append(Text("no partial downloads", style="dim"))
         if info.warnings:
             parts.append(Text(f"{fmt.count(len(info.warnings), 'warning')} (w to view)", style="bold red"))
+        if self.marks:  # first: the line is cut at the right in a narrow pane
+            frees = "…" if self.will_free is None else fmt.size(self.will_free)
+            parts.insert(0, Text(f"{len(self.marks)} marked, will free {frees}", style="bold magenta"))
         totals.update(Text(" · ").join(parts))
 
 

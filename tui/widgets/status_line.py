@@ -22,11 +22,12 @@ def _home_relative(path: Path) -> str:
 class StatusLine(Static):
     space: reactive[DiskSpace | None] = reactive(None, init=False)
 
-    def __init__(self, cache_dir: Path, endpoint: str, demo: bool = False, **kwargs) -> None:
+    def __init__(self, cache_dir: Path, endpoint: str, demo: bool = False, read_only: bool = False, **kwargs) -> None:
         super().__init__(**kwargs)
         self.cache_dir = cache_dir
         self.endpoint = endpoint
         self.demo = demo
+        self.read_only = read_only
 
     def on_mount(self) -> None:
         self.watch_space()
@@ -43,6 +44,7 @@ class StatusLine(Static):
             Text.assemble(
                 ("hftop", "bold"),
                 (" DEMO " if self.demo else "", "bold reverse yellow"),
+                (" READ-ONLY " if self.read_only else "", "bold reverse cyan"),
                 " │ ",
                 (_home_relative(self.cache_dir), "bold"),
                 " │ ",

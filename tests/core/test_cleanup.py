@@ -1,0 +1,57 @@
+"""How marks become a deletion plan (on the demo cache's scan; nothing is deleted here)."""
+
+from __future__ import annotations
+
+from huggingface_hub import scan_cache_dir
+
+from tui.core.cleanup import Mark, plan_deletion, toggled
+
+BERT = "model/hftop-demo/tiny-bert"
+
+
+def _revisions(info, cache_id):
+    repo = next(r for r in info.repos if r.cache_id == cache_id)
+    return repo, sorted(repo.revisions, key=lambda r: r.last_modified)
+
+
+def test_toggling():
+    mark = Mark(BERT)
+    assert toggled(toggled(frozenset(), mark), mark) == frozenset()
+
+
+def test_a_marked_repo_covers_its_marked_revisions_and_files(demo_cache):
+    info = scan_cache_dir(demo_cache)
+    repo, (old, new) = _revisions(info, BERT)
+    file = next(iter(new.files))
+    marks = frozenset({Mark(BERT), Mark(BERT, old.commit_hash), Mark(BERT, new.commit_hash, str(file.file_path))})
+    plan = plan_deletion(info, marks, {})
+    assert [i.mark for i in plan.items] == [Mark(BERT)]
+    assert plan.frees == repo.size_on_disk and plan.files is None
+
+
+def test_a_file_inside_a_marked_revision_is_not_counted_twice(demo_cache):
+    info = scan_cache_dir(demo_cache)
+    _, (old, _) = _revisions(info, BERT)
+    file = next(iter(old.files))
+    plan = plan_deletion(info, frozenset({Mark(BERT, old.commit_hash), Mark(BERT, old.commit_hash, str(file.file_path))}), {})
+    assert [i.mark.level for i in plan.items] == ["revision"]
+    assert plan.frees == info.delete_revisions(old.commit_hash).expected_freed_size
+
+
+def test_marks_of_what_is_gone_are_kept_out(demo_cache):
+    info = scan_cache_dir(demo_cache)
+    plan = plan_deletion(info, frozenset({Mark("model/nobody/nothing"), Mark(BERT, "0" * 40)}), {})
+    assert plan.deletable == () and plan.frees == 0
+    assert {i.refused for i in plan.items} == {"no longer in the cache"}
+
+
+def test_a_busy_repo_keeps_its_folder_but_may_lose_a_revision(demo_cache):
+    info = scan_cache_dir(demo_cache)
+    repo, (old, new) = _revisions(info, BERT)
+    busy = {repo.repo_path: "a download (PID 7) is writing into it"}
+    whole = plan_deletion(info, frozenset({Mark(BERT)}), busy)
+    assert whole.deletable == () and whole.revisions is None and whole.items[0].refused == busy[repo.repo_path]
+    both = plan_deletion(info, frozenset({Mark(BERT, old.commit_hash), Mark(BERT, new.commit_hash)}), busy)
+    assert both.deletable == ()
+    one = plan_deletion(info, frozenset({Mark(BERT, old.commit_hash)}), busy)
+    assert one.deletable and one.revisions.repos == frozenset() and one.revisions.snapshots == {old.snapshot_path}

@@ -1,0 +1,145 @@
+"""Deleting from caches built by real downloads: what the plan announces is what the filesystem frees,
+a live download's repo is never deleted whole, and nothing outside the cache is touched."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from tui.core.cleanup import Mark, plan_deletion
+from tui.probes.cache_scan import scan_cache
+from tui.probes.cleanup import PlanChanged, busy_repos, current_plan, execute, outside_paths
+from tui.probes.partials import find_partials
+
+
+def disk_usage(folder: Path) -> int:
+    """Bytes the folder takes on disk, each inode once, links not followed (what `du` counts)."""
+    seen, total = set(), 0
+    for root, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            st = os.lstat(os.path.join(root, name))
+            if (st.st_dev, st.st_ino) not in seen:
+                seen.add((st.st_dev, st.st_ino))
+                total += st.st_blocks * 512
+    return total
+
+
+def _blob_bytes(folder: Path) -> int:
+    """The blob files alone: what DeleteCacheStrategy counts (folders and links are not)."""
+    return sum(
+        os.lstat(e.path).st_blocks * 512
+        for repo in folder.glob("*--*")
+        for e in os.scandir(repo / "blobs")
+        if not e.is_symlink() and not e.name.endswith(".incomplete")
+    )
+
+
+def _blob_count(folder: Path) -> int:
+    return sum(1 for repo in folder.glob("*--*") for e in os.scandir(repo / "blobs") if not e.name.endswith(".incomplete"))
+
+
+def _info(cache):
+    return scan_cache(cache).info
+
+
+def _revision(info, cache_id, index=0):
+    repo = next(r for r in info.repos if r.cache_id == cache_id)
+    return sorted(repo.revisions, key=lambda r: r.last_modified)[index]
+
+
+@pytest.mark.parametrize(
+    "marks_of",
+    [
+        pytest.param(lambda info: {Mark("model/hftop-demo/whisper-small")}, id="repo"),
+        pytest.param(
+            lambda info: {Mark("model/hftop-demo/tiny-bert", _revision(info, "model/hftop-demo/tiny-bert").commit_hash)},
+            id="revision-sharing-a-blob",
+        ),
+        pytest.param(
+            lambda info: {
+                Mark(
+                    "model/hftop-demo/llama-mini",
+                    (rev := _revision(info, "model/hftop-demo/llama-mini")).commit_hash,
+                    str(next(f.file_path for f in rev.files if f.file_name.startswith("model-00002"))),
+                )
+            },
+            id="single-file",
+        ),
+    ],
+)
+def test_what_the_plan_announces_is_what_is_freed(demo_cache, marks_of):
+    info = _info(demo_cache)
+    marks = frozenset(marks_of(info))
+    plan = current_plan(info, marks, demo_cache)
+    assert plan.frees > 0 and all(item.refused is None for item in plan.items)
+    before, blobs_before = _blob_bytes(demo_cache), _blob_count(demo_cache)
+    outcome = execute(plan, marks, _info(demo_cache), demo_cache)
+    assert outcome.errors == () and outcome.freed == plan.frees
+    # huggingface_hub counts file sizes; the filesystem frees whole blocks: at most one more per blob.
+    blobs_gone = blobs_before - _blob_count(demo_cache)
+    measured = before - _blob_bytes(demo_cache)
+    assert blobs_gone > 0 and plan.frees <= measured < plan.frees + 4096 * blobs_gone
+    assert len(scan_cache(demo_cache).info.warnings) == len(info.warnings), "no new corrupted repo"
+
+
+def test_a_blob_shared_by_two_revisions_stays(demo_cache):
+    info = _info(demo_cache)
+    old = _revision(info, "model/hftop-demo/tiny-bert", 0)
+    new = _revision(info, "model/hftop-demo/tiny-bert", 1)
+    shared = {f.blob_path for f in old.files} & {f.blob_path for f in new.files}
+    assert shared, "the demo's tiny-bert shares config.json between its revisions"
+    marks = frozenset({Mark("model/hftop-demo/tiny-bert", old.commit_hash)})
+    plan = current_plan(info, marks, demo_cache)
+    assert plan.frees == sum(f.size_on_disk for f in old.files if f.blob_path not in shared)
+    execute(plan, marks, _info(demo_cache), demo_cache)
+    assert all(p.exists() for p in shared)
+
+
+def test_a_changed_cache_gives_a_new_plan_instead_of_a_blind_deletion(demo_cache):
+    info = _info(demo_cache)
+    marks = frozenset({Mark("model/hftop-demo/tiny-bert")})
+    shown = current_plan(info, marks, demo_cache)
+    # Another program deletes one of its revisions meanwhile.
+    info.delete_revisions(_revision(info, "model/hftop-demo/tiny-bert", 0).commit_hash).execute()
+    with pytest.raises(PlanChanged) as changed:
+        execute(shown, marks, _info(demo_cache), demo_cache)
+    assert changed.value.plan.frees < shown.frees
+    assert (demo_cache / "models--hftop-demo--tiny-bert").exists(), "nothing was deleted on the stale plan"
+
+
+def test_the_repo_of_a_live_download_is_never_deleted_whole(outside_downloader):
+    proc, cache = outside_downloader
+    deadline = time.monotonic() + 30
+    while not any(p.owners for p in find_partials(cache)) or _info(cache) is None or not _info(cache).repos:
+        assert time.monotonic() < deadline, "the outside download did not start"
+        time.sleep(0.2)
+    [partial] = find_partials(cache)
+    info = _info(cache)
+    repo = info.repos and next(iter(info.repos))
+    assert busy_repos(cache) == {repo.repo_path: f"a download (PID {proc.pid}) is writing into it"}
+    for marks in ({Mark(repo.cache_id)}, {Mark(repo.cache_id, r.commit_hash) for r in repo.revisions}):
+        plan = current_plan(info, frozenset(marks), cache)
+        assert plan.deletable == () and plan.revisions is None
+        assert all("PID" in item.refused for item in plan.items)
+        execute(plan, frozenset(marks), _info(cache), cache)
+    assert partial.path.exists() and proc.poll() is None
+
+
+def test_nothing_outside_the_cache_is_deleted_through_a_link(demo_cache, tmp_path):
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "keep.txt").write_text("mine")
+    info = _info(demo_cache)
+    rev = _revision(info, "model/hftop-demo/tiny-bert", 0)
+    mark = frozenset({Mark("model/hftop-demo/tiny-bert", rev.commit_hash)})
+    plan = plan_deletion(info, mark, {})
+    # The revision's snapshot folder is replaced by a link to a folder outside the cache.
+    rev.snapshot_path.rename(rev.snapshot_path.with_name("moved"))
+    rev.snapshot_path.symlink_to(precious, target_is_directory=True)
+    assert outside_paths(plan.revisions, demo_cache) == [rev.snapshot_path]
+    outcome = execute(plan, mark, info, demo_cache)
+    assert outcome.errors and "behind a link" in outcome.errors[0]
+    assert (precious / "keep.txt").read_text() == "mine"
