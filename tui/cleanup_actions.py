@@ -10,6 +10,7 @@ from tui.core import formatting as fmt
 from tui.core.cleanup import DeletionPlan, Mark, plan_deletion
 from tui.probes.cache_scan import scan_cache
 from tui.probes.cleanup import PlanChanged, current_plan, execute
+from tui.probes.prune import PrunePlan, execute_prune, plan_prune
 from tui.screens.confirm import ConfirmScreen
 from tui.widgets.cache_pane import CachePane
 
@@ -84,11 +85,69 @@ class CleanupActions:
             return
         self.call_from_thread(self._deleted, outcome.freed, outcome.errors)
 
-    def _deleted(self, freed: int, errors: tuple[str, ...]) -> None:
-        self.cache_pane.marks = frozenset()
+    def _deleted(self, freed: int, errors: tuple[str, ...], clear_marks: bool = True) -> None:
+        if clear_marks:
+            self.cache_pane.marks = frozenset()
         self.request_rescan()
-        self.notify(f"Deleted: {fmt.size(freed)} freed.", timeout=6)
+        if errors:
+            self.notify(f"Deleted what could be; at most {fmt.size(freed)} freed.", severity="warning", timeout=8)
+        else:
+            self.notify(f"Deleted: {fmt.size(freed)} freed.", timeout=6)
         for error in errors[:5]:
             self.notify(error, severity="error", timeout=12)
         if len(errors) > 5:
             self.notify(f"…and {len(errors) - 5} more that could not be deleted.", severity="error", timeout=12)
+
+    def on_cache_pane_prune_requested(self, message: CachePane.PruneRequested) -> None:
+        if self.refused_read_only("prune anything"):
+            return
+        self._plan_prune()
+
+    @work(thread=True, group="cleanup", exclusive=True, exit_on_error=False)
+    def _plan_prune(self, note: str = "") -> None:
+        scan = scan_cache(self.settings.cache_dir)
+        if scan.info is None:
+            self.call_from_thread(self.notify, scan.error or "The cache is gone.", severity="error")
+            return
+        plan = plan_prune(scan.info, self.settings.cache_dir)
+        self.call_from_thread(self._ask_prune, plan, note)
+
+    def _ask_prune(self, plan: PrunePlan, note: str) -> None:
+        if plan.empty:
+            self.notify("Nothing to prune: no detached revision, no orphaned partial file, no unheld lock file.")
+            return
+        lines = [Text(note + "\n", style="bold yellow")] if note else []
+        for item in plan.revisions.items:
+            if item.refused:
+                lines.append(Text.assemble(("  kept  ", "yellow"), item.label, (f": {item.refused}", "yellow")))
+            else:
+                lines.append(Text.assemble((f"{fmt.size(item.frees):>9}  ", "bold"), item.label, " (detached)"))
+        for path, size in plan.orphans:
+            repo = path.parent.parent.name
+            lines.append(Text.assemble((f"{fmt.size(size):>9}  ", "bold"), f"{repo}: partial file of a dead download"))
+        if plan.stale_locks:
+            lines.append(Text(f"{'0 B':>9}  {fmt.count(len(plan.stale_locks), 'lock file')} nobody holds"))
+        lines.append(
+            Text.assemble(
+                "\n",
+                (f"Pruning frees {fmt.size(plan.frees)}.", "bold"),
+                " A partial file a live download writes, and its lock, are never in this list.",
+            )
+        )
+        self.push_screen(
+            ConfirmScreen("Prune the cache", Text("\n").join(lines), "Prune", "Keep all"),
+            lambda yes: self._carry_out_prune(plan) if yes else None,
+        )
+
+    @work(thread=True, group="cleanup", exclusive=True, exit_on_error=False)
+    def _carry_out_prune(self, shown: PrunePlan) -> None:
+        scan = scan_cache(self.settings.cache_dir)
+        if scan.info is None:
+            self.call_from_thread(self.notify, scan.error or "The cache is gone.", severity="error")
+            return
+        try:
+            outcome = execute_prune(shown, scan.info, self.settings.cache_dir)
+        except PlanChanged:
+            self.call_from_thread(self._plan_prune, "The cache changed since the plan was made: this is the plan now.")
+            return
+        self.call_from_thread(self._deleted, outcome.freed, outcome.errors, False)

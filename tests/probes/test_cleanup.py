@@ -143,3 +143,22 @@ def test_nothing_outside_the_cache_is_deleted_through_a_link(demo_cache, tmp_pat
     outcome = execute(plan, mark, info, demo_cache)
     assert outcome.errors and "behind a link" in outcome.errors[0]
     assert (precious / "keep.txt").read_text() == "mine"
+
+
+def test_what_cannot_be_deleted_is_reported_and_the_rest_goes(demo_cache):
+    import subprocess
+
+    info = _info(demo_cache)
+    whisper = next(r for r in info.repos if r.repo_id == "hftop-demo/whisper-small")
+    squad = next(r for r in info.repos if r.repo_id == "hftop-demo/squad-mini")
+    stuck = next(iter(next(iter(whisper.revisions)).files)).blob_path
+    # An immutable file: even root cannot delete it, as a file on a read-only mount or another's would be.
+    if subprocess.run(["chattr", "+i", str(stuck)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not available on this filesystem")
+    try:
+        marks = frozenset({Mark(whisper.cache_id), Mark(squad.cache_id)})
+        outcome = execute(current_plan(info, marks, demo_cache), marks, info, demo_cache)
+        assert len(outcome.errors) == 1 and "permission denied" in outcome.errors[0]
+        assert not squad.repo_path.exists() and stuck.exists()
+    finally:
+        subprocess.run(["chattr", "-i", str(stuck)], check=False)

@@ -217,8 +217,60 @@ async def test_read_only_refuses_to_delete(demo_cache):
     async with app.run_test(size=(120, 36)) as pilot:
         await _started(pilot)
         app.query_one("#cache-table", DataTable).focus()
-        await pilot.press("space", "d")
-        await pilot.pause(0.5)
-        assert app.screen is app.screen_stack[0]
+        for key in ("space", "d", "P"):
+            await pilot.press(key)
+            await pilot.pause(0.5)
+            assert app.screen is app.screen_stack[0], f"{key} opened {app.screen}"
         assert any("read-only" in str(n.message) for n in app._notifications)
         assert app.cache_pane.marks, "marking is not deleting: it stays allowed"
+
+
+async def test_prune_reviews_then_deletes_what_nothing_uses(demo_cache):
+    import os
+
+    from textual.widgets import Static
+
+    from tui.screens.confirm import ConfirmScreen
+
+    # The demo's orphan was written moments ago; age it past the quiet minute.
+    [orphan] = demo_cache.glob("*/blobs/*.incomplete")
+    os.utime(orphan, (0, 0))
+    detached = [r for repo in scan_cache_dir(demo_cache).repos for r in repo.revisions if not r.refs]
+    app = app_for(demo_cache)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await _started(pilot)
+        app.query_one("#cache-table", DataTable).focus()
+        await pilot.press("P")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the prune review")
+        review = plain(app.screen.query_one("#confirm-text", Static))
+        assert "(detached)" in review and "partial file of a dead download" in review and "nobody holds" in review
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not orphan.exists(), what="the prune")
+        await wait_for(pilot, lambda: not any(r.snapshot_path.exists() for r in detached), what="detached revisions")
+
+
+async def test_verify_a_repo_then_mark_its_mismatch(demo_cache):
+    from textual.widgets import Static
+
+    from tui.screens.verify import VerifyScreen
+
+    # Damage one blob of whisper-small in place, as a bad disk or an interrupted copy would.
+    repo = next(r for r in scan_cache_dir(demo_cache).repos if r.repo_id == "hftop-demo/whisper-small")
+    damaged = next(f for rev in repo.revisions for f in rev.files if f.file_name == "model.safetensors")
+    with open(damaged.blob_path, "r+b") as f:
+        f.write(b"\0" * 16)
+    app = app_for(demo_cache)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await _started(pilot)
+        table = app.query_one("#cache-table", DataTable)
+        table.focus()
+        table.move_cursor(row=table.get_row_index(repo.cache_id))
+        await pilot.press("v")
+        await wait_for(pilot, lambda: isinstance(app.screen, VerifyScreen), what="the verify screen")
+        await wait_for(pilot, lambda: app.screen.result is not None, what="the check")
+        shown = plain(app.screen.query_one("#verify-result", Static))
+        assert "MISMATCH model.safetensors" in shown and "config.json" not in shown
+        await pilot.press("m")
+        await wait_for(pilot, lambda: app.cache_pane.marks, what="the mark")
+        [mark] = app.cache_pane.marks
+        assert mark.file == str(damaged.file_path)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from huggingface_hub import CachedRepoInfo, CachedRevisionInfo
+from huggingface_hub import CachedFileInfo, CachedRepoInfo, CachedRevisionInfo
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -34,6 +34,7 @@ from tui.core.cache_query import (
 )
 from tui.core.cleanup import Mark, toggled
 from tui.probes.cache_scan import CacheScan
+from tui.screens.verify import VerifyScreen
 from tui.widgets.table_cells import cursor_key, plain, right
 
 _SORT_COLUMNS = {"size": SortKey.SIZE, "accessed": SortKey.ACCESSED, "modified": SortKey.MODIFIED, "name": SortKey.NAME}
@@ -66,6 +67,8 @@ class CachePane(Vertical, can_focus=False):
         Binding("t", "sort('modified')", "Modified", show=False),
         Binding("space", "mark", "Mark"),
         Binding("d", "delete", "Delete…"),
+        Binding("P", "prune", "Prune…", key_display="P"),
+        Binding("v", "verify", "Verify"),
     ]
     HELP = [
         ("Enter", "open a repo's revisions, a revision's files"),
@@ -75,6 +78,8 @@ class CachePane(Vertical, can_focus=False):
         ("w", "show the cache's warnings (corrupted repos)"),
         ("Space", "mark the highlighted repo, revision or file (again: unmark); the totals say what the marks free"),
         ("d", "review the marked items and what each frees, then delete them"),
+        ("P", "prune: detached revisions, partial files whose download died, unheld lock files; reviewed first"),
+        ("v", "verify the highlighted repo or revision (or the open revision) offline: each file against its blob's hash"),
     ]
 
     class MarksChanged(Message):
@@ -83,6 +88,9 @@ class CachePane(Vertical, can_focus=False):
         def __init__(self, marks: frozenset[Mark]) -> None:
             super().__init__()
             self.marks = marks
+
+    class PruneRequested(Message):
+        """The user asked what prune would delete."""
 
     class DeleteRequested(Message):
         def __init__(self, marks: frozenset[Mark]) -> None:
@@ -168,6 +176,37 @@ class CachePane(Vertical, can_focus=False):
             self.notify("Nothing is marked: Space marks the highlighted repo, revision or file.", timeout=4)
             return
         self.post_message(self.DeleteRequested(self.marks))
+
+    def action_verify(self) -> None:
+        info = self.scan.info if self.scan is not None else None
+        if info is None:
+            return
+        key = cursor_key(self.query_one("#cache-table", DataTable))
+        location = self.location
+        repo = self._find_repo(info, key if location.level == "repos" else location.repo)
+        if repo is None:
+            return
+        if location.level == "repos":
+            revisions, label = list(repo.revisions), repo.cache_id
+        else:
+            commit = key if location.level == "revisions" else location.revision
+            revisions = [r for r in repo.revisions if r.commit_hash == commit]
+            label = f"{repo.cache_id} @ {fmt.short_hash(commit or '')}"
+        files = tuple(f for r in revisions for f in r.files)
+        if not files:
+            self.notify("Nothing to verify here.", timeout=3)
+            return
+
+        def mark(mismatched: tuple[CachedFileInfo, ...] | None) -> None:
+            if mismatched:
+                by_path = {f.file_path: r.commit_hash for r in revisions for f in r.files}
+                self.marks = self.marks | {Mark(repo.cache_id, by_path[f.file_path], str(f.file_path)) for f in mismatched}
+                self.notify(f"Marked {fmt.count(len(mismatched), 'file')}: d reviews and deletes them.", timeout=6)
+
+        self.app.push_screen(VerifyScreen(label, files), mark)
+
+    def action_prune(self) -> None:
+        self.post_message(self.PruneRequested())
 
     def action_sort(self, key: str) -> None:
         self.sort = self.sort.pressed(SortKey(key))

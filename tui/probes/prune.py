@@ -1,0 +1,110 @@
+"""Prune: what nothing uses. Detached revisions (no branch or tag points at them), partial files
+whose download died, and lock files nobody holds. Unlike `hf cache prune`, a partial file that a
+live download is writing is never offered, nor its lock."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from huggingface_hub import HFCacheInfo
+
+from tui.core.cleanup import DeletionPlan, Mark
+from tui.downloads.others import ActionRefused, AlreadyGone, delete_orphan
+from tui.probes.cleanup import DeletionOutcome, current_plan, execute
+from tui.probes.locks import lock_is_held
+from tui.probes.partials import find_partials, lock_path
+
+QUIET_FOR = 60.0
+"""Seconds a partial file with no local writer must have been left alone before it counts as an
+orphan: a writer on another machine sharing the cache would have written within that time."""
+
+
+@dataclass(frozen=True)
+class PrunePlan:
+    detached: frozenset[Mark]
+    revisions: DeletionPlan
+    orphans: tuple[tuple[Path, int], ...]
+    """Partial files nobody writes, with their bytes on disk."""
+    stale_locks: tuple[Path, ...]
+    """Lock files nobody holds and no partial file goes with."""
+
+    @property
+    def frees(self) -> int:
+        return self.revisions.frees + sum(size for _, size in self.orphans)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.revisions.deletable or self.orphans or self.stale_locks)
+
+
+def plan_prune(info: HFCacheInfo, cache_dir: Path, now: float | None = None) -> PrunePlan:
+    now = time.time() if now is None else now
+    detached = frozenset(
+        Mark(repo.cache_id, rev.commit_hash) for repo in info.repos for rev in repo.revisions if not rev.refs
+    )
+    partials = find_partials(cache_dir)
+    orphans = tuple(
+        (p.path, p.real_bytes)
+        for p in partials
+        if not p.owners and p.lock_holder is None and now - p.modified >= QUIET_FOR
+    )
+    live_locks = {str(lock_path(cache_dir, p.path, p.etag)) for p in partials}
+    stale = []
+    locks_dir = Path(cache_dir) / ".locks"
+    for folder in _subfolders(locks_dir):
+        for entry in _entries(folder):
+            if entry.name.endswith(".lock") and entry.path not in live_locks and not lock_is_held(Path(entry.path)):
+                stale.append(Path(entry.path))
+    return PrunePlan(
+        detached=detached,
+        revisions=current_plan(info, detached, cache_dir),
+        orphans=orphans,
+        stale_locks=tuple(sorted(stale)),
+    )
+
+
+def execute_prune(shown: PrunePlan, info: HFCacheInfo, cache_dir: Path) -> DeletionOutcome:
+    """Prune what `shown` lists, each item looked at again just before it goes. Raises
+    PlanChanged when the detached revisions are no longer what was shown."""
+    errors: list[str] = []
+    freed = 0
+    if shown.revisions.deletable:
+        outcome = execute(shown.revisions, shown.detached, info, cache_dir)
+        freed += outcome.freed
+        errors += outcome.errors
+    for path, _ in shown.orphans:
+        try:
+            freed += delete_orphan(cache_dir, str(path))
+        except AlreadyGone:
+            continue
+        except ActionRefused as refused:
+            errors.append(f"{path.name}: {refused}")
+    root = Path(os.path.realpath(cache_dir))
+    for path in shown.stale_locks:
+        if root not in Path(os.path.realpath(path.parent)).parents or path.is_symlink() or lock_is_held(path):
+            errors.append(f"{path}: in use or outside the cache now; kept")
+            continue
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            continue
+        except OSError as e:
+            errors.append(f"{path}: {e.strerror or e}")
+    return DeletionOutcome(freed=freed, errors=tuple(errors))
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    try:
+        return [Path(e.path) for e in os.scandir(folder) if e.is_dir(follow_symlinks=False)]
+    except OSError:
+        return []
+
+
+def _entries(folder: Path) -> list[os.DirEntry]:
+    try:
+        return [e for e in os.scandir(folder) if e.is_file(follow_symlinks=False)]
+    except OSError:
+        return []
