@@ -145,3 +145,50 @@ def test_read_only_in_the_config(tmp_path):
     path.write_text('read_only = "yes"\n')
     with pytest.raises(ConfigError, match="read_only takes true or false"):
         load_config(path)
+
+
+def test_mirrors_and_endpoint_in_the_config(tmp_path):
+    from tui.settings import load_config, save_endpoint
+
+    path = tmp_path / "config.toml"
+    path.write_text(
+        '# my mirrors\nstall_after_minutes = 3\n\n[[mirrors]]\nname = "lab"\nurl = "http://hub.lab:8080/"\n'
+        "trusted = true\nallow_http = true\n"
+    )
+    config = load_config(path)
+    assert [(m.name, m.url, m.trusted) for m in config.mirrors] == [("lab", "http://hub.lab:8080", True)]
+    save_endpoint(path, "http://hub.lab:8080")
+    assert load_config(path).endpoint == "http://hub.lab:8080"
+    assert path.read_text().startswith('endpoint = "http://hub.lab:8080"\n# my mirrors\n'), "comments kept"
+    save_endpoint(path, "https://hf-mirror.com")
+    assert load_config(path).endpoint == "https://hf-mirror.com" and path.read_text().count("endpoint =") == 1
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        pytest.param('[[mirrors]]\nname = "x"\nurl = "http://far.away"\n', "plain http to another machine", id="http"),
+        pytest.param('[[mirrors]]\nurl = "https://a"\n', "needs a name and a url", id="no-name"),
+        pytest.param('[[mirrors]]\nname = "x"\nurl = "https://a"\ntrusted = "yes"\n', "true or false", id="trusted"),
+        pytest.param('endpoint = "ftp://x"\n', "endpoint: 'ftp://x' is not an http", id="endpoint"),
+    ],
+)
+def test_bad_mirrors(tmp_path, text, message):
+    from tui.settings import ConfigError, load_config
+
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_config(path)
+
+
+def test_a_plain_http_endpoint_elsewhere_is_refused_at_start(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "tui", "--endpoint", "http://mirror.far.away", "--cache-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=60, env={**os.environ, "HFTOP_CONFIG": str(tmp_path / "none.toml")},
+    )
+    assert done.returncode == 2 and "--endpoint" in done.stderr and "plain http" in done.stderr

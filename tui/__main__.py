@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tui import __version__
+from tui.core.mirrors import OFFICIAL_URL, MirrorError, checked_url
 from tui.settings import (
     DEFAULT_REFRESH,
     DEFAULT_STALL_AFTER,
@@ -17,7 +18,6 @@ from tui.settings import (
     Settings,
     default_cache_dir,
     default_config_path,
-    default_endpoint,
     load_config,
     parse_refresh,
     parse_stall_after,
@@ -66,6 +66,12 @@ def _parser() -> argparse.ArgumentParser:
         "--demo",
         action="store_true",
         help="start a local demo hub and a throwaway cache filled from it; needs no network",
+    )
+    parser.add_argument(
+        "--endpoint",
+        metavar="URL",
+        help="the Hub endpoint or mirror new downloads use (default: HF_ENDPOINT, else the config's, "
+        "else https://huggingface.co)",
     )
     parser.add_argument(
         "--read-only",
@@ -121,7 +127,15 @@ def main(argv: list[str] | None = None) -> int:
     from tui.app import make_app
 
     demo = None
-    endpoint = default_endpoint()
+    endpoint = args.endpoint or os.environ.get("HF_ENDPOINT") or config.endpoint or OFFICIAL_URL
+    allow_http = any(m.url == endpoint.rstrip("/") for m in config.mirrors)
+    try:
+        endpoint = checked_url(endpoint, allow_http=allow_http)
+    except MirrorError as e:
+        if not args.demo:  # the demo uses its own hub
+            source = "--endpoint" if args.endpoint else "HF_ENDPOINT" if os.environ.get("HF_ENDPOINT") else "endpoint"
+            print(f"hftop: {source}: {e}", file=sys.stderr)
+            return 2
     if args.demo:
         from tui.demo import DemoError, start_demo
 
@@ -143,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
         stall_after=stall_after,
         start_downloads=demo.downloads if demo is not None else (),
         read_only=args.read_only or config.read_only,
+        mirrors=config.mirrors,
+        config_path=config.path,
     )
     app = make_app(settings, command_line=True)
     try:

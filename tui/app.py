@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from textual import on, work
@@ -22,9 +22,7 @@ from textual.worker import Worker, WorkerState
 from tui.cleanup_actions import CleanupActions
 from tui.core import formatting as fmt
 from tui.core.cache_query import CacheSort
-from tui.core.download_plan import (
-    is_official_endpoint,
-)
+from tui.core.mirrors import Mirror, mirror_list, token_allowed
 from tui.core.throughput import ALL, CounterReading, ThroughputTracker, next_interface
 from tui.download_actions import DownloadActions
 from tui.downloads.others import OtherDownloads
@@ -32,11 +30,14 @@ from tui.downloads.supervisor import DownloadSupervisor
 from tui.messages import CacheScanned, DiskSampled, DownloadsSampled, NetworkSampled, PartialsSampled
 from tui.probes.cache_scan import cache_fingerprint, scan_cache
 from tui.probes.disk import DiskSpace, disk_space
+from tui.probes.hub import host_addresses
 from tui.probes.network import read_counters
+from tui.probes.partials import process_remotes
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.help import HelpScreen, binding_rows
+from tui.screens.mirrors import MirrorScreen
 from tui.screens.warnings import WarningsScreen
-from tui.settings import Settings
+from tui.settings import Settings, save_endpoint
 from tui.widgets.cache_pane import CachePane
 from tui.widgets.downloads_pane import DownloadsPane
 from tui.widgets.network_pane import NetworkPane
@@ -86,6 +87,7 @@ class HfTopApp(DownloadActions, CleanupActions, App[None]):
         Binding("shift+tab", "focus_previous", "Previous pane", show=False),
         Binding("r", "rescan", "Rescan"),
         Binding("c", "show_cache", "Cache", show=False),
+        Binding("m", "mirrors", "Mirror"),
         Binding("i", "next_interface", "Interface"),
         Binding("w", "warnings", "Warnings", show=False),
     ]
@@ -101,8 +103,9 @@ class HfTopApp(DownloadActions, CleanupActions, App[None]):
         self._net_worker: Worker | None = None
         self._interface = ALL
         self._last_scan = None
-        self.send_token = is_official_endpoint(settings.endpoint)
-        """A token goes to huggingface.co only, never to a mirror or the demo hub."""
+        self.mirrors = mirror_list(settings.mirrors, settings.endpoint)
+        self.send_token = token_allowed(settings.endpoint, self.mirrors)
+        """A token goes to huggingface.co, or to a mirror the user marked trusted; never elsewhere."""
         self.downloads = DownloadSupervisor(
             settings.cache_dir, settings.endpoint, stall_after=settings.stall_after, send_token=self.send_token
         )
@@ -184,7 +187,12 @@ class HfTopApp(DownloadActions, CleanupActions, App[None]):
 
     @work(thread=True, group="downloads", exit_on_error=False)
     def _sample_downloads(self) -> None:
-        views = self.downloads.views()
+        views = tuple(
+            replace(v, remotes=process_remotes(v.pid), endpoint_addresses=host_addresses(v.endpoint))
+            if v.pid and v.state.active
+            else v
+            for v in self.downloads.views()
+        )
         self._note_downloads("own", ((v.id, v.state, v.files_done) for v in views))
         self.post_message(DownloadsSampled(views))
 
@@ -258,6 +266,30 @@ class HfTopApp(DownloadActions, CleanupActions, App[None]):
         if self.settings.read_only:
             self.notify(f"hftop runs read-only: it does not {what}. Start it without --read-only to.", timeout=6)
         return self.settings.read_only
+
+    def action_mirrors(self) -> None:
+        def chosen(mirror: Mirror | None) -> None:
+            if mirror is not None and mirror.url != self.settings.endpoint:
+                self.use_endpoint(mirror)
+
+        self.push_screen(MirrorScreen(self.mirrors, self.settings.endpoint), chosen)
+
+    def use_endpoint(self, mirror: Mirror) -> None:
+        """New downloads and retries go to `mirror` from now on; it is saved to the config file."""
+        self.settings = replace(self.settings, endpoint=mirror.url)
+        self.send_token = token_allowed(mirror.url, self.mirrors)
+        self.downloads.use_endpoint(mirror.url, self.send_token)
+        self.status_line.endpoint = mirror.url
+        self.status_line.watch_space()
+        saved = ""
+        if self.settings.config_path is not None and not self.settings.demo:
+            try:
+                save_endpoint(self.settings.config_path, mirror.url)
+                saved = f"; saved to {self.settings.config_path}"
+            except OSError as e:
+                saved = f"; not saved ({e.strerror or e})"
+        token = "your token is sent to it" if self.send_token else "no token is sent to it"
+        self.notify(f"New downloads and retries use {mirror.name} ({mirror.url}): {token}{saved}.", timeout=8)
 
     def request_rescan(self) -> None:
         """Scan the cache again at the next tick (after hftop itself changed it)."""

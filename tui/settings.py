@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from collections.abc import Callable
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tui.core.download_plan import DownloadRequest
+from tui.core.mirrors import Mirror, MirrorError, checked_url
 
 DEFAULT_REFRESH = 1.0
 MIN_REFRESH = 0.2
@@ -35,6 +37,10 @@ class Settings:
     """Downloads to plan and start at launch (the demo's)."""
     read_only: bool = False
     """Change nothing: no download started, cancelled or stopped, no file deleted (beside a training job)."""
+    mirrors: tuple[Mirror, ...] = ()
+    """Mirrors from the config file, besides the built-in ones."""
+    config_path: Path | None = None
+    """Where a chosen endpoint is saved."""
 
 
 def default_cache_dir(environ: dict[str, str] | None = None, configured: Path | None = None) -> Path:
@@ -97,6 +103,8 @@ class Config:
     refresh: float | None = None
     cache_dir: Path | None = None
     read_only: bool = False
+    endpoint: str | None = None
+    mirrors: tuple[Mirror, ...] = ()
 
 
 CONFIG_KEYS = {
@@ -104,6 +112,8 @@ CONFIG_KEYS = {
     "refresh_seconds": "seconds between two samples",
     "cache_dir": "the Hub cache to show",
     "read_only": "true: change nothing (no download started, cancelled or stopped, no file deleted)",
+    "endpoint": "the endpoint new downloads use when neither --endpoint nor HF_ENDPOINT says",
+    "mirrors": "[[mirrors]] tables: name, url, trusted (may see your token), allow_http",
 }
 
 
@@ -153,13 +163,70 @@ def load_config(path: Path, *, required: bool = False) -> Config:
     cache_dir = data.get("cache_dir")
     if cache_dir is not None and (not isinstance(cache_dir, str) or not cache_dir.strip()):
         raise ConfigError(f"config file {path}: cache_dir takes a folder path as a string, got {cache_dir!r}")
+    mirrors = _mirrors(path, data.get("mirrors", []))
+    endpoint = data.get("endpoint")
+    if endpoint is not None:
+        if not isinstance(endpoint, str):
+            raise ConfigError(f"config file {path}: endpoint takes a URL as a string, got {endpoint!r}")
+        allow = any(m.url == endpoint.strip().rstrip("/") for m in mirrors)  # a mirror listed with allow_http
+        try:
+            endpoint = checked_url(endpoint, allow_http=allow and endpoint.startswith("http:"))
+        except MirrorError as e:
+            raise ConfigError(f"config file {path}: endpoint: {e}") from None
     read_only = data.get("read_only", False)
     if not isinstance(read_only, bool):
         raise ConfigError(f"config file {path}: read_only takes true or false, got {read_only!r}")
     return Config(
         path=path,
         read_only=read_only,
+        endpoint=endpoint,
+        mirrors=mirrors,
         stall_after=number("stall_after_minutes", parse_stall_after),
         refresh=number("refresh_seconds", parse_refresh),
         cache_dir=Path(cache_dir).expanduser() if cache_dir else None,
     )
+
+
+def _mirrors(path: Path, entries: object) -> tuple[Mirror, ...]:
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise ConfigError(f"config file {path}: mirrors are [[mirrors]] tables with name and url")
+    found = []
+    for i, entry in enumerate(entries, 1):
+        unknown = sorted(set(entry) - {"name", "url", "trusted", "allow_http"})
+        if unknown:
+            raise ConfigError(f"config file {path}: mirror {i}: unknown key {unknown[0]!r} (name, url, trusted, allow_http)")
+        name, url = entry.get("name"), entry.get("url")
+        trusted, allow_http = entry.get("trusted", False), entry.get("allow_http", False)
+        if not isinstance(name, str) or not name.strip() or not isinstance(url, str):
+            raise ConfigError(f"config file {path}: mirror {i} needs a name and a url, as strings")
+        if not isinstance(trusted, bool) or not isinstance(allow_http, bool):
+            raise ConfigError(f"config file {path}: mirror {name!r}: trusted and allow_http take true or false")
+        try:
+            url = checked_url(url, allow_http=allow_http)
+        except MirrorError as e:
+            raise ConfigError(f"config file {path}: mirror {name!r}: {e}") from None
+        found.append(Mirror(name.strip(), url, trusted))
+    return tuple(found)
+
+
+def save_endpoint(path: Path, endpoint: str) -> None:
+    """Record the chosen endpoint in the config file, keeping everything else in it as written
+    (comments included): the `endpoint = ...` line is replaced, or added at the top."""
+    line = f"endpoint = {json.dumps(endpoint)}"
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        lines = []
+    replaced = False
+    for i, text in enumerate(lines):
+        if text.lstrip().startswith("["):
+            break  # top-level keys end where the first table starts
+        if text.split("=", 1)[0].strip() == "endpoint":
+            lines[i], replaced = line, True
+            break
+    if not replaced:
+        lines.insert(0, line)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    os.replace(temporary, path)  # never a half-written config

@@ -284,3 +284,70 @@ async def test_read_only_refuses_every_action_that_changes_something(outside_dow
             assert app.screen is app.screen_stack[0], f"{key} opened {app.screen}"
         assert any("read-only" in str(n.message) for n in app._notifications)
         assert proc.poll() is None and partial.exists() and not app.downloads.views()
+
+
+async def test_switch_a_running_download_to_a_trusted_fast_mirror(fresh_devhub, tmp_path, monkeypatch):
+    import hashlib
+
+    from textual.widgets import DataTable
+
+    from tui.core.mirrors import Mirror
+    from tui.devhub.server import DevHub
+    from tui.screens.mirrors import MirrorScreen
+    from tui.settings import load_config
+
+    monkeypatch.setenv("HF_TOKEN", "hf_secret_for_the_test")
+    slow = fresh_devhub
+    slow.set_fault("hftop-demo/phi-tiny/model.safetensors", Fault(throttle=300_000))
+    with DevHub() as fast:
+        mirrors = (Mirror("slow", slow.endpoint), Mirror("fast", fast.endpoint, trusted=True))
+        config = tmp_path / "config.toml"
+        cache = tmp_path / "hub"
+        app = make_app(
+            Settings(cache_dir=cache, endpoint=slow.endpoint, refresh=0.3, mirrors=mirrors, config_path=config)
+        )
+        async with app.run_test(size=(120, 36)) as pilot:
+            app._start_planned(app.plan(DownloadRequest("hftop-demo/phi-tiny")))
+            await wait_for(pilot, lambda: app.downloads.views() and app.downloads.views()[0].done_bytes > 0, what="bytes")
+            await pilot.press("m")
+            await wait_for(pilot, lambda: isinstance(app.screen, MirrorScreen), what="the picker")
+            await wait_for(pilot, lambda: len(app.screen.probes) == 4, timeout=30, what="every probe")
+            assert app.screen.probes[fast.endpoint].reachable and "answers in" in app.screen.probes[fast.endpoint].message
+            table = app.screen.query_one("#mirrors-table", DataTable)
+            table.move_cursor(row=table.get_row_index(fast.endpoint))
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: app.settings.endpoint == fast.endpoint, what="the switch")
+            assert load_config(config).endpoint == fast.endpoint and app.send_token
+
+            app.downloads_pane.table.focus()
+            await pilot.press("R")  # a running download: the restart says first what it throws away
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
+            await pilot.press("y")
+            await wait_for(
+                pilot, lambda: app.downloads.views()[0].state is DownloadState.DONE, timeout=60, what="the end"
+            )
+        view = app.downloads.views()[0]
+        blob = next(f for f in view.plan.files if f.path == "model.safetensors")
+        data = (cache / "models--hftop-demo--phi-tiny" / "blobs" / blob.etag).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == blob.etag
+        assert not any(r.authorized for r in slow.requests()), "a token went to the untrusted mirror"
+        fetched = [r for r in fast.requests() if "/resolve/" in r.path and "model.safetensors" in r.path]
+        assert fetched and all(r.authorized for r in fetched), "the trusted mirror got the token"
+
+
+async def test_bytes_from_elsewhere_than_the_mirror_are_named(fresh_devhub, tmp_path):
+    # The devhub redirects large files to its download origin (127.0.0.2), as the Hub does to its CDN.
+    app, start = _throttled_phi_tiny(fresh_devhub, tmp_path / "hub", 500_000)
+    async with app.run_test(size=(120, 36)) as pilot:
+        start()
+        pane = app.downloads_pane
+        await wait_for(
+            pilot,
+            lambda: pane.views and pane.views[0].current_file == "model.safetensors" and pane.views[0].remotes,
+            what="the big file's connection",
+        )
+        await wait_for(pilot, lambda: pane.views[0].bytes_elsewhere, what="the origin's connection alone")
+        pane.table.focus()
+        await pilot.pause()
+        detail = plain(pane.query_one("#downloads-detail", Static))
+        assert "Bytes come from 127.0.0.2:" in detail and "not from the mirror 127.0.0.1:" in detail

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from tui.core import formatting as fmt
-from tui.core.download_plan import DownloadPlan, DownloadRequest
+from tui.core.download_plan import DownloadPlan, DownloadRequest, is_official_endpoint
 
 RATE_WINDOW = 10.0
 """Seconds of samples behind the speed shown for a download."""
@@ -151,10 +151,25 @@ class DownloadView:
     error: str | None
     lost_bytes: int
     """Bytes the previous attempt threw away (a failure, a cancel or a restart)."""
+    endpoint: str = ""
+    """The endpoint this attempt was started against."""
+    remotes: tuple[str, ...] = ()
+    """`host:port` of its process's established connections, the one that received the most first."""
+    endpoint_addresses: frozenset[str] = frozenset()
+    """The addresses the endpoint's host name resolves to."""
 
     @property
     def request(self) -> DownloadRequest:
         return self.plan.request
+
+    @property
+    def bytes_elsewhere(self) -> str | None:
+        """When a mirror is in use but the connection that received the most goes elsewhere (a CDN,
+        Xet's data plane): that connection. None when the mirror itself serves, or nothing is known."""
+        if not self.remotes or not self.endpoint_addresses or is_official_endpoint(self.endpoint):
+            return None
+        busiest = self.remotes[0]
+        return None if busiest.rsplit(":", 1)[0].strip("[]") in self.endpoint_addresses else busiest
 
     @property
     def fraction(self) -> float | None:

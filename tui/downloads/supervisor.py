@@ -98,6 +98,7 @@ class _Attempt:
         self.attempt = attempt
         self.started_at = started_at
         self.lost_bytes = lost_bytes
+        self.endpoint = ""
         self.process: subprocess.Popen | None = None
         self.current: PlannedFile | None = None
         self.files_done = 0
@@ -161,6 +162,11 @@ class DownloadSupervisor:
         """Downloads a cancel or retry is working on; a second key press meanwhile is ignored."""
 
     # --- actions ----------------------------------------------------------------------------
+    def use_endpoint(self, endpoint: str, send_token: bool) -> None:
+        """Where new downloads and retries go from now on (running ones stay where they are)."""
+        with self._lock:
+            self.endpoint, self.send_token = endpoint, send_token
+
     def start(self, plan: DownloadPlan) -> int:
         """Spawn the download's process; returns the download's id."""
         with self._lock:
@@ -263,11 +269,13 @@ class DownloadSupervisor:
             quiet_for=now - quiet_since,
             error=a.error,
             lost_bytes=a.lost_bytes,
+            endpoint=a.endpoint,
         )
 
     # --- processes --------------------------------------------------------------------------
     def _spawn(self, download_id: int, plan: DownloadPlan, attempt: int, lost_bytes: int) -> None:
         run = _Attempt(plan, attempt, self._clock(), lost_bytes)
+        run.endpoint = self.endpoint
         argv = runner_argv(
             plan,
             endpoint=self.endpoint,

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import errno
+import functools
 import os
+import socket
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -180,3 +184,45 @@ def lookup_blob(endpoint: str, repo_type: str, repo_id: str, revision: str, etag
         if etag in ((sibling.lfs.sha256 if sibling.lfs else None), sibling.blob_id):
             return sibling.rfilename, int(sibling.size or 0)
     return None
+
+
+PROBE_REPO = "openai-community/gpt2"
+"""Asked of every mirror in the picker: a repo any full mirror of the Hub has. An answer of any kind
+(even "not found", as from the demo hub) shows the mirror is up and speaks the Hub's API."""
+
+
+@dataclass(frozen=True)
+class MirrorProbe:
+    reachable: bool
+    latency: float | None
+    """Seconds the metadata request took."""
+    message: str
+
+
+def probe_mirror(url: str, timeout: float = LOOKUP_TIMEOUT) -> MirrorProbe:
+    """One metadata request to `url`, without a token, timed."""
+    start = time.monotonic()
+    try:
+        HfApi(endpoint=url, token=False).repo_info(PROBE_REPO, timeout=timeout)
+    except HfHubHTTPError as error:
+        status = error.response.status_code if error.response is not None else None
+        took = time.monotonic() - start
+        if status is not None and status < 500:
+            return MirrorProbe(True, took, f"answers in {took * 1000:.0f} ms")
+        return MirrorProbe(False, took, describe_hub_error(error, url))
+    except (httpx2.HTTPError, OSError, ValueError) as error:
+        return MirrorProbe(False, None, describe_hub_error(error, url))
+    took = time.monotonic() - start
+    return MirrorProbe(True, took, f"answers in {took * 1000:.0f} ms")
+
+
+@functools.lru_cache(maxsize=32)
+def host_addresses(url: str) -> frozenset[str]:
+    """The addresses an endpoint's host name resolves to (empty when it does not resolve)."""
+    host = urlsplit(url).hostname
+    if not host:
+        return frozenset()
+    try:
+        return frozenset(info[4][0] for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP))
+    except OSError:
+        return frozenset()

@@ -506,3 +506,14 @@ def _local_name(folder: str, short_hash: str, held_locks: set[str]) -> str | Non
         if digest == short_hash:
             return name
     return None
+
+
+def process_remotes(pid: int) -> tuple[str, ...]:
+    """`host:port` of a process's established TCP connections, the one that received the most bytes
+    first (empty when they cannot be read)."""
+    mine = _sockets(_open_files(str(pid)))
+    counters = established_sockets() if mine else None
+    if not counters:
+        return ()
+    ordered = sorted((c for i, c in counters.items() if i in mine), key=lambda c: -c.bytes_received)
+    return tuple(dict.fromkeys(c.remote for c in ordered))

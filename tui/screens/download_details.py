@@ -63,6 +63,8 @@ def _figures(row: DownloadView | ExternalDownload) -> Text:
             ("last new byte", f"{fmt.duration(row.quiet_for)} ago"),
             ("attempt", f"{row.attempt}" + (f" (the last threw away {fmt.size(row.lost_bytes)})" if row.lost_bytes else "")),
             ("process", f"pid {row.pid}, started by hftop" if row.pid else "–"),
+            ("endpoint", row.endpoint or "–"),
+            ("connected to", ", ".join(row.remotes) or "–"),
             ("revision", f"{row.request.revision} ({fmt.short_hash(row.plan.commit)})" if row.plan.commit else row.request.revision),
         ]
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from urllib.parse import urlsplit
 
 from rich.text import Text
 from textual import on
@@ -335,6 +336,14 @@ def describe(v: DownloadView, stall_after: float) -> Text:
             f"{again}{fmt.size(v.done_bytes)} of {fmt.size(v.total_bytes)} at {fmt.rate(v.rate)}, "
             f"{fmt.duration(v.eta)} left.{lost} x cancels, R restarts.",
             style="dim",
+        )
+    if v.bytes_elsewhere:
+        host = urlsplit(v.endpoint).netloc
+        body += Text.assemble(
+            (" Bytes come from ", "bold yellow"),
+            (v.bytes_elsewhere, "bold yellow"),
+            (f", not from the mirror {host}", "bold yellow"),
+            " (it redirects to a CDN or to Xet's storage).",
         )
     return head + body
 
