@@ -172,6 +172,10 @@ MB = 1_000_000
             DownloadState.OWNER_UNKNOWN, "grew while no local process", id="grows-with-no-local-writer",
         ),
         pytest.param(
+            [(0, PartialReading(10, 100, True)), (5, PartialReading(20, 100, False))],
+            DownloadState.ORPHANED, "lock is free", id="last-bytes-of-a-writer-that-died",
+        ),
+        pytest.param(
             [(0, PartialReading(10, 100, False, hidden_owner=True))],
             DownloadState.OWNER_UNKNOWN, "cannot see", id="lock-held-out-of-sight",
         ),

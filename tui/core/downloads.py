@@ -238,6 +238,8 @@ class _Watched:
     first_bytes: int
     last_growth: float | None = None
     grew_while_ownerless: bool = False
+    was_alive: bool = False
+    """A local writer had the file at the previous look."""
     samples: tuple[ProgressSample, ...] = ()
     net_samples: tuple[ProgressSample, ...] = ()
 
@@ -277,8 +279,11 @@ class PartialProgressTracker:
                 received = r.net_bytes is not None and bool(w.net_samples) and r.net_bytes > w.net_samples[-1].done
                 if grew or received:
                     w.last_growth = now
-                if grew and not r.alive:
+                # Growth counts as a hidden writer's only between two looks that both found no local
+                # writer: bytes written just before a process died are its own.
+                if grew and not r.alive and not w.was_alive:
                     w.grew_while_ownerless = True
+            w.was_alive = r.alive
             w.samples = pruned((*w.samples, ProgressSample(now, r.real_bytes)), now, RATE_WINDOW * 6)
             if r.net_bytes is None:
                 w.net_samples = ()

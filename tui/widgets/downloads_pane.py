@@ -337,14 +337,10 @@ def describe(v: DownloadView, stall_after: float) -> Text:
             f"{fmt.duration(v.eta)} left.{lost} x cancels, R restarts.",
             style="dim",
         )
-    if v.bytes_elsewhere:
+    # While bytes flow, where from: the mirror may redirect to a CDN or to Xet's storage (details say more).
+    if v.bytes_elsewhere and state in (DownloadState.DOWNLOADING, DownloadState.SLOW_TAIL):
         host = urlsplit(v.endpoint).netloc
-        body += Text.assemble(
-            (" Bytes come from ", "bold yellow"),
-            (v.bytes_elsewhere, "bold yellow"),
-            (f", not from the mirror {host}", "bold yellow"),
-            " (it redirects to a CDN or to Xet's storage).",
-        )
+        body += Text(f" Bytes come from {v.bytes_elsewhere}, not from the mirror {host}.", style="yellow")
     return head + body
 
 
