@@ -113,7 +113,10 @@ def test_a_changed_cache_gives_a_new_plan_instead_of_a_blind_deletion(demo_cache
 def test_the_repo_of_a_live_download_is_never_deleted_whole(outside_downloader):
     proc, cache = outside_downloader
     deadline = time.monotonic() + 30
-    while not any(p.owners for p in find_partials(cache)) or _info(cache) is None or not _info(cache).repos:
+    # Held by the devhub at 10 MiB: from then on the cache stands still while the process lives.
+    while not any(p.owners and p.real_bytes >= 10 * 1024 * 1024 for p in find_partials(cache)) or not (
+        _info(cache) and _info(cache).repos
+    ):
         assert time.monotonic() < deadline, "the outside download did not start"
         time.sleep(0.2)
     [partial] = find_partials(cache)
