@@ -3,11 +3,12 @@ A mixin of HfTopApp, like `download_actions`; handlers use Textual's `on_cache_p
 
 from __future__ import annotations
 
+from huggingface_hub import HFCacheInfo
 from rich.text import Text
 from textual import work
 
 from tui.core import formatting as fmt
-from tui.core.cleanup import DeletionPlan, Mark, plan_deletion
+from tui.core.cleanup import DeletionPlan, Mark, PlanItem, plan_deletion
 from tui.probes.cache_scan import scan_cache
 from tui.probes.cleanup import PlanChanged, current_plan, execute
 from tui.probes.prune import PrunePlan, execute_prune, plan_prune
@@ -34,6 +35,13 @@ class CleanupActions:
         if self.cache_pane.marks == marks:
             self.cache_pane.will_free = frees
 
+    def _fresh_cache_info(self) -> HFCacheInfo | None:
+        """A new scan of the cache (in the calling worker), or None after saying why there is none."""
+        scan = scan_cache(self.settings.cache_dir)
+        if scan.info is None:
+            self.call_from_thread(self.notify, scan.error or "The cache is gone.", severity="error")
+        return scan.info
+
     def on_cache_pane_delete_requested(self, message: CachePane.DeleteRequested) -> None:
         if self.refused_read_only("delete anything"):
             return
@@ -41,20 +49,15 @@ class CleanupActions:
 
     @work(thread=True, group="cleanup", exclusive=True, exit_on_error=False)
     def _review(self, marks: frozenset[Mark], note: str = "") -> None:
-        scan = scan_cache(self.settings.cache_dir)
-        if scan.info is None:
-            self.call_from_thread(self.notify, scan.error or "The cache is gone.", severity="error")
+        info = self._fresh_cache_info()
+        if info is None:
             return
-        plan = current_plan(scan.info, marks, self.settings.cache_dir)
+        plan = current_plan(info, marks, self.settings.cache_dir)
         self.call_from_thread(self._ask, marks, plan, note)
 
     def _ask(self, marks: frozenset[Mark], plan: DeletionPlan, note: str) -> None:
         lines = [Text(note + "\n", style="bold yellow")] if note else []
-        for item in plan.items:
-            if item.refused:
-                lines.append(Text.assemble(("  kept  ", "yellow"), item.label, (f": {item.refused}", "yellow")))
-            else:
-                lines.append(Text.assemble((f"{fmt.size(item.frees):>9}  ", "bold"), item.label))
+        lines += [_item_line(item) for item in plan.items]
         deletable = len(plan.deletable)
         lines.append(
             Text.assemble(
@@ -73,12 +76,11 @@ class CleanupActions:
 
     @work(thread=True, group="cleanup", exclusive=True, exit_on_error=False)
     def _delete(self, marks: frozenset[Mark], shown: DeletionPlan) -> None:
-        scan = scan_cache(self.settings.cache_dir)
-        if scan.info is None:
-            self.call_from_thread(self.notify, scan.error or "The cache is gone.", severity="error")
+        info = self._fresh_cache_info()
+        if info is None:
             return
         try:
-            outcome = execute(shown, marks, scan.info, self.settings.cache_dir)
+            outcome = execute(shown, marks, info, self.settings.cache_dir)
         except PlanChanged as changed:
             note = "The cache changed since the plan was made: this is the plan now."
             self.call_from_thread(self._ask, marks, changed.plan, note)
@@ -105,11 +107,10 @@ class CleanupActions:
 
     @work(thread=True, group="cleanup", exclusive=True, exit_on_error=False)
     def _plan_prune(self, note: str = "") -> None:
-        scan = scan_cache(self.settings.cache_dir)
-        if scan.info is None:
-            self.call_from_thread(self.notify, scan.error or "The cache is gone.", severity="error")
+        info = self._fresh_cache_info()
+        if info is None:
             return
-        plan = plan_prune(scan.info, self.settings.cache_dir)
+        plan = plan_prune(info, self.settings.cache_dir)
         self.call_from_thread(self._ask_prune, plan, note)
 
     def _ask_prune(self, plan: PrunePlan, note: str) -> None:
@@ -117,11 +118,7 @@ class CleanupActions:
             self.notify("Nothing to prune: no detached revision, no orphaned partial file, no unheld lock file.")
             return
         lines = [Text(note + "\n", style="bold yellow")] if note else []
-        for item in plan.revisions.items:
-            if item.refused:
-                lines.append(Text.assemble(("  kept  ", "yellow"), item.label, (f": {item.refused}", "yellow")))
-            else:
-                lines.append(Text.assemble((f"{fmt.size(item.frees):>9}  ", "bold"), item.label, " (detached)"))
+        lines += [_item_line(item, " (detached)") for item in plan.revisions.items]
         for path, size in plan.orphans:
             repo = path.parent.parent.name
             lines.append(Text.assemble((f"{fmt.size(size):>9}  ", "bold"), f"{repo}: partial file of a dead download"))
@@ -141,13 +138,19 @@ class CleanupActions:
 
     @work(thread=True, group="cleanup", exclusive=True, exit_on_error=False)
     def _carry_out_prune(self, shown: PrunePlan) -> None:
-        scan = scan_cache(self.settings.cache_dir)
-        if scan.info is None:
-            self.call_from_thread(self.notify, scan.error or "The cache is gone.", severity="error")
+        info = self._fresh_cache_info()
+        if info is None:
             return
         try:
-            outcome = execute_prune(shown, scan.info, self.settings.cache_dir)
+            outcome = execute_prune(shown, info, self.settings.cache_dir)
         except PlanChanged:
             self.call_from_thread(self._plan_prune, "The cache changed since the plan was made: this is the plan now.")
             return
         self.call_from_thread(self._deleted, outcome.freed, outcome.errors, False)
+
+
+def _item_line(item: PlanItem, note: str = "") -> Text:
+    """One line of a review: what the item frees, or why it is kept."""
+    if item.refused:
+        return Text.assemble(("  kept  ", "yellow"), item.label, (f": {item.refused}", "yellow"))
+    return Text.assemble((f"{fmt.size(item.frees):>9}  ", "bold"), item.label, note)

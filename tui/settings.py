@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tui.core.download_plan import DownloadRequest
-from tui.core.mirrors import Mirror, MirrorError, checked_url
+from tui.core.mirrors import OFFICIAL_URL, Mirror, MirrorError, checked_url
 
 DEFAULT_REFRESH = 1.0
 MIN_REFRESH = 0.2
@@ -65,7 +65,7 @@ def default_cache_dir(environ: dict[str, str] | None = None, configured: Path | 
 
 def default_endpoint(environ: dict[str, str] | None = None) -> str:
     env = os.environ if environ is None else environ
-    return (env.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/")
+    return (env.get("HF_ENDPOINT") or OFFICIAL_URL).rstrip("/")
 
 
 def parse_refresh(text: str) -> float:

@@ -19,6 +19,7 @@ from collections.abc import Collection
 from pathlib import Path
 
 from tui.probes.inotify import IN_CLOSE, IN_OPEN, Inotify
+from tui.probes.owner import alive
 
 _MASK = IN_OPEN | IN_CLOSE
 """Closes are watched too: inotify merges identical events that follow each other unread, so
@@ -48,10 +49,6 @@ class LockWatcher:
         self._pending: dict[str, list[int]] = {}
         """lock → candidates still to sample for it."""
 
-    @property
-    def available(self) -> bool:
-        return self._inotify.available
-
     def close(self) -> None:
         self._inotify.close()
 
@@ -62,7 +59,7 @@ class LockWatcher:
         self._watch_new_folders()
         polled = {lock for lock, opens in self._drain().items() if opens >= POLLED_OPENS and lock in holders}
         self._waiters = {
-            lock: {pid for pid in pids if _alive(pid)} for lock, pids in self._waiters.items() if lock in polled
+            lock: {pid for pid in pids if alive(pid)} for lock, pids in self._waiters.items() if lock in polled
         }
         self._pending = {lock: pids for lock, pids in self._pending.items() if lock in polled}
         deadline = time.monotonic() + BUDGET
@@ -155,7 +152,3 @@ def _candidates() -> list[int]:
         if command and any(hint in command for hint in _HINTS):
             found.append((started, int(entry.name)))
     return [pid for _, pid in sorted(found, reverse=True)]
-
-
-def _alive(pid: int) -> bool:
-    return os.path.exists(f"/proc/{pid}")
