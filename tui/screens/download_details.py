@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from urllib.parse import urlsplit
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -65,6 +66,11 @@ def _figures(row: DownloadView | ExternalDownload) -> Text:
             ("process", f"pid {row.pid}, started by hftop" if row.pid else "–"),
             ("endpoint", row.endpoint or "–"),
             ("connected to", ", ".join(row.remotes) or "–"),
+            *(
+                [("bytes from", f"{row.bytes_elsewhere}, not from the mirror {urlsplit(row.endpoint).netloc}")]
+                if row.bytes_elsewhere
+                else []
+            ),
             ("revision", f"{row.request.revision} ({fmt.short_hash(row.plan.commit)})" if row.plan.commit else row.request.revision),
         ]
     else:
