@@ -346,7 +346,11 @@ async def test_bytes_from_elsewhere_than_the_mirror_are_named(fresh_devhub, tmp_
             lambda: pane.views and pane.views[0].current_file == "model.safetensors" and pane.views[0].remotes,
             what="the big file's connection",
         )
-        await wait_for(pilot, lambda: pane.views[0].bytes_elsewhere, what="the origin's connection alone")
+        await wait_for(
+            pilot,
+            lambda: pane.views[0].bytes_elsewhere and pane.views[0].state is DownloadState.DOWNLOADING,
+            what="bytes flowing from the origin",
+        )
         pane.table.focus()
         await pilot.pause()
         assert "Bytes not from the mirror" in plain(pane.query_one("#downloads-detail", Static))
