@@ -105,7 +105,7 @@ def cpu_share(processes: list[psutil.Process], seconds: float) -> list[float]:
     before = [sum(p.cpu_times()[:2]) for p in processes]
     time.sleep(seconds)
     after = [sum(p.cpu_times()[:2]) for p in processes]
-    return [100 * (a - b) / seconds for a, b in zip(after, before)]
+    return [100 * (a - b) / seconds for a, b in zip(after, before, strict=True)]
 
 
 def appearance_latency(hub: DevHub, cache: Path, refresh: float = 1.0) -> tuple[float, float]:
@@ -199,8 +199,10 @@ def main() -> None:
     print(f"{'its refresh loop alone, no drawing':40}{shares[2]:>14.1f}")
     if top:
         print(f"{'top -b -d 1':40}{shares[3]:>14.1f}")
-    print(f"new partial file reported {latency:.2f} s after it was created (one refresh = 1 s; "
-          f"that refresh took {sample_time * 1000:.0f} ms)")
+    print(
+        f"new partial file reported {latency:.2f} s after it was created (one refresh = 1 s; "
+        f"that refresh took {sample_time * 1000:.0f} ms)"
+    )
     print(f"partial files left after the run: {live} (the killed downloaders' orphans)")
     shutil.rmtree(workdir, ignore_errors=True)
 

@@ -38,7 +38,11 @@ def test_doctor_reports_a_live_download_then_a_stall_then_an_orphan(outside_down
     assert entry["process"]["pid"] == proc.pid and entry["lock_held_by"] == proc.pid
     # The large file comes from the devhub's download origin (127.0.0.2), as LFS files come from a CDN.
     assert any(r.startswith("127.0.0.2:") for r in entry["process"]["connected_to"]), entry["process"]
-    assert (entry["repo_id"], entry["file"], entry["expected_size"]) == ("hftop-demo/qwen-small", "model.safetensors", 90_000_000)
+    assert (entry["repo_id"], entry["file"], entry["expected_size"]) == (
+        "hftop-demo/qwen-small",
+        "model.safetensors",
+        90_000_000,
+    )
     assert entry["bytes_on_disk"] == 10 * MiB
 
     time.sleep(1.5)  # the devhub holds it at 10 MiB: with a 1 s threshold it is stalled

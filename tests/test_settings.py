@@ -30,7 +30,10 @@ def test_default_cache_dir_matches_huggingface_hub(tmp_path):
     env.pop("HUGGINGFACE_HUB_CACHE", None)
     out = subprocess.run(
         [sys.executable, "-c", "from huggingface_hub import constants; print(constants.HF_HUB_CACHE)"],
-        env=env, capture_output=True, text=True, check=True,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     assert Path(out) == default_cache_dir(env)
 
@@ -115,7 +118,9 @@ def test_bad_config_is_one_line_at_start(tmp_path):
     path.write_text("stall_after_minutes = -1\n")
     done = subprocess.run(
         [sys.executable, "-m", "tui", "doctor", "--config", str(path), "--cache-dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 2
     assert done.stderr.strip().startswith("hftop: config file") and "Traceback" not in done.stderr
@@ -129,9 +134,22 @@ def test_config_sets_doctor_threshold(tmp_path):
     path = tmp_path / "config.toml"
     path.write_text("stall_after_minutes = 7\n")
     done = subprocess.run(
-        [sys.executable, "-m", "tui", "doctor", "--json", "--watch", "0", "--config", str(path),
-         "--cache-dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "tui",
+            "doctor",
+            "--json",
+            "--watch",
+            "0",
+            "--config",
+            str(path),
+            "--cache-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert json.loads(done.stdout)["stall_after_seconds"] == 420
 
@@ -189,6 +207,9 @@ def test_a_plain_http_endpoint_elsewhere_is_refused_at_start(tmp_path):
 
     done = subprocess.run(
         [sys.executable, "-m", "tui", "--endpoint", "http://mirror.far.away", "--cache-dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=60, env={**os.environ, "HFTOP_CONFIG": str(tmp_path / "none.toml")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "HFTOP_CONFIG": str(tmp_path / "none.toml")},
     )
     assert done.returncode == 2 and "--endpoint" in done.stderr and "plain http" in done.stderr

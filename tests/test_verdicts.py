@@ -97,8 +97,10 @@ def test_network_idle_lock_waiter_and_doctor(outside_downloader, fresh_devhub, p
     others = OtherDownloads(cache, stall_after=2.0)
     try:
         rows = _until(
-            lambda rows: any(r.state is DownloadState.WAITING for r in rows)
-            and any(r.state is DownloadState.STALLED for r in rows),
+            lambda rows: (
+                any(r.state is DownloadState.WAITING for r in rows)
+                and any(r.state is DownloadState.STALLED for r in rows)
+            ),
             others,
         )
     finally:
@@ -111,9 +113,22 @@ def test_network_idle_lock_waiter_and_doctor(outside_downloader, fresh_devhub, p
     assert stalled.evidence[0].startswith("network idle: ") and "nothing received for" in stalled.evidence[0]
 
     out = subprocess.run(
-        [sys.executable, "-m", "tui", "doctor", "--json", "--watch", "1", "--stall-after", str(2 / 60),
-         "--cache-dir", str(cache)],
-        capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "tui",
+            "doctor",
+            "--json",
+            "--watch",
+            "1",
+            "--stall-after",
+            str(2 / 60),
+            "--cache-dir",
+            str(cache),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert out.returncode == 1, out.stderr
     verdicts = {d["verdict"]: d for d in json.loads(out.stdout)["downloads"]}
@@ -171,7 +186,9 @@ def test_remaining_bytes_larger_than_the_free_space(fresh_devhub, small_disk, pr
     assert row.evidence[0].startswith(f"{(SIZE - 10 * MiB) / 1e6:.1f} MB left to fetch")
     out = subprocess.run(
         [sys.executable, "-m", "tui", "doctor", "--json", "--watch", "0.2", "--cache-dir", str(cache)],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert out.returncode == 1 and json.loads(out.stdout)["downloads"][0]["verdict"] == "disk full"
 

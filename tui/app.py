@@ -254,9 +254,7 @@ class HfTopApp(DownloadActions, CleanupActions, App[None]):
                 "network": "Reading network counters",
                 "downloads": "Managing downloads",
                 "partials": "Looking for other programs' downloads",
-            }.get(
-                event.worker.group, event.worker.group
-            )
+            }.get(event.worker.group, event.worker.group)
             error = event.worker.error
             self.notify(f"{what} failed: {error}", severity="error", timeout=8)
 

@@ -28,7 +28,10 @@ DEMO_DOWNLOADS: tuple[tuple[DownloadRequest, str], ...] = (
     (DownloadRequest("hftop-demo/phi-tiny", disable_xet=True), "throttle=15MB,tail_rate=150KB,tail_fraction=0.1"),
     # Stalls at 40 MiB with the connection held open; a long read timeout keeps it a visible stall
     # rather than huggingface_hub's timeout error a minute later.
-    (DownloadRequest("hftop-demo/qwen-small", disable_xet=True, read_timeout=3600), f"throttle=8MB,stall_after={40 * MiB}"),
+    (
+        DownloadRequest("hftop-demo/qwen-small", disable_xet=True, read_timeout=3600),
+        f"throttle=8MB,stall_after={40 * MiB}",
+    ),
     # Fails: the connection drops at 20 MiB, again on every retry, until huggingface_hub gives up.
     (DownloadRequest("hftop-demo/bloom-mini", disable_xet=True), f"throttle=8MB,drop_after={20 * MiB},drop_times=1000"),
 )
@@ -71,9 +74,17 @@ def start_demo(cache_dir: Path | None = None) -> DemoSession:
     cache = throwaway / "hub" if throwaway is not None else Path(cache_dir)
     env = {**os.environ, "HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
     hub = subprocess.Popen(
-        [sys.executable, "-m", "tui.devhub", "--port", "0", "--exit-with", str(os.getpid()),
-         *(["--cleanup", str(throwaway)] if throwaway is not None else []),
-         *(arg for request, fault in DEMO_DOWNLOADS for arg in ("--fault", f"{request.repo_id}/*:{fault}"))],
+        [
+            sys.executable,
+            "-m",
+            "tui.devhub",
+            "--port",
+            "0",
+            "--exit-with",
+            str(os.getpid()),
+            *(["--cleanup", str(throwaway)] if throwaway is not None else []),
+            *(arg for request, fault in DEMO_DOWNLOADS for arg in ("--fault", f"{request.repo_id}/*:{fault}")),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -88,8 +99,17 @@ def start_demo(cache_dir: Path | None = None) -> DemoSession:
     session.endpoint = endpoint
     session.processes.append(
         subprocess.Popen(
-            [sys.executable, "-m", "tui.devhub.demo_cache", "--endpoint", endpoint, "--cache-dir", str(cache),
-             "--exit-with", str(os.getpid())],
+            [
+                sys.executable,
+                "-m",
+                "tui.devhub.demo_cache",
+                "--endpoint",
+                endpoint,
+                "--cache-dir",
+                str(cache),
+                "--exit-with",
+                str(os.getpid()),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             env=env,

@@ -78,7 +78,9 @@ class DownloadActions:
             return
         self._confirm_then(message.view, "Restart", "Keep waiting", self._retry)
 
-    def _confirm_then(self, view: DownloadView, verb: str, keep: str, act: Callable[[int], object], note: str = "") -> None:
+    def _confirm_then(
+        self, view: DownloadView, verb: str, keep: str, act: Callable[[int], object], note: str = ""
+    ) -> None:
         """Say what stopping `view`'s process throws away, and `act` on its id if the user agrees."""
         body = Text.assemble(f"{verb} ", (view.request.label, "bold"), "?\n\n", _throw_away(view), note)
         self.push_screen(
@@ -139,7 +141,9 @@ class DownloadActions:
 
     @work(thread=True, group="downloads", exit_on_error=False)
     def _take_over(self, row: ExternalDownload) -> None:
-        request = DownloadRequest(row.repo_id, row.repo_type, revision=row.commit or "main", patterns=(row.file_name or "",))
+        request = DownloadRequest(
+            row.repo_id, row.repo_type, revision=row.commit or "main", patterns=(row.file_name or "",)
+        )
         try:
             if row.owner_pid is not None:
                 stop_process(row.owner_pid, row.owner_command)
@@ -181,6 +185,9 @@ def _throw_away(view: DownloadView) -> Text:
         return Text.assemble(
             ("This throws away ", ""),
             (fmt.size(view.partial_bytes), "bold red"),
-            (f" of {view.current_file}: huggingface_hub cannot resume across runs, so the file starts again from 0.", ""),
+            (
+                f" of {view.current_file}: huggingface_hub cannot resume across runs, so the file starts again from 0.",
+                "",
+            ),
         )
     return Text("Nothing downloaded so far is lost: no file is half done.")

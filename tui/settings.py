@@ -194,7 +194,9 @@ def _mirrors(path: Path, entries: object) -> tuple[Mirror, ...]:
     for i, entry in enumerate(entries, 1):
         unknown = sorted(set(entry) - {"name", "url", "trusted", "allow_http"})
         if unknown:
-            raise ConfigError(f"config file {path}: mirror {i}: unknown key {unknown[0]!r} (name, url, trusted, allow_http)")
+            raise ConfigError(
+                f"config file {path}: mirror {i}: unknown key {unknown[0]!r} (name, url, trusted, allow_http)"
+            )
         name, url = entry.get("name"), entry.get("url")
         trusted, allow_http = entry.get("trusted", False), entry.get("allow_http", False)
         if not isinstance(name, str) or not name.strip() or not isinstance(url, str):

@@ -104,7 +104,9 @@ def test_bad_filters_say_why(text, message):
         pytest.param(CacheSort(), SortKey.SIZE, CacheSort(SortKey.SIZE, False), id="same-key-reverses"),
         pytest.param(CacheSort(SortKey.SIZE, False), SortKey.SIZE, CacheSort(SortKey.SIZE, True), id="and-back"),
         pytest.param(CacheSort(), SortKey.NAME, CacheSort(SortKey.NAME, False), id="name-starts-ascending"),
-        pytest.param(CacheSort(SortKey.NAME), SortKey.ACCESSED, CacheSort(SortKey.ACCESSED, True), id="time-starts-newest"),
+        pytest.param(
+            CacheSort(SortKey.NAME), SortKey.ACCESSED, CacheSort(SortKey.ACCESSED, True), id="time-starts-newest"
+        ),
     ],
 )
 def test_sort_toggle(start, pressed, expected):
@@ -114,11 +116,29 @@ def test_sort_toggle(start, pressed, expected):
 @pytest.mark.parametrize(
     "order, expected",
     [
-        pytest.param(CacheSort(), ["meta-llama/Llama-3-8B", "openai/whisper-small", "google/bert-base", "squad"], id="size-desc"),
-        pytest.param(CacheSort(SortKey.SIZE, False), ["squad", "google/bert-base", "openai/whisper-small", "meta-llama/Llama-3-8B"], id="size-asc"),
-        pytest.param(CacheSort(SortKey.NAME, False), ["squad", "google/bert-base", "meta-llama/Llama-3-8B", "openai/whisper-small"], id="name-by-cache-id"),
-        pytest.param(CacheSort(SortKey.ACCESSED, True), ["google/bert-base", "squad", "openai/whisper-small", "meta-llama/Llama-3-8B"], id="accessed-newest-first"),
-        pytest.param(CacheSort(SortKey.MODIFIED, False), ["meta-llama/Llama-3-8B", "openai/whisper-small", "squad", "google/bert-base"], id="modified-oldest-first"),
+        pytest.param(
+            CacheSort(), ["meta-llama/Llama-3-8B", "openai/whisper-small", "google/bert-base", "squad"], id="size-desc"
+        ),
+        pytest.param(
+            CacheSort(SortKey.SIZE, False),
+            ["squad", "google/bert-base", "openai/whisper-small", "meta-llama/Llama-3-8B"],
+            id="size-asc",
+        ),
+        pytest.param(
+            CacheSort(SortKey.NAME, False),
+            ["squad", "google/bert-base", "meta-llama/Llama-3-8B", "openai/whisper-small"],
+            id="name-by-cache-id",
+        ),
+        pytest.param(
+            CacheSort(SortKey.ACCESSED, True),
+            ["google/bert-base", "squad", "openai/whisper-small", "meta-llama/Llama-3-8B"],
+            id="accessed-newest-first",
+        ),
+        pytest.param(
+            CacheSort(SortKey.MODIFIED, False),
+            ["meta-llama/Llama-3-8B", "openai/whisper-small", "squad", "google/bert-base"],
+            id="modified-oldest-first",
+        ),
     ],
 )
 def test_sort_repos(order, expected):
@@ -153,7 +173,11 @@ def test_files_filter_and_sort():
     files = [f("config.json", 500), f("onnx/model.onnx", 9000), f("model.safetensors", 8000)]
     rev = _revision("abc", 17500, files=files)
     rev = CachedRevisionInfo(**{**rev.__dict__, "snapshot_path": snap})
-    assert [x.file_name for x in sort_files(files, CacheSort(), rev)] == ["model.onnx", "model.safetensors", "config.json"]
+    assert [x.file_name for x in sort_files(files, CacheSort(), rev)] == [
+        "model.onnx",
+        "model.safetensors",
+        "config.json",
+    ]
     assert [x.file_name for x in sort_files(files, CacheSort(SortKey.NAME, False), rev)] == [
         "config.json",
         "model.safetensors",

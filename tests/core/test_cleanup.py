@@ -33,7 +33,9 @@ def test_a_file_inside_a_marked_revision_is_not_counted_twice(demo_cache):
     info = scan_cache_dir(demo_cache)
     _, (old, _) = _revisions(info, BERT)
     file = next(iter(old.files))
-    plan = plan_deletion(info, frozenset({Mark(BERT, old.commit_hash), Mark(BERT, old.commit_hash, str(file.file_path))}), {})
+    plan = plan_deletion(
+        info, frozenset({Mark(BERT, old.commit_hash), Mark(BERT, old.commit_hash, str(file.file_path))}), {}
+    )
     assert [i.mark.level for i in plan.items] == ["revision"]
     assert plan.frees == info.delete_revisions(old.commit_hash).expected_freed_size
 

@@ -59,14 +59,40 @@ def test_pruned_keeps_the_window_and_its_left_edge():
 @pytest.mark.parametrize(
     ("kwargs", "expected"),
     [
-        pytest.param(dict(now=5, last_progress_at=None, done=0, recent_rate=None), DownloadState.STARTING, id="no-bytes-yet"),
-        pytest.param(dict(now=25, last_progress_at=None, done=0, recent_rate=None), DownloadState.STALLED, id="never-started"),
-        pytest.param(dict(now=10, last_progress_at=9, done=1000, recent_rate=100.0), DownloadState.DOWNLOADING, id="moving"),
-        pytest.param(dict(now=50, last_progress_at=29, done=9000, recent_rate=0.0), DownloadState.STALLED, id="quiet-past-threshold"),
-        pytest.param(dict(now=50, last_progress_at=31, done=9000, recent_rate=0.0), DownloadState.DOWNLOADING, id="a-pause-is-not-a-slow-tail"),
-        pytest.param(dict(now=40, last_progress_at=40, done=40_000, recent_rate=100.0), DownloadState.SLOW_TAIL, id="tail-under-quarter-of-average"),
-        pytest.param(dict(now=40, last_progress_at=40, done=40_000, recent_rate=400.0), DownloadState.DOWNLOADING, id="tail-at-average-fine"),
-        pytest.param(dict(now=10, last_progress_at=10, done=40_000, recent_rate=1.0), DownloadState.DOWNLOADING, id="too-young-to-judge"),
+        pytest.param(
+            dict(now=5, last_progress_at=None, done=0, recent_rate=None), DownloadState.STARTING, id="no-bytes-yet"
+        ),
+        pytest.param(
+            dict(now=25, last_progress_at=None, done=0, recent_rate=None), DownloadState.STALLED, id="never-started"
+        ),
+        pytest.param(
+            dict(now=10, last_progress_at=9, done=1000, recent_rate=100.0), DownloadState.DOWNLOADING, id="moving"
+        ),
+        pytest.param(
+            dict(now=50, last_progress_at=29, done=9000, recent_rate=0.0),
+            DownloadState.STALLED,
+            id="quiet-past-threshold",
+        ),
+        pytest.param(
+            dict(now=50, last_progress_at=31, done=9000, recent_rate=0.0),
+            DownloadState.DOWNLOADING,
+            id="a-pause-is-not-a-slow-tail",
+        ),
+        pytest.param(
+            dict(now=40, last_progress_at=40, done=40_000, recent_rate=100.0),
+            DownloadState.SLOW_TAIL,
+            id="tail-under-quarter-of-average",
+        ),
+        pytest.param(
+            dict(now=40, last_progress_at=40, done=40_000, recent_rate=400.0),
+            DownloadState.DOWNLOADING,
+            id="tail-at-average-fine",
+        ),
+        pytest.param(
+            dict(now=10, last_progress_at=10, done=40_000, recent_rate=1.0),
+            DownloadState.DOWNLOADING,
+            id="too-young-to-judge",
+        ),
     ],
 )
 def test_running_state(kwargs, expected):
@@ -82,7 +108,9 @@ def _view(repo_id, paths, state):
     ("running", "wanted", "overlaps"),
     [
         pytest.param(("org/a", ["x", "y"], DownloadState.DOWNLOADING), ("org/a", ["y"]), True, id="shared-file"),
-        pytest.param(("org/a", ["x"], DownloadState.STALLED), ("org/a", ["x"]), True, id="stalled-still-holds-the-lock"),
+        pytest.param(
+            ("org/a", ["x"], DownloadState.STALLED), ("org/a", ["x"]), True, id="stalled-still-holds-the-lock"
+        ),
         pytest.param(("org/a", ["x"], DownloadState.DOWNLOADING), ("org/a", ["y"]), False, id="other-files"),
         pytest.param(("org/a", ["x"], DownloadState.DOWNLOADING), ("org/b", ["x"]), False, id="other-repo"),
         pytest.param(("org/a", ["x"], DownloadState.FAILED), ("org/a", ["x"]), False, id="finished"),
@@ -108,9 +136,19 @@ def _track(readings_over_time, stall_after=60.0):
     [
         pytest.param([(0, 10, 100, True)], DownloadState.DOWNLOADING, id="just-seen-is-downloading"),
         pytest.param([(0, 10, 100, False)], DownloadState.ORPHANED, id="no-process-is-orphaned"),
-        pytest.param([(0, 10, 100, True), (30, 10, 100, True), (61, 10, 100, True)], DownloadState.STALLED, id="quiet-past-threshold"),
-        pytest.param([(0, 10, 100, True), (50, 20, 100, True), (100, 20, 100, True)], DownloadState.DOWNLOADING, id="growth-resets-quiet"),
-        pytest.param([(0, 0, 1000, True), (10, 500, 1000, True), (70, 510, 1000, True)], DownloadState.SLOW_TAIL, id="slow-tail"),
+        pytest.param(
+            [(0, 10, 100, True), (30, 10, 100, True), (61, 10, 100, True)],
+            DownloadState.STALLED,
+            id="quiet-past-threshold",
+        ),
+        pytest.param(
+            [(0, 10, 100, True), (50, 20, 100, True), (100, 20, 100, True)],
+            DownloadState.DOWNLOADING,
+            id="growth-resets-quiet",
+        ),
+        pytest.param(
+            [(0, 0, 1000, True), (10, 500, 1000, True), (70, 510, 1000, True)], DownloadState.SLOW_TAIL, id="slow-tail"
+        ),
         pytest.param([(0, 10, 100, True), (5, 100, 100, True)], DownloadState.FINISHING, id="full-size-is-finishing"),
         pytest.param([(0, 10, None, True), (5, 50, None, True)], DownloadState.DOWNLOADING, id="unknown-size"),
     ],
@@ -153,55 +191,83 @@ MB = 1_000_000
     [
         pytest.param(
             [(0, PartialReading(10 * MB, 100 * MB, True, free_bytes=50 * MB))],
-            DownloadState.NO_SPACE, "90.0 MB left to fetch, 50.0 MB free", id="remaining-does-not-fit",
+            DownloadState.NO_SPACE,
+            "90.0 MB left to fetch, 50.0 MB free",
+            id="remaining-does-not-fit",
         ),
         pytest.param(
             [(0, PartialReading(10 * MB, None, True, free_bytes=4096))],
-            DownloadState.NO_SPACE, "4.1 kB free", id="disk-full-size-unknown",
+            DownloadState.NO_SPACE,
+            "4.1 kB free",
+            id="disk-full-size-unknown",
         ),
         pytest.param(
             [(0, PartialReading(10 * MB, 100 * MB, True, free_bytes=95 * MB))],
-            DownloadState.DOWNLOADING, "", id="fits",
+            DownloadState.DOWNLOADING,
+            "",
+            id="fits",
         ),
         pytest.param(
             [(0, PartialReading(10 * MB, 100 * MB, True, disk_error="hf_xet: No space left on device"))],
-            DownloadState.NO_SPACE, "hf_xet: No space left on device", id="writer-says-disk-full",
+            DownloadState.NO_SPACE,
+            "hf_xet: No space left on device",
+            id="writer-says-disk-full",
         ),
         pytest.param(
             [(0, PartialReading(10, 100, False)), (5, PartialReading(20, 100, False))],
-            DownloadState.OWNER_UNKNOWN, "grew while no local process", id="grows-with-no-local-writer",
+            DownloadState.OWNER_UNKNOWN,
+            "grew while no local process",
+            id="grows-with-no-local-writer",
         ),
         pytest.param(
             [(0, PartialReading(10, 100, True)), (5, PartialReading(20, 100, False))],
-            DownloadState.ORPHANED, "lock is free", id="last-bytes-of-a-writer-that-died",
+            DownloadState.ORPHANED,
+            "lock is free",
+            id="last-bytes-of-a-writer-that-died",
         ),
         pytest.param(
             [(0, PartialReading(10, 100, False, hidden_owner=True))],
-            DownloadState.OWNER_UNKNOWN, "cannot see", id="lock-held-out-of-sight",
+            DownloadState.OWNER_UNKNOWN,
+            "cannot see",
+            id="lock-held-out-of-sight",
         ),
         pytest.param(
             [(0, PartialReading(10, 100, False)), (5, PartialReading(10, 100, False))],
-            DownloadState.ORPHANED, "lock is free", id="still-and-ownerless",
+            DownloadState.ORPHANED,
+            "lock is free",
+            id="still-and-ownerless",
         ),
         pytest.param(
-            [(0, PartialReading(10, 100, True, net_bytes=0, net_idle=0, connections=1)),
-             (40, PartialReading(10, 100, True, net_bytes=5 * MB, net_idle=0, connections=1)),
-             (80, PartialReading(10, 100, True, net_bytes=9 * MB, net_idle=0, connections=1))],
-            DownloadState.DOWNLOADING, "arriving on its 1 connection", id="bytes-on-the-socket-are-progress",
+            [
+                (0, PartialReading(10, 100, True, net_bytes=0, net_idle=0, connections=1)),
+                (40, PartialReading(10, 100, True, net_bytes=5 * MB, net_idle=0, connections=1)),
+                (80, PartialReading(10, 100, True, net_bytes=9 * MB, net_idle=0, connections=1)),
+            ],
+            DownloadState.DOWNLOADING,
+            "arriving on its 1 connection",
+            id="bytes-on-the-socket-are-progress",
         ),
         pytest.param(
-            [(0, PartialReading(10, 100, True, net_bytes=5, net_idle=0, connections=1)),
-             (30, PartialReading(10, 100, True, net_bytes=5, net_idle=30, connections=1)),
-             (61, PartialReading(10, 100, True, net_bytes=5, net_idle=61, connections=1))],
-            DownloadState.STALLED, "network idle: 1 connection open, nothing received for 1m01s", id="network-idle",
+            [
+                (0, PartialReading(10, 100, True, net_bytes=5, net_idle=0, connections=1)),
+                (30, PartialReading(10, 100, True, net_bytes=5, net_idle=30, connections=1)),
+                (61, PartialReading(10, 100, True, net_bytes=5, net_idle=61, connections=1)),
+            ],
+            DownloadState.STALLED,
+            "network idle: 1 connection open, nothing received for 1m01s",
+            id="network-idle",
         ),
         pytest.param(
             [(0, PartialReading(10, 100, True, connections=0)), (61, PartialReading(10, 100, True, connections=0))],
-            DownloadState.STALLED, "no open connection", id="stalled-without-connection",
+            DownloadState.STALLED,
+            "no open connection",
+            id="stalled-without-connection",
         ),
         pytest.param(
             [(1000, PartialReading(10, 100, True, modified=600.0, net_bytes=5, net_idle=2, connections=1))],
-            DownloadState.DOWNLOADING, "last data arrived 2s ago", id="old-file-but-data-just-arrived",
+            DownloadState.DOWNLOADING,
+            "last data arrived 2s ago",
+            id="old-file-but-data-just-arrived",
         ),
     ],
 )
@@ -212,8 +278,9 @@ def test_partial_verdicts_and_evidence(readings, state, evidence):
 
 
 def test_socket_counters_give_the_speed():
-    readings = [(t, PartialReading(0, 100 * MB, True, net_bytes=t * 2 * MB, net_idle=0, connections=1))
-                for t in range(0, 21)]
+    readings = [
+        (t, PartialReading(0, 100 * MB, True, net_bytes=t * 2 * MB, net_idle=0, connections=1)) for t in range(21)
+    ]
     progress = _track_readings(readings)
     assert progress.rate == pytest.approx(2 * MB)
     assert progress.eta == pytest.approx(50)

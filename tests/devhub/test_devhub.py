@@ -46,7 +46,9 @@ def test_dataset_and_space_and_revision_by_tag(devhub, tmp_path):
         "hftop-demo/squad-mini", "data/train.parquet", repo_type="dataset", cache_dir=tmp_path, endpoint=devhub.endpoint
     )
     assert sha256(p) == devhub.file("hftop-demo/squad-mini", "data/train.parquet", repo_type="dataset").sha256
-    p = hf_hub_download("hftop-demo/chat-space", "app.py", repo_type="space", cache_dir=tmp_path, endpoint=devhub.endpoint)
+    p = hf_hub_download(
+        "hftop-demo/chat-space", "app.py", repo_type="space", cache_dir=tmp_path, endpoint=devhub.endpoint
+    )
     assert sha256(p) == devhub.file("hftop-demo/chat-space", "app.py", repo_type="space").sha256
     p = hf_hub_download(
         "hftop-demo/tiny-bert", "model.safetensors", revision="v1.0", cache_dir=tmp_path, endpoint=devhub.endpoint
@@ -56,10 +58,18 @@ def test_dataset_and_space_and_revision_by_tag(devhub, tmp_path):
 
 def test_hf_download_command(devhub, tmp_path):
     hf = shutil.which("hf", path=str(Path(sys.executable).parent))
-    env = {**os.environ, "HF_ENDPOINT": devhub.endpoint, "HF_HUB_CACHE": str(tmp_path), "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
+    env = {
+        **os.environ,
+        "HF_ENDPOINT": devhub.endpoint,
+        "HF_HUB_CACHE": str(tmp_path),
+        "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    }
     out = subprocess.run(
         [hf, "download", "hftop-demo/whisper-small", "model.safetensors"],
-        env=env, capture_output=True, text=True, timeout=120,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert out.returncode == 0, out.stderr
     path = Path(out.stdout.strip().splitlines()[-1].split("path:")[-1].strip())
@@ -81,7 +91,11 @@ def test_large_files_are_redirected_to_the_download_origin(devhub, tmp_path):
     "call, error",
     [
         pytest.param(dict(repo_id="hftop-demo/nope", filename="x"), RepositoryNotFoundError, id="unknown-repo"),
-        pytest.param(dict(repo_id="hftop-demo/tiny-bert", filename="x", revision="v9"), RevisionNotFoundError, id="unknown-revision"),
+        pytest.param(
+            dict(repo_id="hftop-demo/tiny-bert", filename="x", revision="v9"),
+            RevisionNotFoundError,
+            id="unknown-revision",
+        ),
         pytest.param(dict(repo_id="hftop-demo/tiny-bert", filename="nope.bin"), EntryNotFoundError, id="unknown-file"),
     ],
 )
@@ -107,7 +121,9 @@ def test_a_drop_point_reached_again_drops_again_until_the_call_gives_up(fresh_de
         hf_hub_download("hftop-demo/whisper-small", "model.safetensors", cache_dir=tmp_path, endpoint=hub.endpoint)
     assert "RemoteProtocolError" in repr(raised.value) or "closed" in str(raised.value).lower()
     ranges = [r.range for r in hub.requests() if r.server == "origin"]
-    assert ranges[0] is None and set(ranges[1:]) == {"bytes=20971520-"} and len(ranges) == 6, "5 retries, then it gives up"
+    assert ranges[0] is None and set(ranges[1:]) == {"bytes=20971520-"} and len(ranges) == 6, (
+        "5 retries, then it gives up"
+    )
     assert not list(tmp_path.rglob("*.incomplete")), "huggingface_hub deletes the partial of a failed call"
 
 
@@ -135,7 +151,11 @@ def test_throttle_sets_the_rate(fresh_devhub, tmp_path):
     hub.set_fault("hftop-demo/squad-mini/data/validation.parquet", Fault(throttle=2_000_000))
     start = time.monotonic()
     hf_hub_download(
-        "hftop-demo/squad-mini", "data/validation.parquet", repo_type="dataset", cache_dir=tmp_path, endpoint=hub.endpoint
+        "hftop-demo/squad-mini",
+        "data/validation.parquet",
+        repo_type="dataset",
+        cache_dir=tmp_path,
+        endpoint=hub.endpoint,
     )
     elapsed = time.monotonic() - start
     assert 0.8 <= elapsed <= 2.0, elapsed  # 2 MB at 2 MB/s
@@ -152,14 +172,25 @@ def test_corrupted_bytes_keep_the_real_etag(fresh_devhub, tmp_path):
 
 def test_authorization_is_recorded(fresh_devhub, tmp_path):
     hub = fresh_devhub
-    hf_hub_download("hftop-demo/chat-space", "app.py", repo_type="space", cache_dir=tmp_path, endpoint=hub.endpoint, token="hf_secret")
+    hf_hub_download(
+        "hftop-demo/chat-space",
+        "app.py",
+        repo_type="space",
+        cache_dir=tmp_path,
+        endpoint=hub.endpoint,
+        token="hf_secret",
+    )
     assert all(r.authorized for r in hub.requests())
 
 
 @pytest.mark.parametrize(
     "text, expected",
     [
-        pytest.param("hftop-demo/vit-huge/*:throttle=2MB,tail_rate=50KB", ("hftop-demo/vit-huge/*", Fault(throttle=2_000_000, tail_rate=50_000)), id="throttle-tail"),
+        pytest.param(
+            "hftop-demo/vit-huge/*:throttle=2MB,tail_rate=50KB",
+            ("hftop-demo/vit-huge/*", Fault(throttle=2_000_000, tail_rate=50_000)),
+            id="throttle-tail",
+        ),
         pytest.param("*:status=503,status_times=2", ("*", Fault(status=503, status_times=2)), id="status"),
         pytest.param("stall_after=10MiB", ("*", Fault(stall_after=10 * 1024 * 1024)), id="no-pattern"),
         pytest.param("a/b/c:corrupt", ("a/b/c", Fault(corrupt=True)), id="flag"),
@@ -181,7 +212,10 @@ def test_parse_bytes():
 
 def test_devhub_command_runs_alone_and_stops_on_sigterm():
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tui.devhub", "--fault", "*:throttle=1MB"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-m", "tui.devhub", "--fault", "*:throttle=1MB"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         endpoint = proc.stdout.readline().strip()

@@ -181,7 +181,12 @@ def test_the_runner_stops_and_cleans_up_when_its_owner_dies(fresh_devhub, tmp_pa
     owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     plan = _plan(fresh_devhub, cache, "hftop-demo/phi-tiny")
     argv = runner_argv(
-        plan, endpoint=fresh_devhub.endpoint, cache_dir=cache, send_token=False, owner_pid=owner.pid, python=sys.executable
+        plan,
+        endpoint=fresh_devhub.endpoint,
+        cache_dir=cache,
+        send_token=False,
+        owner_pid=owner.pid,
+        python=sys.executable,
     )
     runner = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -201,10 +206,16 @@ def test_the_runner_stops_and_cleans_up_when_its_owner_dies(fresh_devhub, tmp_pa
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        pytest.param(dict(repo_id="hftop-demo/no-such-model"), "No model hftop-demo/no-such-model at 127.0.0.1", id="unknown-repo"),
+        pytest.param(
+            dict(repo_id="hftop-demo/no-such-model"),
+            "No model hftop-demo/no-such-model at 127.0.0.1",
+            id="unknown-repo",
+        ),
         pytest.param(dict(repo_id="hftop-demo/gpt-micro", repo_type="dataset"), "No dataset", id="wrong-type"),
         pytest.param(dict(repo_id="hftop-demo/gpt-micro", revision="v9"), "No revision 'v9'", id="unknown-revision"),
-        pytest.param(dict(repo_id="hftop-demo/gpt-micro", patterns=("model.bin",)), "No file 'model.bin'", id="unknown-file"),
+        pytest.param(
+            dict(repo_id="hftop-demo/gpt-micro", patterns=("model.bin",)), "No file 'model.bin'", id="unknown-file"
+        ),
         pytest.param(dict(repo_id="hftop-demo//gpt"), "is not a repo id", id="malformed"),
     ],
 )
@@ -219,7 +230,9 @@ def test_unreachable_endpoint_is_a_sentence(tmp_path):
 
 
 def test_plan_knows_what_is_cached_and_what_fits(devhub, demo_cache):
-    plan = plan_download(DownloadRequest("hftop-demo/tiny-bert"), endpoint=devhub.endpoint, cache_dir=demo_cache, token=False)
+    plan = plan_download(
+        DownloadRequest("hftop-demo/tiny-bert"), endpoint=devhub.endpoint, cache_dir=demo_cache, token=False
+    )
     assert plan.to_fetch == () and plan.fits
     assert plan.free_bytes and plan.free_bytes > 0
 
@@ -227,7 +240,9 @@ def test_plan_knows_what_is_cached_and_what_fits(devhub, demo_cache):
 def test_child_environment_is_explicit_and_keeps_tokens_from_mirrors(tmp_path):
     base = {"PATH": "/usr/bin", "HF_TOKEN": "hf_x", "HF_ENDPOINT": "https://elsewhere", "HF_HUB_OFFLINE": "1"}
     request = DownloadRequest("org/x", disable_xet=True, read_timeout=60)
-    env = child_environment(base, endpoint="https://hf-mirror.com", cache_dir=tmp_path, request=request, send_token=False)
+    env = child_environment(
+        base, endpoint="https://hf-mirror.com", cache_dir=tmp_path, request=request, send_token=False
+    )
     assert env["HF_ENDPOINT"] == "https://hf-mirror.com" and env["HF_HUB_CACHE"] == str(tmp_path)
     assert env["HF_HUB_DISABLE_XET"] == "1" and env["HF_HUB_DOWNLOAD_TIMEOUT"] == "60"
     assert "HF_TOKEN" not in env and env["HF_HUB_DISABLE_IMPLICIT_TOKEN"] == "1"

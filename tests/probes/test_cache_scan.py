@@ -179,7 +179,9 @@ def test_disk_space_of_a_cache_not_created_yet(tmp_path):
 
 
 def test_network_counters_are_real():
-    code = "from tui.probes.network import read_counters; r = read_counters(); print(len(r.received), sorted(r.loopback))"
+    code = (
+        "from tui.probes.network import read_counters; r = read_counters(); print(len(r.received), sorted(r.loopback))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     count, loopback = out.split(" ", 1)
     assert int(count) >= 1 and "lo" in loopback

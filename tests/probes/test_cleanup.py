@@ -38,7 +38,9 @@ def _blob_bytes(folder: Path) -> int:
 
 
 def _blob_count(folder: Path) -> int:
-    return sum(1 for repo in folder.glob("*--*") for e in os.scandir(repo / "blobs") if not e.name.endswith(".incomplete"))
+    return sum(
+        1 for repo in folder.glob("*--*") for e in os.scandir(repo / "blobs") if not e.name.endswith(".incomplete")
+    )
 
 
 def _info(cache):
@@ -55,7 +57,9 @@ def _revision(info, cache_id, index=0):
     [
         pytest.param(lambda info: {Mark("model/hftop-demo/whisper-small")}, id="repo"),
         pytest.param(
-            lambda info: {Mark("model/hftop-demo/tiny-bert", _revision(info, "model/hftop-demo/tiny-bert").commit_hash)},
+            lambda info: {
+                Mark("model/hftop-demo/tiny-bert", _revision(info, "model/hftop-demo/tiny-bert").commit_hash)
+            },
             id="revision-sharing-a-blob",
         ),
         pytest.param(

@@ -9,6 +9,7 @@ from tui.probes.partials import find_partials
 
 MiB = 1024 * 1024
 
+
 def _wait_for_partial(cache, real_bytes, timeout=30.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

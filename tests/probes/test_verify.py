@@ -20,8 +20,12 @@ def test_clean_files_pass_and_corrupted_ones_are_flagged(fresh_devhub, tmp_path)
     # The devhub flips bytes in the body of these two while their ETags stay those of the real content.
     fresh_devhub.set_fault("hftop-demo/whisper-small/model.safetensors", Fault(corrupt=True))
     fresh_devhub.set_fault("hftop-demo/tiny-bert/config.json", Fault(corrupt=True))
-    for repo, name in [("hftop-demo/whisper-small", "model.safetensors"), ("hftop-demo/whisper-small", "config.json"),
-                       ("hftop-demo/tiny-bert", "config.json"), ("hftop-demo/tiny-bert", "tokenizer.json")]:
+    for repo, name in [
+        ("hftop-demo/whisper-small", "model.safetensors"),
+        ("hftop-demo/whisper-small", "config.json"),
+        ("hftop-demo/tiny-bert", "config.json"),
+        ("hftop-demo/tiny-bert", "tokenizer.json"),
+    ]:
         hf_hub_download(repo, name, cache_dir=cache, endpoint=fresh_devhub.endpoint)
 
     seen = []

@@ -124,7 +124,16 @@ async def test_help_lists_every_key(demo_cache):
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         text = " ".join(f"{key} {what}" for _, rows in app.screen.sections for key, what in rows)
-        for words in ("Quit", "Rescan", "Interface", "Warnings", "filter", "sort by size", "Next pane", "click a column header"):
+        for words in (
+            "Quit",
+            "Rescan",
+            "Interface",
+            "Warnings",
+            "filter",
+            "sort by size",
+            "Next pane",
+            "click a column header",
+        ):
             assert words in text, words
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)

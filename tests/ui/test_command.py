@@ -54,7 +54,9 @@ def _drain(master: int, proc: subprocess.Popen, timeout: float) -> int:
 
 @pytest.mark.parametrize("how", ["q", "SIGHUP"])
 def test_demo_starts_and_quitting_leaves_nothing_behind(how):
-    throwaway = lambda: set(glob.glob(os.path.join(tempfile.gettempdir(), "hftop-demo-*")))  # noqa: E731
+    def throwaway():
+        return set(glob.glob(os.path.join(tempfile.gettempdir(), "hftop-demo-*")))
+
     before = throwaway()
     proc, master = _start(["--demo"])
     try:

@@ -149,7 +149,10 @@ async def test_add_dialog_says_when_the_endpoint_cannot_be_reached(tmp_path):
 async def test_a_plan_that_does_not_fit_cannot_start(fresh_devhub, tmp_path):
     app = _app(fresh_devhub, tmp_path / "hub")
     async with app.run_test(size=(120, 36)) as pilot:
-        planner = lambda request: replace(app.plan(request), free_bytes=1_000_000)  # noqa: E731 - a 1 MB disk
+
+        def planner(request):
+            return replace(app.plan(request), free_bytes=1_000_000)
+
         app.push_screen(AddDownloadScreen(planner, fresh_devhub.endpoint, "no token is sent"))
         await pilot.pause()
         await pilot.press(*"hftop-demo/gpt-micro", "enter")
@@ -308,11 +311,15 @@ async def test_switch_a_running_download_to_a_trusted_fast_mirror(fresh_devhub, 
         )
         async with app.run_test(size=(120, 36)) as pilot:
             app._start_planned(app.plan(DownloadRequest("hftop-demo/phi-tiny")))
-            await wait_for(pilot, lambda: app.downloads.views() and app.downloads.views()[0].done_bytes > 0, what="bytes")
+            await wait_for(
+                pilot, lambda: app.downloads.views() and app.downloads.views()[0].done_bytes > 0, what="bytes"
+            )
             await pilot.press("m")
             await wait_for(pilot, lambda: isinstance(app.screen, MirrorScreen), what="the picker")
             await wait_for(pilot, lambda: len(app.screen.probes) == 4, timeout=30, what="every probe")
-            assert app.screen.probes[fast.endpoint].reachable and "answers in" in app.screen.probes[fast.endpoint].message
+            assert (
+                app.screen.probes[fast.endpoint].reachable and "answers in" in app.screen.probes[fast.endpoint].message
+            )
             table = app.screen.query_one("#mirrors-table", DataTable)
             table.move_cursor(row=table.get_row_index(fast.endpoint))
             await pilot.press("enter")

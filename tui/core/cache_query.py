@@ -52,9 +52,7 @@ def parse_filter(text: str) -> CacheFilter:
                 raise FilterError(f"{term}: {e} Examples: {_EXAMPLES}") from None
             terms.append(term)
         elif any(op in token for op in "<>=!"):
-            raise FilterError(
-                f"Cannot read {token!r}: a filter term is key, operator, value. Examples: {_EXAMPLES}"
-            )
+            raise FilterError(f"Cannot read {token!r}: a filter term is key, operator, value. Examples: {_EXAMPLES}")
         else:
             words.append(token.lower())
     return CacheFilter(text=text.strip(), terms=tuple(terms), words=tuple(words))
@@ -150,9 +148,7 @@ def relative_path(file: CachedFileInfo, revision: CachedRevisionInfo) -> str:
         return file.file_name
 
 
-def sort_files(
-    files: list[CachedFileInfo], order: CacheSort, revision: CachedRevisionInfo
-) -> list[CachedFileInfo]:
+def sort_files(files: list[CachedFileInfo], order: CacheSort, revision: CachedRevisionInfo) -> list[CachedFileInfo]:
     keys = {
         SortKey.SIZE: lambda f: (f.size_on_disk, relative_path(f, revision)),
         SortKey.ACCESSED: lambda f: (f.blob_last_accessed, relative_path(f, revision)),

@@ -260,7 +260,9 @@ class PartialProgressTracker:
     def __init__(self) -> None:
         self._watched: dict[str, _Watched] = {}
 
-    def observe(self, now: float, readings: dict[str, PartialReading], stall_after: float) -> dict[str, PartialProgress]:
+    def observe(
+        self, now: float, readings: dict[str, PartialReading], stall_after: float
+    ) -> dict[str, PartialProgress]:
         """One look at every partial file (key → reading); files no longer there are forgotten."""
         self._watched = {k: w for k, w in self._watched.items() if k in readings}
         result = {}
@@ -439,7 +441,12 @@ class ExternalDownload:
 
 
 def lock_wait_progress(
-    *, first_seen: float, now: float, expected_size: int | None, holder_pid: int, holder_command: str | None,
+    *,
+    first_seen: float,
+    now: float,
+    expected_size: int | None,
+    holder_pid: int,
+    holder_command: str | None,
     holder: ExternalDownload | None,
 ) -> PartialProgress:
     """The verdict on a process that waits for a blob's lock while `holder_pid` downloads that blob."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import humanize
 
 
-def size(num_bytes: int | float | None) -> str:
+def size(num_bytes: float | None) -> str:
     """Decimal units, as `hf cache ls` and the Hub show them: `1.2 GB`, `512 B`."""
     if num_bytes is None:
         return "unknown"
@@ -20,7 +20,15 @@ def rate(bytes_per_second: float | None) -> str:
 
 
 # humanize has no compact form; table columns need one that fits in 8 cells.
-_COMPACT_UNITS = ((365 * 86400, "y"), (30 * 86400, "mo"), (7 * 86400, "w"), (86400, "d"), (3600, "h"), (60, "m"), (1, "s"))
+_COMPACT_UNITS = (
+    (365 * 86400, "y"),
+    (30 * 86400, "mo"),
+    (7 * 86400, "w"),
+    (86400, "d"),
+    (3600, "h"),
+    (60, "m"),
+    (1, "s"),
+)
 
 
 def age_short(timestamp: float | None, now: float) -> str:

@@ -48,7 +48,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
 
-    def log_message(self, format, *args):  # noqa: A002 - the stdlib's name
+    def log_message(self, format, *args):
         pass
 
     # --- plumbing -------------------------------------------------------------------------
@@ -165,7 +165,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         hub_file = commit.file(file_path)
         if hub_file is None:
-            self._error(404, "EntryNotFound", f"{file_path} does not exist on \"{revision}\"", commit.sha)
+            self._error(404, "EntryNotFound", f'{file_path} does not exist on "{revision}"', commit.sha)
             return
         fault = self.server.hub._fault_for(repo_id, hub_file)
         if self._injected_status(repo_id, hub_file, fault):
@@ -314,7 +314,11 @@ class _Handler(BaseHTTPRequestHandler):
                 rate_key, began, sent_at_rate = rate, time.monotonic(), 0
             step = _CHUNK if not rate else max(1024, min(_CHUNK, rate // 20))
             limit = end
-            for boundary in (fault.stall_after if fault else None, drop_at, tail_start if fault and fault.tail_rate else None):
+            for boundary in (
+                fault.stall_after if fault else None,
+                drop_at,
+                tail_start if fault and fault.tail_rate else None,
+            ):
                 if boundary is not None and pos < boundary < limit:
                     limit = boundary
             chunk = hub_file.read(pos, min(pos + step, limit))

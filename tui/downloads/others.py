@@ -123,7 +123,7 @@ class OtherDownloads:
     ) -> list[ExternalDownload]:
         """Rows for processes waiting on the lock of a blob another process is fetching."""
         holders, by_lock = {}, {}
-        for p, d in zip(partials, downloads):
+        for p, d in zip(partials, downloads, strict=True):
             if p.repo_type != "local" and p.lock_holder:
                 lock = str(lock_path(self.cache_dir, p.path, p.etag))
                 holders[lock], by_lock[lock] = p.lock_holder, (p, d)
@@ -222,7 +222,9 @@ def _ref_commit(repo_folder: Path) -> str | None:
         return None
 
 
-def _lookup(endpoint: str, repo_type: str, repo_id: str, revision: str, etag: str) -> tuple[str, int, str | None] | None:
+def _lookup(
+    endpoint: str, repo_type: str, repo_id: str, revision: str, etag: str
+) -> tuple[str, int, str | None] | None:
     found = lookup_blob(endpoint, repo_type, repo_id, revision, etag)
     if found is None:
         return None

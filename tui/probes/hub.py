@@ -163,7 +163,6 @@ def plan_download(
     )
 
 
-
 LOOKUP_TIMEOUT = 5.0
 """Seconds a lookup of an unknown file's name and size may take; the refresh never waits for it."""
 

@@ -53,12 +53,16 @@ class AddDownloadScreen(ModalScreen[DownloadPlan | None]):
                 yield Label("Repo id")
                 yield Input(placeholder="org/name, for example hftop-demo/gpt-micro", compact=True, id="add-repo")
                 yield Label("Type")
-                yield Select([(t, t) for t in REPO_TYPES], value="model", allow_blank=False, compact=True, id="add-type")
+                yield Select(
+                    [(t, t) for t in REPO_TYPES], value="model", allow_blank=False, compact=True, id="add-type"
+                )
                 yield Label("Revision")
                 yield Input(value="main", placeholder="branch, tag or commit hash", compact=True, id="add-revision")
                 yield Label("Files")
                 yield Input(
-                    placeholder="optional: config.json *.safetensors (empty: the whole repo)", compact=True, id="add-files"
+                    placeholder="optional: config.json *.safetensors (empty: the whole repo)",
+                    compact=True,
+                    id="add-files",
                 )
                 yield Label("")
                 yield Checkbox("Plain HTTP, no Xet (HF_HUB_DISABLE_XET=1)", compact=True, id="add-plain-http")

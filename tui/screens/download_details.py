@@ -62,7 +62,10 @@ def _figures(row: DownloadView | ExternalDownload) -> Text:
             ("ETA", fmt.duration(row.eta)),
             ("running for", fmt.duration(row.age)),
             ("last new byte", f"{fmt.duration(row.quiet_for)} ago"),
-            ("attempt", f"{row.attempt}" + (f" (the last threw away {fmt.size(row.lost_bytes)})" if row.lost_bytes else "")),
+            (
+                "attempt",
+                f"{row.attempt}" + (f" (the last threw away {fmt.size(row.lost_bytes)})" if row.lost_bytes else ""),
+            ),
             ("process", f"pid {row.pid}, started by hftop" if row.pid else "–"),
             ("endpoint", row.endpoint or "–"),
             ("connected to", ", ".join(row.remotes) or "–"),
@@ -71,7 +74,12 @@ def _figures(row: DownloadView | ExternalDownload) -> Text:
                 if row.bytes_elsewhere
                 else []
             ),
-            ("revision", f"{row.request.revision} ({fmt.short_hash(row.plan.commit)})" if row.plan.commit else row.request.revision),
+            (
+                "revision",
+                f"{row.request.revision} ({fmt.short_hash(row.plan.commit)})"
+                if row.plan.commit
+                else row.request.revision,
+            ),
         ]
     else:
         p = row.progress

@@ -21,7 +21,10 @@ class HelpScreen(ModalScreen[None]):
             (
                 "Mouse",
                 [
-                    ("click", "focus a pane; highlight a row, click again to open it; click a column header to sort by it"),
+                    (
+                        "click",
+                        "focus a pane; highlight a row, click again to open it; click a column header to sort by it",
+                    ),
                     ("wheel", "scroll"),
                 ],
             ),

@@ -79,7 +79,10 @@ class CachePane(Vertical, can_focus=False):
         ("Space", "mark the highlighted repo, revision or file (again: unmark); the totals say what the marks free"),
         ("d", "review the marked items and what each frees, then delete them"),
         ("P", "prune: detached revisions, partial files whose download died, unheld lock files; reviewed first"),
-        ("v", "verify the highlighted repo or revision (or the open revision) offline: each file against its blob's hash"),
+        (
+            "v",
+            "verify the highlighted repo or revision (or the open revision) offline: each file against its blob's hash",
+        ),
     ]
 
     class MarksChanged(Message):
@@ -200,7 +203,9 @@ class CachePane(Vertical, can_focus=False):
         def mark(mismatched: tuple[CachedFileInfo, ...] | None) -> None:
             if mismatched:
                 by_path = {f.file_path: r.commit_hash for r in revisions for f in r.files}
-                self.marks = self.marks | {Mark(repo.cache_id, by_path[f.file_path], str(f.file_path)) for f in mismatched}
+                self.marks = self.marks | {
+                    Mark(repo.cache_id, by_path[f.file_path], str(f.file_path)) for f in mismatched
+                }
                 self.notify(f"Marked {fmt.count(len(mismatched), 'file')}: d reviews and deletes them.", timeout=6)
 
         self.app.push_screen(VerifyScreen(label, files), mark)
@@ -351,38 +356,48 @@ class CachePane(Vertical, can_focus=False):
     def _repo_rows(self, repos: list[CachedRepoInfo], now: float):
         for repo in sort_repos(filter_repos(repos, self.cache_filter, now), self.sort):
             refs = sorted({ref for rev in repo.revisions for ref in rev.refs})
-            yield repo.cache_id, (
-                repo.repo_type,
-                self._marked(Text(repo.repo_id), Mark(repo.cache_id)),
-                right(fmt.size(repo.size_on_disk), 9),
-                right(repo.nb_files, 5),
-                right(len(repo.revisions), 4),
-                Text(", ".join(refs)) if refs else Text("detached", style="yellow"),
-                fmt.age_short(repo.last_accessed, now),
-                fmt.age_short(repo.last_modified, now),
+            yield (
+                repo.cache_id,
+                (
+                    repo.repo_type,
+                    self._marked(Text(repo.repo_id), Mark(repo.cache_id)),
+                    right(fmt.size(repo.size_on_disk), 9),
+                    right(repo.nb_files, 5),
+                    right(len(repo.revisions), 4),
+                    Text(", ".join(refs)) if refs else Text("detached", style="yellow"),
+                    fmt.age_short(repo.last_accessed, now),
+                    fmt.age_short(repo.last_modified, now),
+                ),
             )
 
     def _revision_rows(self, repo: CachedRepoInfo, now: float):
         revisions = filter_revisions(repo, list(repo.revisions), self.cache_filter, now)
         for rev in sort_revisions(revisions, self.sort):
-            yield rev.commit_hash, (
-                self._marked(Text(fmt.short_hash(rev.commit_hash)), Mark(repo.cache_id, rev.commit_hash)),
-                Text(", ".join(sorted(rev.refs))) if rev.refs else Text("detached", style="yellow"),
-                right(fmt.size(rev.size_on_disk), 9),
-                right(rev.nb_files, 5),
-                fmt.age_short(rev.last_modified, now),
+            yield (
+                rev.commit_hash,
+                (
+                    self._marked(Text(fmt.short_hash(rev.commit_hash)), Mark(repo.cache_id, rev.commit_hash)),
+                    Text(", ".join(sorted(rev.refs))) if rev.refs else Text("detached", style="yellow"),
+                    right(fmt.size(rev.size_on_disk), 9),
+                    right(rev.nb_files, 5),
+                    fmt.age_short(rev.last_modified, now),
+                ),
             )
 
     def _file_rows(self, revision: CachedRevisionInfo, now: float):
         for f in sort_files(filter_files(list(revision.files), self.cache_filter), self.sort, revision):
-            yield str(f.file_path), (
-                self._marked(
-                    Text(relative_path(f, revision)), Mark(self.location.repo, revision.commit_hash, str(f.file_path))
+            yield (
+                str(f.file_path),
+                (
+                    self._marked(
+                        Text(relative_path(f, revision)),
+                        Mark(self.location.repo, revision.commit_hash, str(f.file_path)),
+                    ),
+                    right(fmt.size(f.size_on_disk), 9),
+                    _blob_label(f.blob_path),
+                    fmt.age_short(f.blob_last_accessed, now),
+                    fmt.age_short(f.blob_last_modified, now),
                 ),
-                right(fmt.size(f.size_on_disk), 9),
-                _blob_label(f.blob_path),
-                fmt.age_short(f.blob_last_accessed, now),
-                fmt.age_short(f.blob_last_modified, now),
             )
 
     def _marked(self, text: Text, mark: Mark) -> Text:
@@ -439,15 +454,27 @@ _MAX_WIDTH = 60
 # (header, key, fixed width or None to fit the content) for each level
 _COLUMNS = {
     "repos": [
-        ("Type", "type", 7), ("Repo", "name", None), ("Size", "size", 9), ("Files", "files", 5),
-        ("Revs", "revisions", 4), ("Refs", "refs", None), ("Accessed", "accessed", None), ("Modified", "modified", None),
+        ("Type", "type", 7),
+        ("Repo", "name", None),
+        ("Size", "size", 9),
+        ("Files", "files", 5),
+        ("Revs", "revisions", 4),
+        ("Refs", "refs", None),
+        ("Accessed", "accessed", None),
+        ("Modified", "modified", None),
     ],
     "revisions": [
-        ("Revision", "hash", 12), ("Refs", "name", None), ("Size", "size", 9), ("Files", "files", 5),
+        ("Revision", "hash", 12),
+        ("Refs", "name", None),
+        ("Size", "size", 9),
+        ("Files", "files", 5),
         ("Modified", "modified", None),
     ],
     "files": [
-        ("Path", "name", None), ("Size", "size", 9), ("Blob", "blob", 14), ("Accessed", "accessed", None),
+        ("Path", "name", None),
+        ("Size", "size", 9),
+        ("Blob", "blob", 14),
+        ("Accessed", "accessed", None),
         ("Modified", "modified", None),
     ],
 }

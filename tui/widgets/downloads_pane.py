@@ -62,10 +62,16 @@ class DownloadsPane(Vertical, can_focus=True):
         Binding("R", "retry", "Retry", key_display="R"),
     ]
     HELP = [
-        ("x", "cancel the highlighted download (its partial file is deleted); for another program's, stop its "
-         "process, or delete the partial file a dead one left"),
-        ("R", "retry: restart it; says first how many bytes the restart throws away. On another program's "
-         "download: stop it and fetch the same file with hftop, so the program finds it cached"),
+        (
+            "x",
+            "cancel the highlighted download (its partial file is deleted); for another program's, stop its "
+            "process, or delete the partial file a dead one left",
+        ),
+        (
+            "R",
+            "retry: restart it; says first how many bytes the restart throws away. On another program's "
+            "download: stop it and fetch the same file with hftop, so the program finds it cached",
+        ),
         ("Enter", "details: the numbers behind the verdict and the speed over time"),
     ]
 
@@ -185,7 +191,9 @@ class DownloadsPane(Vertical, can_focus=True):
         columns = list(range(len(_COLUMNS)))
         visible_rows = self.content_size.height - 3  # the header and the two lines under the table
         scrollbar = 2 if len(rows) > visible_rows else 0
-        widths = [max([len(label), *(len(cells[i].plain) for _, cells in rows)]) for i, (label, _) in enumerate(_COLUMNS)]
+        widths = [
+            max([len(label), *(len(cells[i].plain) for _, cells in rows)]) for i, (label, _) in enumerate(_COLUMNS)
+        ]
         # Two cells of padding a column. A long repo id is cut; in a narrow pane ETA, then speed,
         # give way (the line under the table still says both).
         while True:

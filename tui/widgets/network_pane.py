@@ -61,8 +61,20 @@ class NetworkPane(Vertical, can_focus=True):
             grid.add_row(*(cells if wide else cells[:2] + cells[3:]))
 
         row("", *(Text(h, style="dim") for h in ("now", "avg", "peak", "total")))
-        row(Text("↓", style="bold green"), fmt.rate(view.rx_now), fmt.rate(view.rx_avg), fmt.rate(view.rx_peak), fmt.size(view.rx_total))
-        row(Text("↑", style="bold magenta"), fmt.rate(view.tx_now), fmt.rate(view.tx_avg), fmt.rate(view.tx_peak), fmt.size(view.tx_total))
+        row(
+            Text("↓", style="bold green"),
+            fmt.rate(view.rx_now),
+            fmt.rate(view.rx_avg),
+            fmt.rate(view.rx_peak),
+            fmt.size(view.rx_total),
+        )
+        row(
+            Text("↑", style="bold magenta"),
+            fmt.rate(view.tx_now),
+            fmt.rate(view.tx_avg),
+            fmt.rate(view.tx_peak),
+            fmt.size(view.tx_total),
+        )
         figures.update(grid)
         self._rx.data = list(view.rx_history)
         self._tx.data = list(view.tx_history)
