@@ -1,3 +1,5 @@
+import os
+import re
 from pathlib import Path
 
 import pytest
@@ -57,10 +59,51 @@ def test_refresh(text, expected):
     assert parse_refresh(text) == expected
 
 
-@pytest.mark.parametrize("text", ["0", "-1", "0.1", "nan", "inf", "fast", ""])
+@pytest.mark.parametrize("text", ["0", "-1", "0.1", "nan", "inf", "-inf", "1e308", "3601", "fast", ""])
 def test_bad_refresh(text):
     with pytest.raises(ValueError, match="--refresh"):
         parse_refresh(text)
+
+
+@pytest.mark.parametrize(
+    "parse, text, message",
+    [
+        pytest.param("parse_refresh", "1e308", "--refresh must be between 0.2 and 3600 seconds", id="refresh-huge"),
+        pytest.param(
+            "parse_refresh", "nan", "--refresh must be between 0.2 and 3600 seconds, got nan", id="refresh-nan"
+        ),
+        pytest.param(
+            "parse_stall_after",
+            "1e308",
+            "--stall-after must be a positive number of minutes, at most 10080",
+            id="stall-huge",
+        ),
+        pytest.param("parse_stall_after", "10081", "at most 10080 (a week)", id="stall-over-a-week"),
+        pytest.param("parse_stall_after", "nan", "--stall-after must be a positive", id="stall-nan"),
+        pytest.param("parse_stall_after", "-inf", "--stall-after must be a positive", id="stall-minus-inf"),
+        pytest.param("parse_watch", "-1", "--watch must be between 0 and 86400 seconds", id="watch-negative"),
+        pytest.param("parse_watch", "nan", "--watch must be between 0 and 86400", id="watch-nan"),
+        pytest.param("parse_watch", "inf", "--watch must be between 0 and 86400", id="watch-inf"),
+        pytest.param("parse_watch", "86401", "--watch must be between 0 and 86400", id="watch-over-a-day"),
+        pytest.param("parse_watch", "soon", "--watch takes a number of seconds", id="watch-text"),
+    ],
+)
+def test_flags_out_of_range(parse, text, message):
+    import tui.settings
+
+    with pytest.raises(ValueError, match=re.escape(message)):
+        getattr(tui.settings, parse)(text)
+
+
+def test_flags_at_their_bounds():
+    from tui.settings import parse_stall_after, parse_watch
+
+    assert (parse_refresh("3600"), parse_stall_after("10080"), parse_watch("0"), parse_watch("86400")) == (
+        3600.0,
+        7 * 24 * 3600.0,
+        0.0,
+        86400.0,
+    )
 
 
 def test_config_path(tmp_path):
@@ -69,6 +112,84 @@ def test_config_path(tmp_path):
     assert default_config_path({"HFTOP_CONFIG": "/etc/h.toml"}) == Path("/etc/h.toml")
     assert default_config_path({"XDG_CONFIG_HOME": "/x"}) == Path("/x/hftop/config.toml")
     assert default_config_path({}) == Path.home() / ".config" / "hftop" / "config.toml"
+
+
+def test_config_with_a_byte_order_mark(tmp_path):
+    from tui.settings import load_config, save_endpoint
+
+    path = tmp_path / "config.toml"
+    path.write_bytes(b"\xef\xbb\xbfrefresh_seconds = 2\n")
+    assert load_config(path).refresh == 2.0
+    save_endpoint(path, "https://hf-mirror.com")
+    assert path.read_bytes().startswith(b'endpoint = "https://hf-mirror.com"\n'), "the mark is dropped, not moved"
+    assert load_config(path).refresh == 2.0
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        pytest.param(lambda p: p.mkdir(), "is a folder, not a regular file", id="folder"),
+        pytest.param(os.mkfifo, "is a FIFO, not a regular file", id="fifo"),
+        pytest.param(lambda p: p.write_bytes(b"# x\n" * 300_000), "is larger than 1 MiB", id="too-large"),
+        pytest.param(
+            lambda p: p.write_bytes(b"refresh_seconds = 2 # \xff\n"),
+            "is not UTF-8 text (byte 0xff at offset 22)",
+            id="not-utf8",
+        ),
+        pytest.param(lambda p: p.symlink_to("/dev/zero"), "is a character device, not a regular file", id="dev-zero"),
+    ],
+)
+def test_config_that_is_no_config_file(tmp_path, make, message):
+    from tui.settings import ConfigError, load_config
+
+    path = tmp_path / "config.toml"
+    make(path)
+    with pytest.raises(ConfigError, match=re.escape(f"config file {path} {message}")):
+        load_config(path)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a file whatever its mode")
+def test_config_without_read_permission(tmp_path):
+    from tui.settings import ConfigError, load_config
+
+    path = tmp_path / "config.toml"
+    path.write_text("refresh_seconds = 2\n")
+    path.chmod(0)
+    with pytest.raises(ConfigError, match="cannot read config file .*: Permission denied"):
+        load_config(path)
+
+
+@pytest.mark.parametrize(
+    "env, configured, origin",
+    [
+        pytest.param({"HF_HUB_CACHE": "/c", "HF_HOME": "/h"}, Path("/x"), "HF_HUB_CACHE", id="hub-cache"),
+        pytest.param({"HUGGINGFACE_HUB_CACHE": "/c"}, None, "HUGGINGFACE_HUB_CACHE", id="legacy"),
+        pytest.param({"HF_HOME": "/h"}, Path("/x"), "HF_HOME", id="hf-home"),
+        pytest.param({"XDG_CACHE_HOME": "/x"}, Path("/conf"), "cache_dir", id="config"),
+        pytest.param({"XDG_CACHE_HOME": "/x"}, None, "XDG_CACHE_HOME", id="xdg"),
+        pytest.param({}, None, "the default cache folder", id="default"),
+    ],
+)
+def test_the_cache_dir_says_where_it_came_from(env, configured, origin):
+    from tui.settings import cache_dir_and_origin
+
+    assert cache_dir_and_origin(env, configured) == (default_cache_dir(env, configured), origin)
+
+
+def test_cache_dir_problems(tmp_path):
+    from tui.settings import cache_dir_problem
+
+    (tmp_path / "file").write_text("x")
+    os.mkfifo(tmp_path / "fifo")
+    assert cache_dir_problem(tmp_path) is None
+    assert cache_dir_problem(tmp_path / "not-yet") is None
+    assert cache_dir_problem(tmp_path / "file") == f"{tmp_path / 'file'} is a file, not a folder"
+    assert cache_dir_problem(tmp_path / "fifo") == f"{tmp_path / 'fifo'} is not a folder (a FIFO)"
+    assert (
+        cache_dir_problem(tmp_path / "file" / "hub")
+        == f"{tmp_path / 'file' / 'hub'} cannot be a folder: {tmp_path / 'file'} is a file"
+    )
+    assert cache_dir_problem(tmp_path / ("a" * 5000)).endswith(": File name too long")
 
 
 def test_config_values(tmp_path):
@@ -97,8 +218,25 @@ def test_missing_config_is_empty_unless_named(tmp_path):
         pytest.param("stall_minutes = 3", "unknown key 'stall_minutes'", id="unknown-key"),
         pytest.param('stall_after_minutes = "5"', "stall_after_minutes takes a number", id="string"),
         pytest.param("stall_after_minutes = 0", "stall_after_minutes must be a positive", id="zero"),
-        pytest.param("refresh_seconds = 0.01", "refresh_seconds must be at least 0.2", id="too-fast"),
+        pytest.param("refresh_seconds = 0.01", "refresh_seconds must be between 0.2 and 3600", id="too-fast"),
+        pytest.param("refresh_seconds = 1e308", "refresh_seconds must be between 0.2 and 3600", id="refresh-huge"),
+        pytest.param("refresh_seconds = inf", "refresh_seconds must be between 0.2 and 3600", id="refresh-inf"),
+        pytest.param("refresh_seconds = nan", "refresh_seconds must be between 0.2 and 3600", id="refresh-nan"),
+        pytest.param("refresh_seconds = " + "9" * 400, "refresh_seconds must be between", id="refresh-beyond-float"),
+        pytest.param("refresh_seconds = " + "9" * 5000, "holds a number too long to read", id="refresh-5000-digits"),
+        pytest.param("stall_after_minutes = 1e308", "stall_after_minutes must be a positive", id="stall-huge"),
+        pytest.param("stall_after_minutes = -inf", "stall_after_minutes must be a positive", id="stall-minus-inf"),
         pytest.param("cache_dir = 3", "cache_dir takes a folder path", id="cache-dir-type"),
+        pytest.param('cache_dir = "a\\u0000b"', "cache_dir takes a folder path", id="cache-dir-nul"),
+        pytest.param("a = " + "[" * 100_000 + "]" * 100_000, "nests arrays or tables too deeply", id="deep"),
+        pytest.param(
+            'endpoint = "https://hub.example/\\u0000x"',
+            "endpoint: .* holds a space or a control character",
+            id="endpoint-nul",
+        ),
+        pytest.param(
+            'endpoint = "https://u:pw@hub.example"', "put the token in HF_TOKEN, not the URL", id="endpoint-password"
+        ),
     ],
 )
 def test_bad_config(tmp_path, text, message):

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 from tui import __version__
 from tui.core.mirrors import OFFICIAL_URL, MirrorError, checked_url
@@ -16,16 +18,31 @@ from tui.settings import (
     DEMO_STALL_AFTER,
     ConfigError,
     Settings,
-    default_cache_dir,
+    cache_dir_and_origin,
+    cache_dir_problem,
     default_config_path,
     load_config,
     parse_refresh,
     parse_stall_after,
+    parse_watch,
 )
+
+SIGPIPE_STATUS = 141
+"""What a shell reports for a command killed by SIGPIPE (128 + 13), as `yes | head -1` leaves it; Python's
+docs suggest 1, but for doctor 1 means "a download is stalled", so a closed pipe would read as trouble."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        """One line, not the usage block: bad input gets one clear line. Our types' sentences name
+        their flag already, so argparse's "argument --x: " before them goes."""
+        sentence = re.sub(r"^argument [^:]+: (?=--)", "", message)
+        hint = "" if sentence != message else " (hftop --help lists the options)"
+        self.exit(2, f"hftop: {sentence}{hint}\n")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="hftop",
         description="A terminal dashboard for Hugging Face Hub downloads and the local Hugging Face cache.",
     )
@@ -39,14 +56,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="doctor: print JSON")
     parser.add_argument(
         "--watch",
-        type=float,
-        default=3.0,
+        type=_checked(parse_watch),
         metavar="SECONDS",
         help="doctor: watch the partial files this long to see them grow (default 3)",
     )
     parser.add_argument(
         "--cache-dir",
-        type=Path,
+        type=_path("--cache-dir"),
         help="the Hub cache to show (default: HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache/huggingface/hub)",
     )
     parser.add_argument(
@@ -80,7 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--config",
-        type=Path,
+        type=_path("--config"),
         metavar="PATH",
         help="the config file (default: HFTOP_CONFIG, else ~/.config/hftop/config.toml)",
     )
@@ -100,6 +116,24 @@ def _checked(parse: Callable[[str], float]) -> Callable[[str], float]:
     return convert
 
 
+def _path(flag: str) -> Callable[[str], Path]:
+    """An argparse type for a path: an empty one would quietly mean the current folder."""
+
+    def convert(text: str) -> Path:
+        if not text.strip():
+            raise argparse.ArgumentTypeError(f"{flag} takes a path, got {text!r}")
+        return Path(text).expanduser()
+
+    return convert
+
+
+def _closed_stdout() -> int:
+    """stdout's reader went away (`hftop doctor | head -1`): point stdout at /dev/null so that no later
+    flush raises again, and leave with the status a shell gives a command SIGPIPE ended."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return SIGPIPE_STATUS
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -107,12 +141,18 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(f"hftop: {e}", file=sys.stderr)
         return 2
-    cache_dir = (args.cache_dir or default_cache_dir(configured=config.cache_dir)).expanduser()
-    if cache_dir.exists() and not cache_dir.is_dir():
-        print(f"hftop: --cache-dir {cache_dir} is a file, not a folder", file=sys.stderr)
+    if args.cache_dir is not None:
+        cache_dir, origin = args.cache_dir, "--cache-dir"
+    else:
+        cache_dir, origin = cache_dir_and_origin(configured=config.cache_dir)
+        if origin == "cache_dir":
+            origin = f"config file {config.path}: cache_dir"
+    problem = cache_dir_problem(cache_dir)
+    if problem is not None and not (args.demo and args.cache_dir is None):  # the demo makes its own
+        print(f"hftop: {origin}: {problem}", file=sys.stderr)
         return 2
 
-    if args.command != "doctor" and (args.json or args.watch != 3.0):
+    if args.command != "doctor" and (args.json or args.watch is not None):
         print("hftop: --json and --watch go with `hftop doctor`", file=sys.stderr)
         return 2
     if args.command == "doctor":
@@ -122,18 +162,30 @@ def main(argv: list[str] | None = None) -> int:
         from tui.doctor import run as doctor
 
         stall_after = args.stall_after or config.stall_after or DEFAULT_STALL_AFTER
-        return doctor(cache_dir, stall_after, max(0.0, args.watch), args.json, sys.stdout)
+        watch = 3.0 if args.watch is None else args.watch
+        try:
+            code = doctor(cache_dir, stall_after, watch, args.json, sys.stdout)
+            sys.stdout.flush()  # the pipe's end shows here when the report fits the buffer
+        except BrokenPipeError:
+            return _closed_stdout()
+        return code
 
     from tui.app import make_app
 
     demo = None
-    endpoint = args.endpoint or os.environ.get("HF_ENDPOINT") or config.endpoint or OFFICIAL_URL
-    allow_http = any(m.url == endpoint.rstrip("/") for m in config.mirrors)
+    if args.endpoint is not None:
+        endpoint, source = args.endpoint, "--endpoint"
+    elif os.environ.get("HF_ENDPOINT"):
+        endpoint, source = os.environ["HF_ENDPOINT"], "HF_ENDPOINT"
+    elif config.endpoint:
+        endpoint, source = config.endpoint, f"config file {config.path}: endpoint"
+    else:
+        endpoint, source = OFFICIAL_URL, "endpoint"
+    allow_http = any(m.url == endpoint.strip().rstrip("/") for m in config.mirrors)
     try:
         endpoint = checked_url(endpoint, allow_http=allow_http)
     except MirrorError as e:
         if not args.demo:  # the demo uses its own hub
-            source = "--endpoint" if args.endpoint else "HF_ENDPOINT" if os.environ.get("HF_ENDPOINT") else "endpoint"
             print(f"hftop: {source}: {e}", file=sys.stderr)
             return 2
     if args.demo:
@@ -172,8 +224,13 @@ def main(argv: list[str] | None = None) -> int:
 def run() -> None:
     """The console script. A cache scan still running in a worker thread is read-only and can be
     dropped: leave at once instead of letting the interpreter wait for it (seconds on a large cache)."""
-    code = main()
-    sys.stdout.flush()
+    try:
+        try:
+            code = main()
+        finally:  # also after --help or --version, whose text may still sit in the buffer
+            sys.stdout.flush()
+    except BrokenPipeError:
+        code = _closed_stdout()
     sys.stderr.flush()
     os._exit(code)
 

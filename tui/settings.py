@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 import os
+import stat
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,6 +16,12 @@ from tui.core.mirrors import OFFICIAL_URL, Mirror, MirrorError, checked_url
 
 DEFAULT_REFRESH = 1.0
 MIN_REFRESH = 0.2
+MAX_REFRESH = 3600.0
+MAX_STALL_AFTER = 7 * 24 * 3600.0
+"""A week: a longer threshold would never flag anything (and 1e308 minutes is an infinity of seconds)."""
+MAX_WATCH = 24 * 3600.0
+MAX_CONFIG_BYTES = 1 << 20
+"""A config file is a few lines; anything larger is the wrong file (and is never read whole)."""
 DEFAULT_STALL_AFTER = 300.0
 """Seconds without progress before a download counts as stalled: above the Xet client's own 300 s
 read timeout, so downloads that heal themselves are not flagged."""
@@ -50,17 +58,56 @@ def default_cache_dir(environ: dict[str, str] | None = None, configured: Path | 
     huggingface_hub reads these variables once at import; hftop resolves them the same way from the
     environment it was started with, so a test can pass its own.
     """
+    return cache_dir_and_origin(environ, configured)[0]
+
+
+def cache_dir_and_origin(environ: dict[str, str] | None = None, configured: Path | None = None) -> tuple[Path, str]:
+    """`default_cache_dir`, and the name of what chose it, for messages: `HF_HUB_CACHE`, `HF_HOME`,
+    `cache_dir` (the config's), `XDG_CACHE_HOME` or `the default cache folder`."""
     env = os.environ if environ is None else environ
     if env.get("HF_HUB_CACHE"):
-        return Path(env["HF_HUB_CACHE"]).expanduser()
+        return Path(env["HF_HUB_CACHE"]).expanduser(), "HF_HUB_CACHE"
     if env.get("HUGGINGFACE_HUB_CACHE"):
-        return Path(env["HUGGINGFACE_HUB_CACHE"]).expanduser()
+        return Path(env["HUGGINGFACE_HUB_CACHE"]).expanduser(), "HUGGINGFACE_HUB_CACHE"
     if env.get("HF_HOME"):
-        return Path(env["HF_HOME"]).expanduser() / "hub"
+        return Path(env["HF_HOME"]).expanduser() / "hub", "HF_HOME"
     if configured is not None:
-        return configured
-    xdg = env.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(xdg) / "huggingface" / "hub"
+        return configured, "cache_dir"
+    if env.get("XDG_CACHE_HOME"):
+        return Path(env["XDG_CACHE_HOME"]) / "huggingface" / "hub", "XDG_CACHE_HOME"
+    return Path(os.path.expanduser("~")) / ".cache" / "huggingface" / "hub", "the default cache folder"
+
+
+def file_kind(mode: int) -> str:
+    """What a file of this `st_mode` is, in words: a FIFO or a device is no "file" to a user."""
+    kinds = [
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISREG, "a file"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ]
+    return next((words for test, words in kinds if test(mode)), "not a file")
+
+
+def cache_dir_problem(path: Path) -> str | None:
+    """Why `path` cannot be the cache, in words; None when it is a folder or may become one."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return None  # created by the first download
+    except NotADirectoryError:  # a download could never create it
+        parent = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+        what = f"{parent} is {file_kind(os.stat(parent).st_mode)}" if parent else "a parent is not a folder"
+        return f"{path} cannot be a folder: {what}"
+    except OSError as e:
+        return f"cannot look at {path}: {e.strerror}"
+    if stat.S_ISDIR(mode):
+        return None
+    if stat.S_ISREG(mode):
+        return f"{path} is a file, not a folder"
+    return f"{path} is not a folder ({file_kind(mode)})"
 
 
 def default_endpoint(environ: dict[str, str] | None = None) -> str:
@@ -70,24 +117,43 @@ def default_endpoint(environ: dict[str, str] | None = None) -> str:
 
 def parse_refresh(text: str) -> float:
     """The `--refresh` value in seconds; raises ValueError with a sentence a user can act on."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"--refresh takes a number of seconds, got {text!r}") from None
-    if not value >= MIN_REFRESH or value != value or value == float("inf"):
-        raise ValueError(f"--refresh must be at least {MIN_REFRESH} seconds, got {text!r}")
-    return value
+    return checked_refresh(_number(text, "--refresh", "seconds"), "--refresh")
 
 
 def parse_stall_after(text: str) -> float:
     """The `--stall-after` value, given in minutes, returned in seconds."""
-    try:
-        minutes = float(text)
-    except ValueError:
-        raise ValueError(f"--stall-after takes a number of minutes, got {text!r}") from None
-    if not 0 < minutes < float("inf"):
-        raise ValueError(f"--stall-after must be a positive number of minutes, got {text!r}")
+    return checked_stall_after(_number(text, "--stall-after", "minutes"), "--stall-after")
+
+
+def parse_watch(text: str) -> float:
+    """The doctor's `--watch` value in seconds: 0 (one look) to a day."""
+    value = _number(text, "--watch", "seconds")
+    if not 0 <= value <= MAX_WATCH:  # also false for nan
+        raise ValueError(f"--watch must be between 0 and {MAX_WATCH:g} seconds (a day), got {text!r}")
+    return value
+
+
+def checked_refresh(seconds: float, name: str) -> float:
+    """`seconds` if it is a refresh hftop can keep; `name` is the flag or key, for the message."""
+    if not MIN_REFRESH <= seconds <= MAX_REFRESH:  # also false for nan
+        raise ValueError(f"{name} must be between {MIN_REFRESH:g} and {MAX_REFRESH:g} seconds, got {seconds:g}")
+    return seconds
+
+
+def checked_stall_after(minutes: float, name: str) -> float:
+    """The threshold in seconds, given in minutes."""
+    if not 0 < minutes <= MAX_STALL_AFTER / 60:
+        raise ValueError(
+            f"{name} must be a positive number of minutes, at most {MAX_STALL_AFTER / 60:g} (a week), got {minutes:g}"
+        )
     return minutes * 60
+
+
+def _number(text: str, name: str, unit: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{name} takes a number of {unit}, got {text!r}") from None
 
 
 class ConfigError(ValueError):
@@ -128,40 +194,42 @@ def default_config_path(environ: dict[str, str] | None = None) -> Path:
 
 def load_config(path: Path, *, required: bool = False) -> Config:
     """Read the config file. A missing file is an empty config unless the user named it (`required`)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    text = _config_text(path)
+    if text is None:
         if required:
-            raise ConfigError(f"config file {path} does not exist") from None
+            raise ConfigError(f"config file {path} does not exist")
         return Config(path)
-    except IsADirectoryError:
-        raise ConfigError(f"config file {path} is a folder, not a file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"cannot read config file {path}: {getattr(e, 'strerror', None) or e}") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
+    except ValueError:  # tomllib lets Python's own limit through: an integer of over 4300 digits
+        raise ConfigError(f"config file {path} holds a number too long to read") from None
+    except RecursionError:
+        raise ConfigError(f"config file {path} nests arrays or tables too deeply") from None
 
     unknown = sorted(set(data) - set(CONFIG_KEYS))
     if unknown:
         known = ", ".join(CONFIG_KEYS)
         raise ConfigError(f"config file {path}: unknown key {unknown[0]!r} (known keys: {known})")
 
-    def number(key: str, parse: Callable[[str], float]) -> float | None:
+    def number(key: str, check: Callable[[float, str], float]) -> float | None:
         if key not in data:
             return None
         value = data[key]
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"config file {path}: {key} takes a number, got {value!r}")
         try:
-            return parse(str(value))
+            as_float = float(value)
+        except OverflowError:  # an integer beyond any float
+            as_float = math.inf
+        try:
+            return check(as_float, key)
         except ValueError as e:
-            # The parsers speak of command-line flags; say the key instead.
-            raise ConfigError(f"config file {path}: {key} must {str(e).split(' must ', 1)[-1]}") from None
+            raise ConfigError(f"config file {path}: {e}") from None
 
     cache_dir = data.get("cache_dir")
-    if cache_dir is not None and (not isinstance(cache_dir, str) or not cache_dir.strip()):
+    if cache_dir is not None and (not isinstance(cache_dir, str) or not cache_dir.strip() or "\0" in cache_dir):
         raise ConfigError(f"config file {path}: cache_dir takes a folder path as a string, got {cache_dir!r}")
     mirrors = _mirrors(path, data.get("mirrors", []))
     endpoint = data.get("endpoint")
@@ -181,10 +249,36 @@ def load_config(path: Path, *, required: bool = False) -> Config:
         read_only=read_only,
         endpoint=endpoint,
         mirrors=mirrors,
-        stall_after=number("stall_after_minutes", parse_stall_after),
-        refresh=number("refresh_seconds", parse_refresh),
+        stall_after=number("stall_after_minutes", checked_stall_after),
+        refresh=number("refresh_seconds", checked_refresh),
         cache_dir=Path(cache_dir).expanduser() if cache_dir else None,
     )
+
+
+def _config_text(path: Path) -> str | None:
+    """The config file's text, None when it does not exist. Only a regular file is opened: opening a
+    FIFO waits for a writer, and /dev/zero never ends; even then, no more than MAX_CONFIG_BYTES is read."""
+    try:
+        mode = os.stat(path).st_mode
+        if stat.S_ISREG(mode):
+            # O_NONBLOCK: should a FIFO replace the file meanwhile, the open does not wait for a writer.
+            with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
+                mode = os.fstat(f.fileno()).st_mode
+                raw = f.read(MAX_CONFIG_BYTES + 1) if stat.S_ISREG(mode) else b""
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise ConfigError(f"cannot read config file {path}: {e.strerror or e}") from None
+    if not stat.S_ISREG(mode):
+        raise ConfigError(f"config file {path} is {file_kind(mode)}, not a regular file")
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"config file {path} is larger than {MAX_CONFIG_BYTES >> 20} MiB: not a config file")
+    try:
+        return raw.decode("utf-8-sig")  # -sig: a byte order mark, as some editors write, is no error
+    except UnicodeDecodeError as e:
+        raise ConfigError(
+            f"config file {path} is not UTF-8 text (byte {raw[e.start]:#04x} at offset {e.start})"
+        ) from None
 
 
 def _mirrors(path: Path, entries: object) -> tuple[Mirror, ...]:
@@ -216,7 +310,7 @@ def save_endpoint(path: Path, endpoint: str) -> None:
     (comments included): the `endpoint = ...` line is replaced, or added at the top."""
     line = f"endpoint = {json.dumps(endpoint)}"
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8-sig").splitlines()  # a byte order mark is not kept
     except FileNotFoundError:
         lines = []
     replaced = False

@@ -7,12 +7,13 @@ import functools
 import os
 import socket
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx2
-from huggingface_hub import HfApi
+from huggingface_hub import DatasetInfo, HfApi, KernelInfo, ModelInfo, SpaceInfo
 from huggingface_hub.errors import (
     DisabledRepoError,
     EntryNotFoundError,
@@ -23,6 +24,7 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 from huggingface_hub.file_download import repo_folder_name
+from huggingface_hub.hf_api import RepoSibling
 
 from tui.core.download_plan import (
     DownloadPlan,
@@ -34,11 +36,15 @@ from tui.core.download_plan import (
 )
 from tui.probes.disk import disk_space
 
+HUB_ERRORS = (HfHubHTTPError, httpx2.HTTPError, httpx2.InvalidURL, OSError, ValueError)
+"""What asking the Hub can raise for bad answers, the network or a bad address; `InvalidURL` is no
+`HTTPError`, and a mirror may redirect to a URL the client refuses."""
+
 PLAN_TIMEOUT = 15.0
 """Seconds the plan's metadata request may take before the endpoint counts as unreachable."""
 
 
-def _causes(error: BaseException):
+def _causes(error: BaseException) -> Iterator[BaseException]:
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
@@ -49,7 +55,7 @@ def _causes(error: BaseException):
 
 def describe_hub_error(error: BaseException, endpoint: str, request: DownloadRequest | None = None) -> str:
     """One or two sentences a user can act on, for an error raised while talking to the Hub."""
-    host = urlsplit(endpoint).netloc or endpoint
+    host = _host(endpoint)
     what = f"{request.label}@{request.revision}" if request else "the repo"
     for cause in _causes(error):
         if isinstance(cause, GatedRepoError):
@@ -64,6 +70,10 @@ def describe_hub_error(error: BaseException, endpoint: str, request: DownloadReq
             return f"No revision {named}: check the branch, tag or commit hash."
         if isinstance(cause, EntryNotFoundError) and isinstance(cause, HfHubHTTPError):
             return f"A file of the plan is gone from {what}: plan again."
+        if isinstance(cause, httpx2.InvalidURL):
+            return f"{host} is not an address the HTTP client accepts ({cause}): check the mirror URL."
+        if isinstance(cause, UnicodeError):  # the name lookup's IDNA encoding: an empty or overlong label
+            return f"Cannot reach {host}: it is not a host name that can be looked up. Check the mirror address."
         if isinstance(cause, OfflineModeIsEnabled):
             return "HF_HUB_OFFLINE is set: huggingface_hub refuses to reach the network."
         if isinstance(cause, HfHubHTTPError) and cause.response is not None:
@@ -93,6 +103,14 @@ def describe_hub_error(error: BaseException, endpoint: str, request: DownloadReq
             return "Not enough free space for this file: free space in the cache pane, then retry."
     text = str(error).strip().splitlines()
     return f"{type(error).__name__}: {text[0] if text else 'no message'}"
+
+
+def _host(endpoint: str) -> str:
+    try:
+        netloc = urlsplit(endpoint).netloc
+    except ValueError:  # such as an unclosed [ of an IPv6 address
+        netloc = ""
+    return netloc.rpartition("@")[2] or endpoint
 
 
 def _server(error: httpx2.HTTPError, fallback: str) -> str:
@@ -136,21 +154,21 @@ def plan_download(
             files_metadata=True,
             timeout=PLAN_TIMEOUT,
         )
-    except (HfHubHTTPError, httpx2.HTTPError, OSError, ValueError) as error:
+    except HUB_ERRORS as error:
         raise RequestError(describe_hub_error(error, endpoint, request)) from None
     where = f"{request.label}@{request.revision}"
-    siblings = {s.rfilename: s for s in info.siblings or []}
+    siblings = {s.rfilename: s for s in _siblings(info)}
     chosen = select_files(sorted(siblings), request.patterns, where)
     blobs = Path(cache_dir) / repo_folder_name(repo_id=request.repo_id.strip(), repo_type=request.repo_type) / "blobs"
     files = []
     for path in chosen:
         sibling = siblings[path]
-        etag = sibling.lfs.sha256 if sibling.lfs else sibling.blob_id
+        etag = (sibling.lfs.sha256 if sibling.lfs else sibling.blob_id) or ""
         files.append(
             PlannedFile(
                 path=path,
                 size=sibling.size or 0,
-                etag=etag or "",
+                etag=etag,
                 cached=bool(etag) and os.path.exists(blobs / etag),
             )
         )
@@ -161,6 +179,11 @@ def plan_download(
         files=tuple(files),
         free_bytes=space.free if space else None,
     )
+
+
+def _siblings(info: ModelInfo | DatasetInfo | SpaceInfo | KernelInfo) -> list[RepoSibling]:
+    """The files of a repo's info; a kernel's info (a repo type hftop never asks for) lists none."""
+    return [] if isinstance(info, KernelInfo) else info.siblings or []
 
 
 LOOKUP_TIMEOUT = 5.0
@@ -177,9 +200,9 @@ def lookup_blob(endpoint: str, repo_type: str, repo_id: str, revision: str, etag
         info = HfApi(endpoint=endpoint, token=False).repo_info(
             repo_id, repo_type=repo_type, revision=revision, files_metadata=True, timeout=LOOKUP_TIMEOUT
         )
-    except (HfHubHTTPError, httpx2.HTTPError, OSError, ValueError) as error:
+    except HUB_ERRORS as error:
         raise RequestError(describe_hub_error(error, endpoint)) from None
-    for sibling in info.siblings or []:
+    for sibling in _siblings(info):
         if etag in ((sibling.lfs.sha256 if sibling.lfs else None), sibling.blob_id):
             return sibling.rfilename, int(sibling.size or 0)
     return None
@@ -209,7 +232,7 @@ def probe_mirror(url: str, timeout: float = LOOKUP_TIMEOUT) -> MirrorProbe:
         if status is not None and status < 500:
             return MirrorProbe(True, took, f"answers in {took * 1000:.0f} ms")
         return MirrorProbe(False, took, describe_hub_error(error, url))
-    except (httpx2.HTTPError, OSError, ValueError) as error:
+    except HUB_ERRORS as error:
         return MirrorProbe(False, None, describe_hub_error(error, url))
     took = time.monotonic() - start
     return MirrorProbe(True, took, f"answers in {took * 1000:.0f} ms")
@@ -218,10 +241,10 @@ def probe_mirror(url: str, timeout: float = LOOKUP_TIMEOUT) -> MirrorProbe:
 @functools.lru_cache(maxsize=32)
 def host_addresses(url: str) -> frozenset[str]:
     """The addresses an endpoint's host name resolves to (empty when it does not resolve)."""
-    host = urlsplit(url).hostname
-    if not host:
-        return frozenset()
     try:
-        return frozenset(info[4][0] for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP))
-    except OSError:
+        host = urlsplit(url).hostname
+        if not host:
+            return frozenset()
+        return frozenset(str(info[4][0]) for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP))
+    except (OSError, ValueError):  # ValueError: a bad IPv6 literal; UnicodeError: a label IDNA cannot encode
         return frozenset()
