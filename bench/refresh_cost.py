@@ -31,7 +31,7 @@ import psutil
 from tui.devhub.faults import parse_fault
 from tui.devhub.server import DevHub
 from tui.devhub.synthetic import build_synthetic_cache
-from tui.downloads.others import OtherDownloads
+from tui.monitor.monitor import Monitor
 
 FILES = [
     ("hftop-demo/tiny-bert", "model.safetensors"),
@@ -49,21 +49,14 @@ FILES = [
 PROBE_LOOP = """
 import sys, time
 from pathlib import Path
-from tui.downloads.others import OtherDownloads
-from tui.probes.cache_scan import cache_fingerprint
-from tui.probes.disk import disk_space
-from tui.probes.network import read_counters
+from tui.monitor.monitor import Monitor
 cache = Path(sys.argv[1])
-others = OtherDownloads(cache, stall_after=300)
-tick = 0
+monitor = Monitor(cache, stall_after=300)
+monitor.look_at_cache()
 while True:
     start = time.monotonic()
-    read_counters()
-    disk_space(cache)
-    others.sample()
-    if tick % 5 == 0:
-        cache_fingerprint(cache)
-    tick += 1
+    if monitor.tick(time.time()).look_at_cache:
+        monitor.look_at_cache()
     time.sleep(max(0.0, 1.0 - (time.monotonic() - start)))
 """
 WARM_UP = 60.0
@@ -110,8 +103,8 @@ def cpu_share(processes: list[psutil.Process], seconds: float) -> list[float]:
 
 def appearance_latency(hub: DevHub, cache: Path, refresh: float = 1.0) -> tuple[float, float]:
     """Seconds from a new partial file's creation to the first 1 s refresh that reports it."""
-    others = OtherDownloads(cache, stall_after=300)
-    known = {d.key for d in others.sample()}
+    monitor = Monitor(cache, stall_after=300)
+    known = {d.key for d in monitor.tick(time.time()).others}
     born: dict[str, float] = {}
     stop = threading.Event()
 
@@ -128,7 +121,7 @@ def appearance_latency(hub: DevHub, cache: Path, refresh: float = 1.0) -> tuple[
     try:
         while True:
             tick = time.monotonic()
-            new = [d.key for d in others.sample() if d.key not in known]
+            new = [d.key for d in monitor.tick(time.time()).others if d.key not in known]
             if new and new[0] in born:
                 return time.monotonic() - born[new[0]], time.monotonic() - tick
             time.sleep(max(0.0, refresh - (time.monotonic() - tick)))
@@ -136,7 +129,7 @@ def appearance_latency(hub: DevHub, cache: Path, refresh: float = 1.0) -> tuple[
         stop.set()
         proc.kill()
         proc.wait()
-        others.close()
+        monitor.close()
 
 
 def main() -> None:
@@ -162,13 +155,13 @@ def main() -> None:
         try:
             for repo, path in FILES:
                 downloads.append(start_download(hub, cache, repo, path))
-            others = OtherDownloads(cache, stall_after=300)
+            monitor = Monitor(cache, stall_after=300)
             deadline = time.monotonic() + 60
-            while len(others.sample()) < len(FILES):
+            while len(started := monitor.tick(time.time()).others) < len(FILES):
                 if time.monotonic() > deadline:
-                    raise SystemExit(f"only {len(others.sample())} of {len(FILES)} downloads started")
+                    raise SystemExit(f"only {len(started)} of {len(FILES)} downloads started")
                 time.sleep(0.5)
-            others.close()
+            monitor.close()
 
             # The same dashboard on an empty cache with no download beside it: the floor of drawing it.
             empty = workdir / "empty"

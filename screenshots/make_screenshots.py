@@ -19,12 +19,13 @@ from pathlib import Path
 
 from textual.widgets import DataTable
 
-from tui.app import Sources, make_app
+from tui.app import make_app
 from tui.core.downloads import DownloadState
 from tui.demo import DEMO_DOWNLOADS
 from tui.devhub.faults import parse_fault
 from tui.devhub.fixed_data import build_fixed_cache, fixed_disk, frozen_clock, scripted_counters, settle
 from tui.devhub.server import DevHub
+from tui.monitor.monitor import Sources
 from tui.settings import DEMO_STALL_AFTER, Settings
 
 HERE = Path(__file__).resolve().parent
@@ -84,12 +85,12 @@ async def shoot_demo_downloads(hub: DevHub, cache: Path) -> None:
     async with app.run_test(size=(120, 36)) as pilot:
         for _ in range(600):
             await pilot.pause(0.1)
-            if {v.state for v in app.downloads_pane.views} == wanted:
+            if {v.state for v in app.dashboard.snapshot.own} == wanted:
                 break
         else:
-            raise SystemExit(f"the demo downloads did not reach their states: {app.downloads_pane.views}")
-        app.downloads_pane.table.focus()
-        app.downloads_pane.table.move_cursor(row=2)  # the stalled one, for the line that explains it
+            raise SystemExit(f"the demo downloads did not reach their states: {app.dashboard.snapshot.own}")
+        app.dashboard.downloads_pane.table.focus()
+        app.dashboard.downloads_pane.table.move_cursor(row=2)  # the stalled one, for the line that explains it
         await pilot.pause(0.3)
         print(app.save_screenshot(filename="demo-downloads.svg", path=str(HERE)))
 
@@ -126,11 +127,11 @@ async def shoot_stall(hub: DevHub, cache: Path) -> None:
         async with app.run_test(size=(120, 36)) as pilot:
             for _ in range(600):
                 await pilot.pause(0.1)
-                if {r.state for r in app.downloads_pane.external} == wanted:
+                if {r.state for r in app.dashboard.snapshot.others} == wanted:
                     break
             else:
-                raise SystemExit(f"no stall and waiter: {app.downloads_pane.external}")
-            app.downloads_pane.table.focus()
+                raise SystemExit(f"no stall and waiter: {app.dashboard.snapshot.others}")
+            app.dashboard.downloads_pane.table.focus()
             await pilot.pause(0.3)
             print(app.save_screenshot(filename="stall.svg", path=str(HERE)))
             await pilot.press("enter")

@@ -15,7 +15,7 @@ import pytest
 
 from tui.core.downloads import DownloadState
 from tui.devhub.faults import Fault
-from tui.downloads.others import OtherDownloads
+from tui.monitor.others import OtherDownloads
 from tui.probes.partials import find_partials
 
 MiB = 1024 * 1024
@@ -45,7 +45,7 @@ def _until(predicate, others: OtherDownloads, timeout: float = 30.0, every: floa
     machine are left out, except in the test about them."""
     deadline = time.monotonic() + timeout
     while True:
-        rows = others.sample()
+        rows = others.sample(time.time())
         if not local:
             rows = tuple(r for r in rows if r.repo_type != "local")
         if predicate(rows):
@@ -74,7 +74,7 @@ def test_bytes_on_the_socket_keep_a_slow_download_alive_and_give_its_speed(fresh
         states, rows = set(), ()
         end = time.monotonic() + 9
         while time.monotonic() < end:
-            rows = others.sample()
+            rows = others.sample(time.time())
             states |= {r.state for r in rows}
             time.sleep(0.5)
         [row] = rows
@@ -253,9 +253,9 @@ def test_a_dropped_connection_is_retried_and_never_called_stalled(fresh_devhub, 
         deadline = time.monotonic() + 60
         while proc.poll() is None:
             assert time.monotonic() < deadline, "the download did not finish"
-            states |= {r.state for r in others.sample()}
+            states |= {r.state for r in others.sample(time.time())}
             time.sleep(0.3)
-        assert [r for r in others.sample() if r.repo_type != "local"] == []
+        assert [r for r in others.sample(time.time()) if r.repo_type != "local"] == []
     finally:
         others.close()
     assert proc.returncode == 0

@@ -16,6 +16,7 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tui.core.download_plan import DownloadRequest
 
@@ -48,7 +49,7 @@ class DemoSession:
     cache_dir: Path
     throwaway: Path | None
     """The temporary folder holding the cache, removed on close; None for a cache the user chose."""
-    processes: list[subprocess.Popen] = field(default_factory=list)
+    processes: list[subprocess.Popen[Any]] = field(default_factory=list)
     downloads: tuple[DownloadRequest, ...] = tuple(request for request, _ in DEMO_DOWNLOADS)
     """What hftop downloads live from the demo hub."""
 
@@ -70,8 +71,12 @@ class DemoSession:
 
 
 def start_demo(cache_dir: Path | None = None) -> DemoSession:
-    throwaway = Path(tempfile.mkdtemp(prefix="hftop-demo-")) if cache_dir is None else None
-    cache = throwaway / "hub" if throwaway is not None else Path(cache_dir)
+    throwaway: Path | None = None
+    if cache_dir is None:
+        throwaway = Path(tempfile.mkdtemp(prefix="hftop-demo-"))
+        cache = throwaway / "hub"
+    else:
+        cache = Path(cache_dir)
     env = {**os.environ, "HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
     hub = subprocess.Popen(
         [

@@ -9,8 +9,7 @@ from typing import TextIO
 
 from tui.core import formatting as fmt
 from tui.core.downloads import DownloadState, ExternalDownload
-from tui.downloads.others import OtherDownloads
-from tui.probes.hub import LOOKUP_TIMEOUT
+from tui.monitor.monitor import Monitor, Snapshot
 
 TROUBLE = {DownloadState.STALLED, DownloadState.ORPHANED, DownloadState.NO_SPACE}
 """Verdicts that make the exit status 1."""
@@ -27,17 +26,26 @@ _ADVICE = {
 }
 
 
-def examine(cache_dir: Path, stall_after: float, watch_seconds: float) -> tuple[ExternalDownload, ...]:
-    """Look at the cache's partial files twice, `watch_seconds` apart, so growth and speed show."""
-    others = OtherDownloads(cache_dir, stall_after)
+TICK = 1.0
+"""Seconds between two looks while watching, as the dashboard refreshes by default."""
+
+
+def examine(cache_dir: Path, stall_after: float, watch_seconds: float, tick: float = TICK) -> Snapshot:
+    """The monitor ticking for `watch_seconds`, so growth and speed show; its last snapshot.
+
+    The same monitor as the dashboard's, so a download gets the verdict the dashboard gives it.
+    """
+    monitor = Monitor(cache_dir, stall_after)
     try:
-        others.sample()
-        if watch_seconds > 0:
-            time.sleep(watch_seconds)
-        others.wait_for_lookups(LOOKUP_TIMEOUT)
-        return others.sample()
+        start = time.monotonic()
+        monitor.tick(time.time())
+        while (left := watch_seconds - (time.monotonic() - start)) > 0:
+            time.sleep(min(tick, left))
+            monitor.tick(time.time())
+        monitor.wait_for_lookups()
+        return monitor.tick(time.time())
     finally:
-        others.close()
+        monitor.close()
 
 
 def as_json(downloads: tuple[ExternalDownload, ...], cache_dir: Path, stall_after: float) -> dict:
@@ -105,7 +113,7 @@ def print_report(downloads: tuple[ExternalDownload, ...], cache_dir: Path, out: 
 
 def run(cache_dir: Path, stall_after: float, watch_seconds: float, json_output: bool, out: TextIO) -> int:
     """Print the report; 1 when a download is stalled or orphaned, else 0."""
-    downloads = examine(cache_dir, stall_after, watch_seconds)
+    downloads = examine(cache_dir, stall_after, watch_seconds).others
     if json_output:
         json.dump(as_json(downloads, cache_dir, stall_after), out, indent=2)
         out.write("\n")

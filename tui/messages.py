@@ -1,42 +1,30 @@
-"""Facts that workers post to the app. Each carries frozen data only."""
+"""Facts that the dashboard's workers post. Each carries frozen data only and has one producer."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from textual.message import Message
 
-from tui.core.downloads import DownloadView, ExternalDownload
-from tui.core.throughput import ThroughputView
+from tui.monitor.monitor import Snapshot
 from tui.probes.cache_scan import CacheScan
-from tui.probes.disk import DiskSpace
 
 
+@dataclass
+class SnapshotTaken(Message):
+    """The monitor's view of downloads, network and disk at one tick (from the snapshot worker)."""
+
+    snapshot: Snapshot
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, SnapshotTaken)  # a newer one makes this one stale
+
+
+@dataclass
 class CacheScanned(Message):
-    def __init__(self, scan: CacheScan) -> None:
-        super().__init__()
-        self.scan = scan
+    """A new scan of the cache (from the cache worker)."""
 
+    scan: CacheScan
 
-class NetworkSampled(Message):
-    def __init__(self, view: ThroughputView) -> None:
-        super().__init__()
-        self.view = view
-
-
-class DiskSampled(Message):
-    def __init__(self, space: DiskSpace | None) -> None:
-        super().__init__()
-        self.space = space
-
-
-class DownloadsSampled(Message):
-    def __init__(self, views: tuple[DownloadView, ...]) -> None:
-        super().__init__()
-        self.views = views
-
-
-class PartialsSampled(Message):
-    """Partial files of downloads hftop did not start (its own are in DownloadsSampled)."""
-
-    def __init__(self, downloads: tuple[ExternalDownload, ...]) -> None:
-        super().__init__()
-        self.downloads = downloads
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, CacheScanned)

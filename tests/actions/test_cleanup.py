@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from tui.actions.cleanup import PlanChanged, execute_deletion, outside_paths
 from tui.core.cleanup import Mark, plan_deletion
 from tui.probes.cache_scan import scan_cache
-from tui.probes.cleanup import PlanChanged, busy_repos, current_plan, execute, outside_paths
+from tui.probes.cleanup import busy_repos, current_plan
 from tui.probes.partials import find_partials
 
 
@@ -80,7 +81,7 @@ def test_what_the_plan_announces_is_what_is_freed(demo_cache, marks_of):
     plan = current_plan(info, marks, demo_cache)
     assert plan.frees > 0 and all(item.refused is None for item in plan.items)
     before, blobs_before = _blob_bytes(demo_cache), _blob_count(demo_cache)
-    outcome = execute(plan, marks, _info(demo_cache), demo_cache)
+    outcome = execute_deletion(plan, marks, _info(demo_cache), demo_cache)
     assert outcome.errors == () and outcome.freed == plan.frees
     # huggingface_hub counts file sizes; the filesystem frees whole blocks: at most one more per blob.
     blobs_gone = blobs_before - _blob_count(demo_cache)
@@ -98,7 +99,7 @@ def test_a_blob_shared_by_two_revisions_stays(demo_cache):
     marks = frozenset({Mark("model/hftop-demo/tiny-bert", old.commit_hash)})
     plan = current_plan(info, marks, demo_cache)
     assert plan.frees == sum(f.size_on_disk for f in old.files if f.blob_path not in shared)
-    execute(plan, marks, _info(demo_cache), demo_cache)
+    execute_deletion(plan, marks, _info(demo_cache), demo_cache)
     assert all(p.exists() for p in shared)
 
 
@@ -109,7 +110,7 @@ def test_a_changed_cache_gives_a_new_plan_instead_of_a_blind_deletion(demo_cache
     # Another program deletes one of its revisions meanwhile.
     info.delete_revisions(_revision(info, "model/hftop-demo/tiny-bert", 0).commit_hash).execute()
     with pytest.raises(PlanChanged) as changed:
-        execute(shown, marks, _info(demo_cache), demo_cache)
+        execute_deletion(shown, marks, _info(demo_cache), demo_cache)
     assert changed.value.plan.frees < shown.frees
     assert (demo_cache / "models--hftop-demo--tiny-bert").exists(), "nothing was deleted on the stale plan"
 
@@ -131,7 +132,7 @@ def test_the_repo_of_a_live_download_is_never_deleted_whole(outside_downloader):
         plan = current_plan(info, frozenset(marks), cache)
         assert plan.deletable == () and plan.revisions is None
         assert all("PID" in item.refused for item in plan.items)
-        execute(plan, frozenset(marks), _info(cache), cache)
+        execute_deletion(plan, frozenset(marks), _info(cache), cache)
     assert partial.path.exists() and proc.poll() is None
 
 
@@ -147,7 +148,7 @@ def test_nothing_outside_the_cache_is_deleted_through_a_link(demo_cache, tmp_pat
     rev.snapshot_path.rename(rev.snapshot_path.with_name("moved"))
     rev.snapshot_path.symlink_to(precious, target_is_directory=True)
     assert outside_paths(plan.revisions, demo_cache) == [rev.snapshot_path]
-    outcome = execute(plan, mark, info, demo_cache)
+    outcome = execute_deletion(plan, mark, info, demo_cache)
     assert outcome.errors and "behind a link" in outcome.errors[0]
     assert (precious / "keep.txt").read_text() == "mine"
 
@@ -164,7 +165,7 @@ def test_what_cannot_be_deleted_is_reported_and_the_rest_goes(demo_cache):
         pytest.skip("chattr +i is not available on this filesystem")
     try:
         marks = frozenset({Mark(whisper.cache_id), Mark(squad.cache_id)})
-        outcome = execute(current_plan(info, marks, demo_cache), marks, info, demo_cache)
+        outcome = execute_deletion(current_plan(info, marks, demo_cache), marks, info, demo_cache)
         assert len(outcome.errors) == 1 and "permission denied" in outcome.errors[0]
         assert not squad.repo_path.exists() and stuck.exists()
     finally:

@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from tui.downloads.others import ActionRefused, OtherDownloads, delete_orphan, stop_process
+from tui.actions.processes import ActionRefused, delete_orphan, stop_process
+from tui.monitor.others import OtherDownloads
 
 MiB = 1024 * 1024
 
@@ -14,7 +15,7 @@ MiB = 1024 * 1024
 def _partial(cache):
     deadline = time.monotonic() + 30
     while True:
-        rows = [r for r in OtherDownloads(cache, stall_after=300).sample() if r.repo_type != "local"]
+        rows = [r for r in OtherDownloads(cache, stall_after=300).sample(time.time()) if r.repo_type != "local"]
         if rows and rows[0].progress.real_bytes >= 10 * MiB:
             return rows[0]
         assert time.monotonic() < deadline, "no partial appeared"
@@ -29,7 +30,7 @@ def test_a_file_in_use_is_not_deleted_then_stopping_its_process_makes_it_deletab
     stop_process(proc.pid)
     assert proc.wait(timeout=5) is not None
     assert delete_orphan(cache, row.key) == 10 * MiB
-    assert [r for r in OtherDownloads(cache, stall_after=300).sample() if r.repo_type != "local"] == []
+    assert [r for r in OtherDownloads(cache, stall_after=300).sample(time.time()) if r.repo_type != "local"] == []
 
 
 def test_nothing_outside_the_cache_or_behind_a_link_is_deleted(tmp_path):

@@ -9,10 +9,11 @@ import subprocess
 import sys
 import time
 
+from tui.actions.cleanup import execute_prune
 from tui.devhub.faults import Fault
 from tui.probes.cache_scan import scan_cache
 from tui.probes.partials import find_partials
-from tui.probes.prune import execute_prune, plan_prune
+from tui.probes.prune import plan_prune
 
 MiB = 1024 * 1024
 LATER = 3600.0  # as if an hour had passed: the demo's orphan was written moments ago

@@ -284,3 +284,27 @@ def test_socket_counters_give_the_speed():
     progress = _track_readings(readings)
     assert progress.rate == pytest.approx(2 * MB)
     assert progress.eta == pytest.approx(50)
+
+
+@pytest.mark.parametrize(
+    ("net_bytes", "state"),
+    [
+        # 40 MB in the 60 s before hftop looked, then 30 kB/s: a slow tail within one 3 s look.
+        pytest.param(
+            (40 * MB, 40 * MB + 30_000, 40 * MB + 60_000, 40 * MB + 90_000), DownloadState.SLOW_TAIL, id="tail"
+        ),
+        # The same pace all along is no tail.
+        pytest.param(
+            (40 * MB, 40 * MB + 2 * MB, 40 * MB + 4 * MB, 40 * MB + 6 * MB), DownloadState.DOWNLOADING, id="even"
+        ),
+    ],
+)
+def test_a_slow_tail_is_judged_against_the_writers_average_since_it_started(net_bytes, state):
+    """`hftop doctor` looks for seconds; the writer's start (its process) gives the average at once."""
+    readings = [
+        (1000.0 + i, PartialReading(40 * MB, 50 * MB, True, net_bytes=n, net_idle=0.0, connections=1, started=940.0))
+        for i, n in enumerate(net_bytes)
+    ]
+    progress = _track_readings(readings)
+    assert progress.state is state
+    assert progress.quiet_for == 0.0

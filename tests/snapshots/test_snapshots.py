@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from textual.widgets import DataTable
 
-from tui.app import Sources, make_app
+from tui.app import make_app
 from tui.devhub.fixed_data import FIXED_CACHE, build_fixed_cache, fixed_disk, frozen_clock, scripted_counters, settle
+from tui.monitor.monitor import Sources
 from tui.settings import Settings
 
 SIZE = (120, 36)

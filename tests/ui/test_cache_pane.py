@@ -11,13 +11,13 @@ from tui.core import formatting as fmt
 from tui.devhub import demo_cache as demo_cache_builder
 from tui.screens.help import HelpScreen
 from tui.screens.warnings import WarningsScreen
-from tui.widgets.cache_pane import CachePane
+from tui.widgets.cache.pane import CachePane
 
 from .helpers import app_for, plain, table_rows, wait_for
 
 
 async def _started(pilot):
-    await wait_for(pilot, lambda: pilot.app._cache.scans >= 1, what="the first scan")
+    await wait_for(pilot, lambda: pilot.app.dashboard.monitor.scans >= 1, what="the first scan")
     await pilot.pause()
 
 
@@ -170,12 +170,12 @@ async def test_changes_are_picked_up_without_a_full_scan_every_tick(demo_cache):
     async with app.run_test(size=(120, 36)) as pilot:
         await _started(pilot)
         await pilot.pause(1.0)
-        assert app._cache.scans == 1, "nothing changed: no rescan"
+        assert app.dashboard.monitor.scans == 1, "nothing changed: no rescan"
         shutil.rmtree(demo_cache / "models--hftop-demo--whisper-small")
         await wait_for(pilot, lambda: "model/hftop-demo/whisper-small" not in dict(table_rows(app)), what="rescan")
-        assert app._cache.scans == 2
+        assert app.dashboard.monitor.scans == 2
         await pilot.press("r")
-        await wait_for(pilot, lambda: app._cache.scans == 3, what="manual rescan")
+        await wait_for(pilot, lambda: app.dashboard.monitor.scans == 3, what="manual rescan")
 
 
 async def test_repo_vanishing_while_open_goes_back_to_the_list(demo_cache):
@@ -206,7 +206,7 @@ async def test_mark_review_delete_frees_what_it_announced(demo_cache):
         expected = reference.delete_revisions(*(r.commit_hash for r in whisper.revisions)).expected_freed_size
         table.move_cursor(row=table.get_row_index(whisper.cache_id))
         await pilot.press("space")
-        await wait_for(pilot, lambda: app.cache_pane.will_free is not None, what="the will-free figure")
+        await wait_for(pilot, lambda: app.dashboard.cache_pane.will_free is not None, what="the will-free figure")
         totals = plain(app.query_one("#cache-totals"))
         assert f"1 marked, will free {fmt.size(expected)}" in totals
         assert dict(table_rows(app))[whisper.cache_id][1] == "● hftop-demo/whisper-small"
@@ -218,7 +218,7 @@ async def test_mark_review_delete_frees_what_it_announced(demo_cache):
         await pilot.press("y")
         await wait_for(pilot, lambda: not whisper.repo_path.exists(), what="the deletion")
         await wait_for(pilot, lambda: whisper.cache_id not in dict(table_rows(app)), what="the rescan")
-        assert not app.cache_pane.marks
+        assert not app.dashboard.cache_pane.marks
 
 
 async def test_read_only_refuses_to_delete(demo_cache):
@@ -231,7 +231,7 @@ async def test_read_only_refuses_to_delete(demo_cache):
             await pilot.pause(0.5)
             assert app.screen is app.screen_stack[0], f"{key} opened {app.screen}"
         assert any("read-only" in str(n.message) for n in app._notifications)
-        assert app.cache_pane.marks, "marking is not deleting: it stays allowed"
+        assert app.dashboard.cache_pane.marks, "marking is not deleting: it stays allowed"
 
 
 async def test_prune_reviews_then_deletes_what_nothing_uses(demo_cache):
@@ -280,6 +280,6 @@ async def test_verify_a_repo_then_mark_its_mismatch(demo_cache):
         shown = plain(app.screen.query_one("#verify-result", Static))
         assert "MISMATCH model.safetensors" in shown and "config.json" not in shown
         await pilot.press("m")
-        await wait_for(pilot, lambda: app.cache_pane.marks, what="the mark")
-        [mark] = app.cache_pane.marks
+        await wait_for(pilot, lambda: app.dashboard.cache_pane.marks, what="the mark")
+        [mark] = app.dashboard.cache_pane.marks
         assert mark.file == str(damaged.file_path)

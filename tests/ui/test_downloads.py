@@ -6,7 +6,7 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-from textual.widgets import Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from tui.app import make_app
 from tui.core.download_plan import DownloadRequest
@@ -30,7 +30,9 @@ def _throttled_phi_tiny(hub, cache, rate: int):
     """An app whose hub serves hftop-demo/phi-tiny at `rate`, and which is told to download it."""
     hub.set_fault("hftop-demo/phi-tiny/model.safetensors", Fault(throttle=rate))
     app = _app(hub, cache)
-    return app, lambda: app._start_planned(app.plan(DownloadRequest("hftop-demo/phi-tiny")))
+    return app, lambda: app.dashboard.downloads_flows.start_planned(
+        app.dashboard.downloads_flows.plan(DownloadRequest("hftop-demo/phi-tiny"))
+    )
 
 
 def _message(app) -> str:
@@ -72,9 +74,9 @@ async def test_add_dialog_refuses_bad_input_plans_and_starts(fresh_devhub, tmp_p
 
         await pilot.press("enter")  # the same request again: start it
         await wait_for(pilot, lambda: not isinstance(app.screen, AddDownloadScreen), what="the dialog to close")
-        await wait_for(pilot, lambda: app.downloads_pane.views and app.downloads_pane.views[0].state is DownloadState.DONE,
+        await wait_for(pilot, lambda: app.dashboard.snapshot.own and app.dashboard.snapshot.own[0].state is DownloadState.DONE,
                        what="the download to finish")  # fmt: skip
-        assert "hftop-demo/gpt-micro" in str(app.downloads_pane.table.get_row_at(0)[1])
+        assert "hftop-demo/gpt-micro" in str(app.dashboard.downloads_pane.table.get_row_at(0)[1])
         snapshot = cache / "models--hftop-demo--gpt-micro" / "snapshots"
         assert [p.name for p in snapshot.glob("*/*")] == ["model.safetensors"]
 
@@ -84,8 +86,12 @@ async def test_cancel_asks_with_the_bytes_it_throws_away_and_retry_restarts(fres
     app, start = _throttled_phi_tiny(fresh_devhub, cache, 6_000_000)
     async with app.run_test(size=(120, 36)) as pilot:
         start()
-        pane = app.downloads_pane
-        await wait_for(pilot, lambda: pane.views and pane.views[0].partial_bytes > 11 * MiB, what="11 MiB")
+        pane = app.dashboard.downloads_pane
+        await wait_for(
+            pilot,
+            lambda: app.dashboard.snapshot.own and app.dashboard.snapshot.own[0].partial_bytes > 11 * MiB,
+            what="11 MiB",
+        )
         pane.table.focus()
         await pilot.press("enter")  # the details: numbers behind the verdict, speed over time
         await wait_for(pilot, lambda: isinstance(app.screen, DownloadDetailsScreen), what="the details")
@@ -99,17 +105,17 @@ async def test_cancel_asks_with_the_bytes_it_throws_away_and_retry_restarts(fres
         text = plain(app.screen.query_one("#confirm-text", Static))
         assert "This throws away" in text and "MB of model.safetensors" in text
         await pilot.press("n")  # keep it
-        assert pane.views[0].state.active
+        assert app.dashboard.snapshot.own[0].state.active
         await pilot.press("x")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
         await pilot.press("y")
-        await wait_for(pilot, lambda: pane.views[0].state is DownloadState.CANCELLED, what="cancelled")
+        await wait_for(pilot, lambda: app.dashboard.snapshot.own[0].state is DownloadState.CANCELLED, what="cancelled")
         assert list(cache.rglob("*.incomplete")) == []
         assert "partial file deleted" in plain(pane.query_one("#downloads-detail", Static))
 
         fresh_devhub.clear_faults()
         await pilot.press("R")  # nothing is running: restarts without asking
-        await wait_for(pilot, lambda: pane.views[0].attempt == 2 and pane.views[0].state is DownloadState.DONE,
+        await wait_for(pilot, lambda: app.dashboard.snapshot.own[0].attempt == 2 and app.dashboard.snapshot.own[0].state is DownloadState.DONE,
                        what="the retry to finish")  # fmt: skip
         assert "The last attempt threw away" in plain(pane.query_one("#downloads-detail", Static))
 
@@ -119,8 +125,10 @@ async def test_quit_asks_while_a_download_runs_and_stops_it(fresh_devhub, tmp_pa
     app, start = _throttled_phi_tiny(fresh_devhub, cache, 2_000_000)
     async with app.run_test(size=(120, 36)) as pilot:
         start()
-        await wait_for(pilot, lambda: app.downloads.active_count == 1 and app.downloads_pane.views, what="start")
-        pid = app.downloads_pane.views[0].pid
+        await wait_for(
+            pilot, lambda: app.dashboard.supervisor.active_count == 1 and app.dashboard.snapshot.own, what="start"
+        )
+        pid = app.dashboard.snapshot.own[0].pid
         await pilot.press("q")
         assert isinstance(app.screen, ConfirmScreen)
         assert "1 download started by hftop is running" in plain(app.screen.query_one("#confirm-text", Static))
@@ -151,7 +159,7 @@ async def test_a_plan_that_does_not_fit_cannot_start(fresh_devhub, tmp_path):
     async with app.run_test(size=(120, 36)) as pilot:
 
         def planner(request):
-            return replace(app.plan(request), free_bytes=1_000_000)
+            return replace(app.dashboard.downloads_flows.plan(request), free_bytes=1_000_000)
 
         app.push_screen(AddDownloadScreen(planner, fresh_devhub.endpoint, "no token is sent"))
         await pilot.pause()
@@ -160,14 +168,14 @@ async def test_a_plan_that_does_not_fit_cannot_start(fresh_devhub, tmp_path):
         assert "3.0 MB to fetch, 1.0 MB free" in _message(app)
         assert app.screen.query_one("#add-start").disabled
         await pilot.press("enter")
-        assert isinstance(app.screen, AddDownloadScreen) and not app.downloads.views()
+        assert isinstance(app.screen, AddDownloadScreen) and not app.dashboard.supervisor.views()
 
 
 async def test_the_same_files_are_not_downloaded_twice_at_once(fresh_devhub, tmp_path):
     app, start = _throttled_phi_tiny(fresh_devhub, tmp_path / "hub", 2_000_000)
     async with app.run_test(size=(120, 36)) as pilot:
         start()
-        await wait_for(pilot, lambda: app.downloads.active_count == 1, what="the first download")
+        await wait_for(pilot, lambda: app.dashboard.supervisor.active_count == 1, what="the first download")
         await pilot.press("a", *"hftop-demo/phi-tiny", "enter")
         await wait_for(pilot, lambda: "already downloading hftop-demo/phi-tiny" in _message(app), what="the refusal")
 
@@ -176,9 +184,13 @@ async def test_another_programs_download_shows_with_its_process_then_as_orphan(o
     proc, cache = outside_downloader
     app = make_app(Settings(cache_dir=cache, endpoint=fresh_devhub.endpoint, refresh=0.3, stall_after=600))
     async with app.run_test(size=(120, 36)) as pilot:
-        pane = app.downloads_pane
-        await wait_for(pilot, lambda: pane.external and pane.external[0].progress.real_bytes >= 10 * MiB, what="it")
-        row = pane.external[0]
+        pane = app.dashboard.downloads_pane
+        await wait_for(
+            pilot,
+            lambda: app.dashboard.snapshot.others and app.dashboard.snapshot.others[0].progress.real_bytes >= 10 * MiB,
+            what="it",
+        )
+        row = app.dashboard.snapshot.others[0]
         assert (row.repo_id, row.owner_pid, row.file_name) == ("hftop-demo/qwen-small", proc.pid, "model.safetensors")
         pane.table.focus()
         await pilot.pause()
@@ -190,17 +202,21 @@ async def test_another_programs_download_shows_with_its_process_then_as_orphan(o
         assert "snapshot_download" in plain(app.screen.query_one("#confirm-text", Static))
         await pilot.press("y")
         await wait_for(pilot, lambda: proc.poll() is not None, what="the process to stop")
-        await wait_for(pilot, lambda: pane.external and pane.external[0].state is DownloadState.ORPHANED, what="orphan")
+        await wait_for(
+            pilot,
+            lambda: app.dashboard.snapshot.others and app.dashboard.snapshot.others[0].state is DownloadState.ORPHANED,
+            what="orphan",
+        )
         await pilot.pause()
         assert "No local process has it open" in plain(pane.query_one("#downloads-detail", Static))
 
-        partial = Path(pane.external[0].key)
+        partial = Path(app.dashboard.snapshot.others[0].key)
         await pilot.press("x")  # an orphan: deleting it is asked, then done
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
         assert "Deleting frees 10.5 MB" in plain(app.screen.query_one("#confirm-text", Static))
         await pilot.press("y")
         await wait_for(pilot, lambda: not partial.exists(), what="the orphan to be deleted")
-        await wait_for(pilot, lambda: not pane.external, what="the row to go")
+        await wait_for(pilot, lambda: not app.dashboard.snapshot.others, what="the row to go")
 
 
 async def test_retry_on_another_programs_download_stops_it_and_fetches_the_file_with_hftop(
@@ -209,9 +225,13 @@ async def test_retry_on_another_programs_download_stops_it_and_fetches_the_file_
     proc, cache = outside_downloader
     app = make_app(Settings(cache_dir=cache, endpoint=fresh_devhub.endpoint, refresh=0.3))
     async with app.run_test(size=(120, 36)) as pilot:
-        pane = app.downloads_pane
-        await wait_for(pilot, lambda: pane.external and pane.external[0].progress.real_bytes >= 10 * MiB, what="it")
-        old_partial = Path(pane.external[0].key)
+        pane = app.dashboard.downloads_pane
+        await wait_for(
+            pilot,
+            lambda: app.dashboard.snapshot.others and app.dashboard.snapshot.others[0].progress.real_bytes >= 10 * MiB,
+            what="it",
+        )
+        old_partial = Path(app.dashboard.snapshot.others[0].key)
         pane.table.focus()
         await pilot.press("R")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
@@ -219,10 +239,15 @@ async def test_retry_on_another_programs_download_stops_it_and_fetches_the_file_
         assert "Fetch hftop-demo/qwen-small model.safetensors with hftop" in text and f"Process {proc.pid}" in text
         fresh_devhub.clear_faults()
         await pilot.press("y")
-        await wait_for(pilot, lambda: pane.views and pane.views[0].state is DownloadState.DONE, timeout=60, what="done")
+        await wait_for(
+            pilot,
+            lambda: app.dashboard.snapshot.own and app.dashboard.snapshot.own[0].state is DownloadState.DONE,
+            timeout=60,
+            what="done",
+        )
         assert proc.poll() is not None and not old_partial.exists()
-        assert pane.views[0].plan.request.patterns == ("model.safetensors",)
-        assert not pane.external, "nothing left behind"
+        assert app.dashboard.snapshot.own[0].plan.request.patterns == ("model.safetensors",)
+        assert not app.dashboard.snapshot.others, "nothing left behind"
 
 
 async def test_a_stall_and_a_process_waiting_on_its_lock_in_the_dashboard(outside_downloader, fresh_devhub):
@@ -232,8 +257,12 @@ async def test_a_stall_and_a_process_waiting_on_its_lock_in_the_dashboard(outsid
     holder, cache = outside_downloader
     app = make_app(Settings(cache_dir=cache, endpoint=fresh_devhub.endpoint, refresh=0.3, stall_after=2))
     async with app.run_test(size=(120, 36)) as pilot:
-        pane = app.downloads_pane
-        await wait_for(pilot, lambda: pane.external and pane.external[0].progress.real_bytes >= 10 * MiB, what="it")
+        pane = app.dashboard.downloads_pane
+        await wait_for(
+            pilot,
+            lambda: app.dashboard.snapshot.others and app.dashboard.snapshot.others[0].progress.real_bytes >= 10 * MiB,
+            what="it",
+        )
         waiter = subprocess.Popen(
             [sys.executable, "-c", "import sys; from huggingface_hub import hf_hub_download; "
              "hf_hub_download('hftop-demo/qwen-small', 'model.safetensors', cache_dir=sys.argv[1])", str(cache)],
@@ -242,7 +271,9 @@ async def test_a_stall_and_a_process_waiting_on_its_lock_in_the_dashboard(outsid
         try:
             await wait_for(
                 pilot,
-                lambda: {r.state for r in pane.external} == {DownloadState.STALLED, DownloadState.WAITING},
+                lambda: (
+                    {r.state for r in app.dashboard.snapshot.others} == {DownloadState.STALLED, DownloadState.WAITING}
+                ),
                 timeout=30,
                 what="a stall and a waiter",
             )
@@ -276,17 +307,21 @@ async def test_read_only_refuses_every_action_that_changes_something(outside_dow
     proc, cache = outside_downloader
     app = make_app(Settings(cache_dir=cache, endpoint=fresh_devhub.endpoint, refresh=0.3, read_only=True))
     async with app.run_test(size=(120, 36)) as pilot:
-        pane = app.downloads_pane
-        await wait_for(pilot, lambda: pane.external and pane.external[0].progress.real_bytes >= 10 * MiB, what="it")
+        pane = app.dashboard.downloads_pane
+        await wait_for(
+            pilot,
+            lambda: app.dashboard.snapshot.others and app.dashboard.snapshot.others[0].progress.real_bytes >= 10 * MiB,
+            what="it",
+        )
         assert "READ-ONLY" in plain(app.query_one("#status", Static))
-        partial = Path(pane.external[0].key)
+        partial = Path(app.dashboard.snapshot.others[0].key)
         pane.table.focus()
         for key in ("x", "R", "a"):
             await pilot.press(key)
             await pilot.pause(0.3)
             assert app.screen is app.screen_stack[0], f"{key} opened {app.screen}"
         assert any("read-only" in str(n.message) for n in app._notifications)
-        assert proc.poll() is None and partial.exists() and not app.downloads.views()
+        assert proc.poll() is None and partial.exists() and not app.dashboard.supervisor.views()
 
 
 async def test_switch_a_running_download_to_a_trusted_fast_mirror(fresh_devhub, tmp_path, monkeypatch):
@@ -310,9 +345,13 @@ async def test_switch_a_running_download_to_a_trusted_fast_mirror(fresh_devhub, 
             Settings(cache_dir=cache, endpoint=slow.endpoint, refresh=0.3, mirrors=mirrors, config_path=config)
         )
         async with app.run_test(size=(120, 36)) as pilot:
-            app._start_planned(app.plan(DownloadRequest("hftop-demo/phi-tiny")))
+            app.dashboard.downloads_flows.start_planned(
+                app.dashboard.downloads_flows.plan(DownloadRequest("hftop-demo/phi-tiny"))
+            )
             await wait_for(
-                pilot, lambda: app.downloads.views() and app.downloads.views()[0].done_bytes > 0, what="bytes"
+                pilot,
+                lambda: app.dashboard.supervisor.views() and app.dashboard.supervisor.views()[0].done_bytes > 0,
+                what="bytes",
             )
             await pilot.press("m")
             await wait_for(pilot, lambda: isinstance(app.screen, MirrorScreen), what="the picker")
@@ -323,17 +362,20 @@ async def test_switch_a_running_download_to_a_trusted_fast_mirror(fresh_devhub, 
             table = app.screen.query_one("#mirrors-table", DataTable)
             table.move_cursor(row=table.get_row_index(fast.endpoint))
             await pilot.press("enter")
-            await wait_for(pilot, lambda: app.settings.endpoint == fast.endpoint, what="the switch")
-            assert load_config(config).endpoint == fast.endpoint and app.send_token
+            await wait_for(pilot, lambda: app.dashboard.settings.endpoint == fast.endpoint, what="the switch")
+            assert load_config(config).endpoint == fast.endpoint and app.dashboard.send_token
 
-            app.downloads_pane.table.focus()
+            app.dashboard.downloads_pane.table.focus()
             await pilot.press("R")  # a running download: the restart says first what it throws away
             await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
             await pilot.press("y")
             await wait_for(
-                pilot, lambda: app.downloads.views()[0].state is DownloadState.DONE, timeout=60, what="the end"
+                pilot,
+                lambda: app.dashboard.supervisor.views()[0].state is DownloadState.DONE,
+                timeout=60,
+                what="the end",
             )
-        view = app.downloads.views()[0]
+        view = app.dashboard.supervisor.views()[0]
         blob = next(f for f in view.plan.files if f.path == "model.safetensors")
         data = (cache / "models--hftop-demo--phi-tiny" / "blobs" / blob.etag).read_bytes()
         assert hashlib.sha256(data).hexdigest() == blob.etag
@@ -347,15 +389,22 @@ async def test_bytes_from_elsewhere_than_the_mirror_are_named(fresh_devhub, tmp_
     app, start = _throttled_phi_tiny(fresh_devhub, tmp_path / "hub", 500_000)
     async with app.run_test(size=(120, 36)) as pilot:
         start()
-        pane = app.downloads_pane
+        pane = app.dashboard.downloads_pane
         await wait_for(
             pilot,
-            lambda: pane.views and pane.views[0].current_file == "model.safetensors" and pane.views[0].remotes,
+            lambda: (
+                app.dashboard.snapshot.own
+                and app.dashboard.snapshot.own[0].current_file == "model.safetensors"
+                and app.dashboard.snapshot.own[0].remotes
+            ),
             what="the big file's connection",
         )
         await wait_for(
             pilot,
-            lambda: pane.views[0].bytes_elsewhere and pane.views[0].state is DownloadState.DOWNLOADING,
+            lambda: (
+                app.dashboard.snapshot.own[0].bytes_elsewhere
+                and app.dashboard.snapshot.own[0].state is DownloadState.DOWNLOADING
+            ),
             what="bytes flowing from the origin",
         )
         pane.table.focus()
@@ -366,3 +415,39 @@ async def test_bytes_from_elsewhere_than_the_mirror_are_named(fresh_devhub, tmp_
         await pilot.pause(0.6)
         figures = plain(app.screen.query_one("#details-figures", Static))
         assert "bytes from" in figures and "127.0.0.2:" in figures and "not from the mirror 127.0.0.1:" in figures
+
+
+async def test_no_worker_error_is_lost_in_the_add_dialog_or_the_mirror_picker(tmp_path):
+    """An endpoint that passed no check (a NUL in it): the dialog and the picker say what went wrong
+    instead of "Asking…" and "probing…" for ever; a planner failing in a way nobody put in words too."""
+    from tui.screens.mirrors import MirrorScreen
+
+    app = make_app(Settings(cache_dir=tmp_path / "hub", endpoint="http://127.0.0.1:9/\x00x", refresh=0.3))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("a")
+        await _type(pilot, app, "#add-repo", "org/name")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "Asking" not in _message(app) and _message(app), what="an answer", timeout=10)
+        assert app.screen.query_one("#add-start").disabled
+        await pilot.press("escape")
+
+        def broken_planner(request):
+            raise OSError(24, "Too many open files")
+
+        app.push_screen(AddDownloadScreen(broken_planner, "http://127.0.0.1:9", "no token is sent"))
+        await pilot.pause()
+        await _type(pilot, app, "#add-repo", "org/name")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "Too many open files" in _message(app), what="the error in words")
+        await pilot.press("escape")
+
+        await pilot.press("m")
+        await wait_for(pilot, lambda: isinstance(app.screen, MirrorScreen))
+        table = app.screen.query_one("#mirrors-table", DataTable)
+        await wait_for(
+            pilot,
+            lambda: all("probing" not in str(table.get_cell(key, "status")) for key in table.rows),
+            timeout=15,
+            what="every probe's answer",
+        )
+        assert app.is_running

@@ -26,7 +26,7 @@ def _visible(app, selector) -> bool:
 async def test_three_panes_and_status_line_at_120x36(demo_cache):
     app = app_for(demo_cache)
     async with app.run_test(size=(120, 36)) as pilot:
-        await wait_for(pilot, lambda: app._cache.scans >= 1)
+        await wait_for(pilot, lambda: app.dashboard.monitor.scans >= 1)
         for selector in ("#downloads", "#cache", "#network"):
             assert _visible(app, selector), selector
         status = plain(app.query_one("#status"))
@@ -38,7 +38,7 @@ async def test_three_panes_and_status_line_at_120x36(demo_cache):
 async def test_layout_stays_usable_down_to_80x24(demo_cache):
     app = app_for(demo_cache)
     async with app.run_test(size=(120, 36)) as pilot:
-        await wait_for(pilot, lambda: app._cache.scans >= 1)
+        await wait_for(pilot, lambda: app.dashboard.monitor.scans >= 1)
         await pilot.resize_terminal(80, 24)
         await pilot.pause()
         assert app.screen.has_class("-narrow")
@@ -56,8 +56,8 @@ async def test_layout_stays_usable_down_to_80x24(demo_cache):
 async def test_tab_moves_between_panes(demo_cache):
     app = app_for(demo_cache)
     async with app.run_test(size=(120, 36)) as pilot:
-        await wait_for(pilot, lambda: app._cache.scans >= 1)
-        await wait_for(pilot, lambda: app.downloads_pane.external, what="the demo cache's orphaned partial")
+        await wait_for(pilot, lambda: app.dashboard.monitor.scans >= 1)
+        await wait_for(pilot, lambda: app.dashboard.snapshot.others, what="the demo cache's orphaned partial")
         seen = []
         for _ in range(3):
             await pilot.press("tab")
@@ -86,7 +86,7 @@ async def test_keys_answer_while_a_large_cache_is_scanned(tmp_path):
     app = app_for(cache)
     async with app.run_test(size=(120, 36)) as pilot:
         await asyncio.sleep(0.3)
-        assert app._cache.worker is not None and app._cache.worker.is_running
+        assert app.dashboard._cache_worker is not None and app.dashboard._cache_worker.is_running
         # Pilot.press would wait for the app to be idle, workers included; a user's key does not.
         app.post_message(events.Key("question_mark", "?"))
         started = time.monotonic()
@@ -94,17 +94,17 @@ async def test_keys_answer_while_a_large_cache_is_scanned(tmp_path):
             await asyncio.sleep(0.01)
         answered = time.monotonic() - started
         assert isinstance(app.screen, HelpScreen)
-        assert app._cache.scans == 0, "the scan is still running"
+        assert app.dashboard.monitor.scans == 0, "the scan is still running"
         assert answered < 0.5, answered
         await pilot.press("escape")
-        await wait_for(pilot, lambda: app._cache.scans == 1, timeout=60, what="the scan to finish")
+        await wait_for(pilot, lambda: app.dashboard.monitor.scans == 1, timeout=60, what="the scan to finish")
         assert "60 repos" in plain(app.query_one("#cache-totals"))
 
 
 async def test_mouse_focuses_sorts_and_opens(demo_cache):
     app = app_for(demo_cache)
     async with app.run_test(size=(120, 36)) as pilot:
-        await wait_for(pilot, lambda: app._cache.scans >= 1)
+        await wait_for(pilot, lambda: app.dashboard.monitor.scans >= 1)
         await pilot.click("#network")
         assert app.focused is app.query_one("#network")
         table = app.query_one("#cache-table", DataTable)
@@ -122,13 +122,13 @@ async def test_mouse_focuses_sorts_and_opens(demo_cache):
 async def test_focus_stays_in_the_downloads_pane_when_its_first_row_arrives(tmp_path):
     app = app_for(tmp_path / "hub")
     async with app.run_test(size=(120, 36)) as pilot:
-        await wait_for(pilot, lambda: app._cache.scans >= 1)
-        pane = app.downloads_pane
+        await wait_for(pilot, lambda: app.dashboard.monitor.scans >= 1)
+        pane = app.dashboard.downloads_pane
         pane.focus()
         await pilot.pause()
         blobs = tmp_path / "hub" / "models--org--name" / "blobs"
         blobs.mkdir(parents=True)
         (blobs / ("ab" * 32 + ".0badcafe.incomplete")).write_bytes(b"x" * 1000)
-        await wait_for(pilot, lambda: pane.external, what="the partial file")
+        await wait_for(pilot, lambda: app.dashboard.snapshot.others, what="the partial file")
         await pilot.pause()
         assert app.focused is pane.table

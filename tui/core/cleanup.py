@@ -78,8 +78,9 @@ def plan_deletion(info: HFCacheInfo, marks: frozenset[Mark], busy: dict[Path, st
         repo = repos.get(m.repo)
         if repo is None or m.level == "file":
             continue
-        wanted = {r.commit_hash for r in repo.revisions} if m.level == "repo" else {m.revision}
-        hashes.setdefault(m.repo, set()).update(wanted & {r.commit_hash for r in repo.revisions})
+        present = {r.commit_hash for r in repo.revisions}
+        wanted = present if m.level == "repo" else {h for h in present if h == m.revision}
+        hashes.setdefault(m.repo, set()).update(wanted)
 
     items: list[PlanItem] = []
     refused_repos: dict[str, str] = {}
@@ -107,7 +108,7 @@ def plan_deletion(info: HFCacheInfo, marks: frozenset[Mark], busy: dict[Path, st
         if m.level == "revision":
             if m.repo in marked_repos:
                 continue  # its repo is marked: the repo's item covers it
-            strategy = info.delete_revisions(m.revision)
+            strategy = info.delete_revisions(revision.commit_hash)
             items.append(PlanItem(m, label, strategy.expected_freed_size, refused_repos.get(m.repo)))
             continue
         if m.repo in marked_repos or (m.repo, m.revision) in marked_revisions:
@@ -131,8 +132,9 @@ def _label(mark: Mark, repo: CachedRepoInfo | None) -> str:
     name = mark.repo
     if mark.level == "repo":
         return f"{name} (whole repo)"
+    assert mark.revision is not None, "a revision or file mark names its revision"
     revision = f"{name} @ {mark.revision[:12]}"
-    if mark.level == "revision":
+    if not mark.file:  # a revision mark
         return revision
     if repo is not None:
         snapshot = repo.repo_path / "snapshots" / str(mark.revision)

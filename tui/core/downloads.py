@@ -230,6 +230,8 @@ class PartialReading:
     """Its lock is held by a process hftop cannot see (another container or machine)."""
     disk_error: str | None = None
     """The writer reported a full disk (hf_xet's log says so), in its words."""
+    started: float | None = None
+    """When the writing process started, on the same clock as `now`: the start of its average speed."""
 
 
 @dataclass
@@ -339,16 +341,22 @@ def partial_progress(w: _Watched, now: float, reading: PartialReading, stall_aft
             evidence.append(r.disk_error)
         evidence.append(f"last grew {_ago(quiet)}")
     else:
+        # The average a slow tail is judged against runs from the writer's start, so one look of a
+        # few seconds (`hftop doctor`) can tell a slow tail as the dashboard does after minutes.
+        if r.started is not None and r.started < w.first_seen:
+            started_at, done = r.started, r.net_bytes if r.net_bytes is not None and len(w.net_samples) > 1 else real
+        else:
+            started_at, done = w.first_seen, real - w.first_bytes
+        # Quiet time counts from the last sign of progress, else from the first look (never from the
+        # process start: it may have waited for a lock first). It was running when first seen.
         state = running_state(
             now=now,
-            started_at=w.first_seen,
-            last_progress_at=w.last_growth,
-            done=real - w.first_bytes,
+            started_at=started_at,
+            last_progress_at=quiet_since,
+            done=done,
             recent_rate=rate,
             stall_after=stall_after,
         )
-        if state is DownloadState.STARTING:
-            state = DownloadState.DOWNLOADING  # already running when hftop first saw it
         evidence.extend(_moving_evidence(state, r, quiet, rate, w))
 
     return PartialProgress(
@@ -438,6 +446,11 @@ class ExternalDownload:
     @property
     def evidence(self) -> tuple[str, ...]:
         return self.progress.evidence + self.notes
+
+
+def row_key(row: DownloadView | ExternalDownload) -> str:
+    """The key a download keeps across refreshes: hftop's own by id, another program's by its partial file."""
+    return f"own:{row.id}" if isinstance(row, DownloadView) else f"partial:{row.key}"
 
 
 def lock_wait_progress(

@@ -19,6 +19,7 @@ import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from tui.probes.owner import when_owner_dies
 
@@ -31,10 +32,11 @@ CORRUPTED_FOLDER = "models--hftop-demo--broken-upload"
 
 def _revision_of(endpoint: str, repo_id: str, revision: str) -> str:
     with urllib.request.urlopen(f"{endpoint}/api/models/{repo_id}/revision/{revision}", timeout=10) as r:
-        return json.load(r)["sha"]
+        sha: str = json.load(r)["sha"]
+    return sha
 
 
-def _set_fault(endpoint: str, pattern: str, fault: dict | None) -> None:
+def _set_fault(endpoint: str, pattern: str, fault: dict[str, Any] | None) -> None:
     if fault is None:
         query = urllib.parse.urlencode({"pattern": pattern})
         request = urllib.request.Request(f"{endpoint}/_devhub/faults?{query}", method="DELETE")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from dataclasses import dataclass, fields
+from typing import Any
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
 _UNITS = {
@@ -56,11 +57,11 @@ class Fault:
     corrupt: bool = False
     """Flip bytes in the body (the ETag stays the one of the real content)."""
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) != f.default}
 
     @classmethod
-    def from_json(cls, data: dict) -> Fault:
+    def from_json(cls, data: dict[str, Any]) -> Fault:
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:
@@ -76,7 +77,7 @@ def parse_fault(text: str) -> tuple[str, Fault]:
     pattern, sep, spec = text.rpartition(":")
     if not sep:
         pattern, spec = "*", text
-    values: dict = {}
+    values: dict[str, Any] = {}
     for item in filter(None, (part.strip() for part in spec.split(","))):
         key, eq, value = item.partition("=")
         key = key.strip()

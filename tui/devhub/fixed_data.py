@@ -7,12 +7,19 @@ import math
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from itertools import count
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from tui.core.throughput import CounterReading
 from tui.devhub import demo_cache
 from tui.probes.disk import DiskSpace
+
+if TYPE_CHECKING:
+    from textual.pilot import Pilot
+
+    from tui.app import HfTopApp
 
 NOW = 1_795_000_000.0  # frozen "now" for every age shown
 HOUR, DAY = 3600.0, 86400.0
@@ -46,7 +53,7 @@ def build_fixed_cache(endpoint: str, cache: Path = FIXED_CACHE) -> Path:
     return cache
 
 
-def scripted_counters():
+def scripted_counters() -> Callable[[], CounterReading]:
     """Counters that look like a download ramping up and down on eth0, on a scripted clock."""
     rx = tx = 0
     ticks = count()
@@ -74,13 +81,13 @@ def fixed_disk(path: Path) -> DiskSpace:
     return DiskSpace(path=path, total=512_000_000_000, free=37_400_000_000)
 
 
-async def settle(pilot, network_samples: int = 60) -> None:
+async def settle(pilot: Pilot[None], network_samples: int = 60) -> None:
     """Wait for the first scan and network sample, then feed `network_samples` scripted readings."""
-    app = pilot.app
-    while app._cache.scans < 1:
+    app = cast("HfTopApp", pilot.app)  # the fixed data drives hftop's own app only
+    while app.dashboard.monitor.scans < 1:
         await pilot.pause(0.05)
     await app.workers.wait_for_complete()  # the first network sample too: no race with the picture
     for _ in range(network_samples):
-        app._sample_network()
+        app.dashboard.snapshot_now()
         await app.workers.wait_for_complete()
     await pilot.pause()

@@ -12,6 +12,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from .faults import Fault, matching_fault
@@ -38,17 +39,23 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address, hub: DevHub, role: str):
+    def __init__(self, address: tuple[str, int], hub: DevHub, role: str) -> None:
         self.hub = hub
         self.role = role
         super().__init__(address, _Handler)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        assert isinstance(host, str), host  # bound by (host, port) with a str host: never bytes
+        return f"http://{host}:{port}"
 
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
 
-    def log_message(self, format, *args):
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     # --- plumbing -------------------------------------------------------------------------
@@ -75,7 +82,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD" and body:
             self.wfile.write(body)
 
-    def _json(self, data, status: int = 200, headers: dict[str, str] | None = None) -> None:
+    def _json(self, data: object, status: int = 200, headers: dict[str, str] | None = None) -> None:
         self._send(status, json.dumps(data).encode(), {"Content-Type": "application/json", **(headers or {})})
 
     def _error(self, status: int, code: str | None, message: str, commit: str | None = None) -> None:
@@ -86,16 +93,16 @@ class _Handler(BaseHTTPRequestHandler):
             headers["X-Repo-Commit"] = commit
         self._json({"error": message}, status, headers)
 
-    def do_HEAD(self):
+    def do_HEAD(self) -> None:
         self._dispatch()
 
-    def do_GET(self):
+    def do_GET(self) -> None:
         self._dispatch()
 
-    def do_POST(self):
+    def do_POST(self) -> None:
         self._dispatch()
 
-    def do_DELETE(self):
+    def do_DELETE(self) -> None:
         self._dispatch()
 
     def _dispatch(self) -> None:
@@ -350,22 +357,22 @@ def _peer_closed(sock: socket.socket) -> bool:
         return True
 
 
-def _file_entry(f: HubFile) -> dict:
-    entry: dict = {"type": "file", "path": f.path, "size": f.size, "oid": f.git_sha1}
+def _file_entry(f: HubFile) -> dict[str, Any]:
+    entry: dict[str, Any] = {"type": "file", "path": f.path, "size": f.size, "oid": f.git_sha1}
     if f.is_lfs:
         entry["lfs"] = {"oid": f.sha256, "size": f.size, "pointerSize": 134}
     return entry
 
 
-def _sibling(f: HubFile) -> dict:
-    entry: dict = {"rfilename": f.path, "size": f.size, "blobId": f.git_sha1}
+def _sibling(f: HubFile) -> dict[str, Any]:
+    entry: dict[str, Any] = {"rfilename": f.path, "size": f.size, "blobId": f.git_sha1}
     if f.is_lfs:
         entry["lfs"] = {"sha256": f.sha256, "size": f.size, "pointerSize": 134}
     return entry
 
 
-def _tree(commit: HubCommit, prefix: str, recursive: bool) -> list[dict]:
-    entries: list[dict] = []
+def _tree(commit: HubCommit, prefix: str, recursive: bool) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = []
     folders: set[str] = set()
     for f in commit.files:
         if prefix and not f.path.startswith(prefix + "/"):
@@ -382,7 +389,7 @@ def _tree(commit: HubCommit, prefix: str, recursive: bool) -> list[dict]:
     return entries
 
 
-def _repo_info(repo: HubRepo, repo_type: str, commit: HubCommit) -> dict:
+def _repo_info(repo: HubRepo, repo_type: str, commit: HubCommit) -> dict[str, Any]:
     return {
         "id": repo.repo_id,
         "_id": repo.repo_id,
@@ -410,12 +417,12 @@ class DevHub:
         port: int = 0,
         origin_host: str | None = None,
         repos: dict[tuple[str, str], HubRepo] | None = None,
-    ):
+    ) -> None:
         self.repos = repos if repos is not None else default_repos()
         self.stopping = threading.Event()
         self._lock = threading.Lock()
         self._faults: dict[str, Fault] = {}
-        self._counters: dict[tuple, int] = {}
+        self._counters: dict[tuple[str, str, str], int] = {}
         self._requests: list[RequestRecord] = []
         self._by_sha256 = {
             f.sha256: (repo.repo_id, f)
@@ -430,13 +437,11 @@ class DevHub:
 
     @property
     def endpoint(self) -> str:
-        host, port = self._api.server_address[:2]
-        return f"http://{host}:{port}"
+        return self._api.url
 
     @property
     def origin_url(self) -> str:
-        host, port = self._origin.server_address[:2]
-        return f"http://{host}:{port}"
+        return self._origin.url
 
     def start(self) -> DevHub:
         for server in (self._api, self._origin):
@@ -454,7 +459,7 @@ class DevHub:
     def __enter__(self) -> DevHub:
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     # --- faults and records ---------------------------------------------------------------
@@ -491,7 +496,7 @@ class DevHub:
             found = matching_fault(self._faults, f"{repo_id}/{hub_file.path}")
         return None if found is None else found[1]
 
-    def _consume(self, key: tuple, times: int) -> bool:
+    def _consume(self, key: tuple[str, str, str], times: int) -> bool:
         """True for the first `times` calls with this key."""
         with self._lock:
             used = self._counters.get(key, 0)

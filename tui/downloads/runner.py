@@ -20,6 +20,9 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from types import FrameType
+from typing import Any, Literal, NoReturn
 
 PROGRESS_INTERVAL = 0.25
 """Seconds between two progress lines for the same file."""
@@ -28,7 +31,7 @@ PROGRESS_INTERVAL = 0.25
 _EMIT = threading.Lock()  # the main thread and the byte reporter both write lines
 
 
-def emit(event: str, **fields) -> None:
+def emit(event: str, **fields: object) -> None:
     line = json.dumps({"event": event, **fields}) + "\n"
     with _EMIT:
         sys.stdout.write(line)
@@ -38,7 +41,7 @@ def emit(event: str, **fields) -> None:
 class NetworkCounter:
     """Body bytes received so far by this process (HTTP and Xet), reported every PROGRESS_INTERVAL."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.total = 0
 
     def add(self, n: int) -> None:
@@ -63,20 +66,21 @@ def count_http_bytes() -> None:
     from huggingface_hub.utils._http import hf_request_event_hook
 
     class CountingStream(httpx2.SyncByteStream):
-        def __init__(self, inner):
+        def __init__(self, inner: httpx2.SyncByteStream) -> None:
             self._inner = inner
 
-        def __iter__(self):
+        def __iter__(self) -> Iterator[bytes]:
             for chunk in self._inner:
                 RECEIVED.add(len(chunk))
                 yield chunk
 
-        def close(self):
+        def close(self) -> None:
             self._inner.close()
 
     class CountingTransport(httpx2.HTTPTransport):
-        def handle_request(self, request):
+        def handle_request(self, request: httpx2.Request) -> httpx2.Response:
             response = super().handle_request(request)
+            assert isinstance(response.stream, httpx2.SyncByteStream)  # a sync transport answers with a sync stream
             response.stream = CountingStream(response.stream)
             return response
 
@@ -97,7 +101,7 @@ class ProgressReport:
     Not a tqdm subclass: huggingface_hub then passes no `disable`, and a pipe would turn tqdm off.
     """
 
-    def __init__(self, *args, total=None, initial=0, **kwargs):
+    def __init__(self, *args: Any, total: int | None = None, initial: int | None = 0, **kwargs: Any) -> None:
         # Only huggingface_hub's Xet reporter passes a bar format; its transfer bytes bypass the
         # HTTP client. http_get reports the same bytes the counting transport already counted.
         self._counts_transfer = "bar_format" in kwargs
@@ -105,44 +109,44 @@ class ProgressReport:
         self.total = total
         self._last = 0.0
 
-    def update(self, n=1):
+    def update(self, n: int = 1) -> None:
         self.n += n
         self._report()
 
-    def update_transfer(self, n=1):
+    def update_transfer(self, n: int = 1) -> None:
         if self._counts_transfer:
             RECEIVED.add(n)
 
-    def _report(self, force=False):
+    def _report(self, force: bool = False) -> None:
         now = time.monotonic()
         if force or now - self._last >= PROGRESS_INTERVAL:
             self._last = now
             emit("progress", bytes=self.n, received=RECEIVED.total)
 
-    def set_postfix_str(self, *args, **kwargs):
+    def set_postfix_str(self, *args: Any, **kwargs: Any) -> None:
         pass
 
     set_transfer_postfix_str = set_postfix_str
 
-    def refresh(self, *args, **kwargs):
+    def refresh(self, *args: Any, **kwargs: Any) -> None:
         pass
 
-    def close(self):
+    def close(self) -> None:
         self._report(force=True)
 
-    def __enter__(self):
+    def __enter__(self) -> ProgressReport:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> Literal[False]:
         self.close()
         return False
 
 
-def _interrupt(signum, frame):
+def _interrupt(signum: int, frame: FrameType | None) -> NoReturn:
     raise KeyboardInterrupt
 
 
-def _record_ref(args) -> None:
+def _record_ref(args: argparse.Namespace) -> None:
     """Point `refs/<ref>` at the commit before fetching by hash, as snapshot_download does.
 
     Written here because huggingface_hub's helper for it is private; the layout is the cache's own.

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from huggingface_hub.file_download import repo_folder_name
 
@@ -99,7 +100,7 @@ class _Attempt:
         self.started_at = started_at
         self.lost_bytes = lost_bytes
         self.endpoint = ""
-        self.process: subprocess.Popen | None = None
+        self.process: subprocess.Popen[str] | None = None
         self.current: PlannedFile | None = None
         self.files_done = 0
         self.bytes_before_current = 0
@@ -144,7 +145,7 @@ class DownloadSupervisor:
         *,
         stall_after: float,
         send_token: bool = False,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
         environ: Mapping[str, str] | None = None,
         python: str = sys.executable,
     ):
@@ -220,8 +221,9 @@ class DownloadSupervisor:
             thread.join()
 
     # --- views ------------------------------------------------------------------------------
-    def views(self) -> tuple[DownloadView, ...]:
-        now = self._clock()
+    def views(self, now: float | None = None) -> tuple[DownloadView, ...]:
+        """Every download as of `now` (the supervisor's clock, wall clock by default)."""
+        now = self._clock() if now is None else now
         with self._lock:
             return tuple(self._view(i, a, now) for i, a in sorted(self._attempts.items()))
 
@@ -361,7 +363,7 @@ class DownloadSupervisor:
                     ).strip()
                 run.lost_bytes = run.peak_current if run.current is not None else 0
 
-    def _apply(self, run: _Attempt, kind: str | None, event: dict) -> None:
+    def _apply(self, run: _Attempt, kind: str | None, event: dict[str, Any]) -> None:
         now = self._clock()
         if kind == "file":
             path = event.get("path")

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import replace
 from pathlib import Path
@@ -18,7 +17,6 @@ from tui.probes.partials import (
     PartialFile,
     PartialFinder,
     find_local_dir_partials,
-    find_partials,
     lock_path,
     owner_process,
 )
@@ -38,17 +36,16 @@ class OtherDownloads:
     background thread; a sample never waits for the network.
     """
 
-    def __init__(self, cache_dir: Path, stall_after: float, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, cache_dir: Path, stall_after: float) -> None:
         self.cache_dir = Path(cache_dir)
         self.stall_after = stall_after
-        self._clock = clock
         self._tracker = PartialProgressTracker()
         self._finder = PartialFinder()
         self._locks = LockWatcher(self.cache_dir)
         self._waits_seen: dict[tuple[str, int], float] = {}
         self._local: tuple[PartialFile, ...] = ()
         self._local_swept = float("-inf")
-        self._lookups: dict[tuple[str, str, str, str], Future] = {}
+        self._lookups: dict[tuple[str, str, str, str], Future[tuple[str, int, str | None] | None]] = {}
         self._lookup_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hftop-lookup")
         self._environ: dict[int, dict[str, str]] = {}
         self._cpu_seen: dict[int, tuple[float, float]] = {}
@@ -62,12 +59,11 @@ class OtherDownloads:
         """Give the endpoint lookups under way up to `timeout` seconds to answer."""
         wait(list(self._lookups.values()), timeout=timeout)
 
-    def sample(self, exclude_pids: Collection[int] = ()) -> tuple[ExternalDownload, ...]:
+    def sample(self, now: float, exclude_pids: Collection[int] = ()) -> tuple[ExternalDownload, ...]:
         """Partial files not written by `exclude_pids` (hftop's own download processes), and
-        processes waiting for the lock of a file another process is fetching."""
+        processes waiting for the lock of a file another process is fetching, as of `now` (wall clock)."""
         exclude = set(exclude_pids)
-        now = self._clock()
-        partials = [*self._finder.find(self.cache_dir), *self._local_dir_partials()]
+        partials = [*self._finder.find(self.cache_dir), *self._local_dir_partials(now)]
         partials = [p for p in partials if not {o.pid for o in p.owners} & exclude]
         partials = [self._with_lookup(p) for p in partials]
         xet = {p.owners[0].pid: self._xet_log(p.owners[0].pid) for p in partials if p.owners}
@@ -84,6 +80,7 @@ class OtherDownloads:
                 free_bytes=p.free_bytes,
                 hidden_owner=p.lock_holder is not None and not p.owners,
                 disk_error=_xet_disk_error(xet.get(p.owners[0].pid)) if p.owners else None,
+                started=p.owners[0].started if p.owners else None,
             )
             for p in partials
         }
@@ -111,8 +108,7 @@ class OtherDownloads:
         downloads += self._waiting(partials, downloads, now, exclude)
         return tuple(downloads)
 
-    def _local_dir_partials(self) -> tuple[PartialFile, ...]:
-        now = time.monotonic()
+    def _local_dir_partials(self, now: float) -> tuple[PartialFile, ...]:
         if self._local or now - self._local_swept >= LOCAL_DIR_SWEEP:
             self._local_swept = now
             self._local = find_local_dir_partials()
@@ -175,9 +171,10 @@ class OtherDownloads:
             future = self._lookups[key] = self._lookup_pool.submit(
                 _lookup, endpoint, p.repo_type, p.repo_id, revision, p.etag
             )
-        if not future.done() or future.exception() is not None or future.result() is None:
+        found = future.result() if future.done() and future.exception() is None else None
+        if found is None:
             return p
-        name, size, commit = future.result()
+        name, size, commit = found
         return replace(p, file_name=p.file_name or name, expected_size=size, commit=p.commit or commit)
 
     def _owner_environ(self, pid: int) -> dict[str, str]:
@@ -205,7 +202,9 @@ class OtherDownloads:
 def _xet_notes(log: XetLogReading | None, now: float) -> tuple[str, ...]:
     if log is None:
         return ()
-    notes = [f"hf_xet log: last entry {fmt.duration(max(0.0, now - log.last_entry))} ago"]
+    notes = (
+        [] if log.last_entry is None else [f"hf_xet log: last entry {fmt.duration(max(0.0, now - log.last_entry))} ago"]
+    )
     if log.last_problem:
         notes.append(f"hf_xet: {log.last_problem}")
     return tuple(notes)
@@ -229,63 +228,3 @@ def _lookup(
     if found is None:
         return None
     return found[0], found[1], revision if len(revision) == 40 else None
-
-
-class ActionRefused(RuntimeError):
-    """The action would be unsafe now; the message says why."""
-
-
-class AlreadyGone(ActionRefused):
-    """The file to delete is not there any more (its program cleaned up after itself)."""
-
-
-def stop_process(pid: int, command: str | None = None, grace: float = 5.0) -> None:
-    """SIGTERM another program's downloader, SIGKILL after `grace` seconds. Its partial file stays
-    behind (a plain SIGTERM runs no cleanup in Python) and shows as an orphan to delete.
-
-    With `command`, the process must still run that command line: the pid the user confirmed
-    may have ended and been given to another process since.
-    """
-    try:
-        process = psutil.Process(pid)
-        if command is not None and (" ".join(process.cmdline()) or process.name()) != command:
-            raise ActionRefused(f"Process {pid} is not that download any more; nothing was stopped.")
-        process.terminate()
-        try:
-            process.wait(timeout=grace)
-        except psutil.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=grace)
-    except psutil.NoSuchProcess:
-        return
-    except psutil.AccessDenied:
-        raise ActionRefused(f"Not allowed to stop process {pid}: it belongs to another user.") from None
-
-
-def delete_orphan(cache_dir: Path, partial: str, wait: float = 0.0) -> int:
-    """Delete an orphaned partial file; returns the bytes freed.
-
-    Looked at again first: refused when the file is outside the cache, or a process has it open or
-    holds its lock by now (a download that started again on it), after waiting up to `wait`
-    seconds for a process that is just ending to let go of it.
-    """
-    cache = Path(cache_dir).resolve()
-    path = Path(partial)
-    if not path.name.endswith(".incomplete") or cache not in path.resolve().parents or path.is_symlink():
-        raise ActionRefused(f"{path} is not a partial file inside {cache}.")
-    deadline = time.monotonic() + wait
-    while True:
-        current = next((p for p in find_partials(cache) if str(p.path) == partial), None)
-        if current is None:
-            raise AlreadyGone("The partial file is gone already.")
-        if not (current.owners or current.lock_holder is not None) or time.monotonic() >= deadline:
-            break
-        time.sleep(0.1)
-    if current.owners or current.lock_holder is not None:
-        pid = current.owners[0].pid if current.owners else current.lock_holder
-        raise ActionRefused(f"Process {pid} is using it now; it is not an orphan any more.")
-    try:
-        path.unlink()
-    except OSError as error:
-        raise ActionRefused(f"Could not delete it: {error.strerror or error}.") from None
-    return current.real_bytes

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from huggingface_hub import HFCacheInfo, scan_cache_dir
@@ -25,8 +26,7 @@ class CacheScan:
 
 
 def scan_cache(cache_dir: Path) -> CacheScan:
-    def done(**kwargs) -> CacheScan:
-        return CacheScan(cache_dir=cache_dir, **kwargs)
+    done = partial(CacheScan, cache_dir)
 
     try:
         info = scan_cache_dir(cache_dir)
@@ -44,7 +44,7 @@ def scan_cache(cache_dir: Path) -> CacheScan:
         return done(info=None, error=f"Cannot read the cache: {e}")
 
 
-def cache_fingerprint(cache_dir: Path) -> tuple:
+def cache_fingerprint(cache_dir: Path) -> tuple[object, ...]:
     """A value that changes whenever a scan would see something different, at a fraction of its cost.
 
     It stats folders, not files: adding, removing or renaming a blob, a partial file, a revision
@@ -53,7 +53,7 @@ def cache_fingerprint(cache_dir: Path) -> tuple:
     so each is stat'ed. Not seen: a new file in a sub-folder of an existing revision whose blob
     was already there (same content under a new path); `r` rescans by hand.
     """
-    entries: list[tuple] = []
+    entries: list[tuple[str, int, int]] = []
     root = os.fspath(cache_dir)
     try:
         top = os.stat(root)
@@ -77,7 +77,7 @@ def cache_fingerprint(cache_dir: Path) -> tuple:
     return tuple(entries)
 
 
-def _stat_into(entries: list[tuple], path: str) -> bool:
+def _stat_into(entries: list[tuple[str, int, int]], path: str) -> bool:
     try:
         st = os.stat(path, follow_symlinks=False)
     except OSError:
@@ -87,7 +87,7 @@ def _stat_into(entries: list[tuple], path: str) -> bool:
     return True
 
 
-def _stat_children(entries: list[tuple], folder: str) -> None:
+def _stat_children(entries: list[tuple[str, int, int]], folder: str) -> None:
     """Each sub-folder's mtime (revisions in snapshots/, prefixes in the shared store)."""
     try:
         with os.scandir(folder) as it:
@@ -99,7 +99,7 @@ def _stat_children(entries: list[tuple], folder: str) -> None:
         pass
 
 
-def _stat_refs(entries: list[tuple], folder: str) -> None:
+def _stat_refs(entries: list[tuple[str, int, int]], folder: str) -> None:
     # refs/main, refs/v1.0, refs/refs/pr/1: a handful of small files, rewritten in place.
     try:
         with os.scandir(folder) as it:
@@ -114,7 +114,7 @@ def _stat_refs(entries: list[tuple], folder: str) -> None:
 
 def partial_sizes(paths: list[Path]) -> dict[Path, int]:
     """Bytes really on disk for each partial file (sparse-aware); vanished files are left out."""
-    sizes = {}
+    sizes: dict[Path, int] = {}
     for p in paths:
         try:
             st = os.stat(p)

@@ -1,33 +1,13 @@
-"""Carrying out a deletion plan on disk, safely: huggingface_hub's `DeleteCacheStrategy` does the
-deleting; hftop checks every path first and reports what could not be deleted."""
+"""What a deletion plan must keep: the repos a live download writes into."""
 
 from __future__ import annotations
 
-import logging
-import os
-from dataclasses import dataclass
 from pathlib import Path
 
-from huggingface_hub import DeleteCacheStrategy, HFCacheInfo
+from huggingface_hub import HFCacheInfo
 
 from tui.core.cleanup import DeletionPlan, Mark, plan_deletion
 from tui.probes.partials import find_partials
-
-
-class PlanChanged(RuntimeError):
-    """The cache changed since the plan was shown; `plan` is the plan as it stands now."""
-
-    def __init__(self, plan: DeletionPlan) -> None:
-        super().__init__("The cache changed since the plan was made.")
-        self.plan = plan
-
-
-@dataclass(frozen=True)
-class DeletionOutcome:
-    freed: int
-    """What huggingface_hub expected the deletion to free."""
-    errors: tuple[str, ...]
-    """One sentence per path that could not be deleted; everything else went."""
 
 
 def busy_repos(cache_dir: Path) -> dict[Path, str]:
@@ -42,60 +22,3 @@ def busy_repos(cache_dir: Path) -> dict[Path, str]:
 
 def current_plan(info: HFCacheInfo, marks: frozenset[Mark], cache_dir: Path) -> DeletionPlan:
     return plan_deletion(info, marks, busy_repos(cache_dir))
-
-
-def outside_paths(strategy: DeleteCacheStrategy, cache_dir: Path) -> list[Path]:
-    """Paths of the strategy that are not inside the cache folder, or are a link to a folder (rmtree
-    must never reach through one). Each path's parent is resolved; the path itself is not followed."""
-    root = Path(os.path.realpath(cache_dir))
-    bad = []
-    for path in (*strategy.files, *strategy.repos, *strategy.snapshots, *strategy.refs, *strategy.blobs):
-        where = Path(os.path.realpath(path.parent)) / path.name
-        if root not in where.parents:
-            bad.append(path)
-        elif path in strategy.repos or path in strategy.snapshots:
-            if path.is_symlink():
-                bad.append(path)
-    return bad
-
-
-def execute(shown: DeletionPlan, marks: frozenset[Mark], info: HFCacheInfo, cache_dir: Path) -> DeletionOutcome:
-    """Delete what `shown` says, after checking it against a fresh scan (`info`) and the live
-    downloads: if the plan would differ now, raise PlanChanged with the new one instead."""
-    plan = current_plan(info, marks, cache_dir)
-    if not plan.same_as(shown):
-        raise PlanChanged(plan)
-    errors: list[str] = []
-    freed = 0
-    for strategy in (plan.revisions, plan.files):
-        if strategy is None:
-            continue
-        bad = outside_paths(strategy, cache_dir)
-        if bad:
-            errors += [f"{p}: outside the cache or behind a link; nothing of this part was deleted" for p in bad]
-            continue
-        problems = _Collected()
-        logger = logging.getLogger("huggingface_hub.utils._cache_manager")
-        logger.addHandler(problems)
-        try:
-            strategy.execute()
-            freed += strategy.expected_freed_size
-        except OSError as e:  # what huggingface_hub does not catch itself (a snapshot entry it cannot unlink)
-            errors.append(f"{e.filename or '?'}: {e.strerror or e}")
-        finally:
-            logger.removeHandler(problems)
-        errors += problems.messages
-    return DeletionOutcome(freed=freed, errors=tuple(errors))
-
-
-class _Collected(logging.Handler):
-    """huggingface_hub logs what it could not delete and goes on; those lines are the errors to show."""
-
-    def __init__(self) -> None:
-        super().__init__(level=logging.WARNING)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        message = record.getMessage()
-        if record.levelno >= logging.WARNING and "file not found" not in message:  # gone already: fine
-            self.messages.append(message)

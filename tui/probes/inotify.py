@@ -34,7 +34,7 @@ class Event:
 
 class Inotify:
     def __init__(self) -> None:
-        self._fd = None if _LIBC is None else _LIBC.inotify_init1(_IN_NONBLOCK | _IN_CLOEXEC)
+        self._fd: int | None = None if _LIBC is None else _LIBC.inotify_init1(_IN_NONBLOCK | _IN_CLOEXEC)
         if self._fd is not None and self._fd < 0:
             self._fd = None
         self._folders: dict[int, str] = {}
@@ -48,11 +48,11 @@ class Inotify:
 
     def watch(self, folder: str, mask: int) -> bool:
         """Watch `folder` (again: a no-op); False when the kernel refuses (a limit, no permission)."""
-        if self._fd is None:
+        if self._fd is None or _LIBC is None:  # no descriptor without the C library
             return False
         if folder in self._watches:
             return True
-        wd = _LIBC.inotify_add_watch(self._fd, os.fsencode(folder), mask)
+        wd: int = _LIBC.inotify_add_watch(self._fd, os.fsencode(folder), mask)
         if wd < 0:
             return False
         self._watches[folder] = wd

@@ -34,6 +34,9 @@ BUDGET = 1.5
 """Seconds of sampling at most per look; the remaining candidates wait for the next look."""
 REST = 30.0
 """Seconds a polled lock is left alone after two passes over every candidate found no waiter."""
+POLL_MEMORY = 2.0
+"""Seconds a lock counts as polled after its opens were last counted: two looks in quick succession
+see few opens between them, and must not forget the waiter the first one found."""
 
 
 class LockWatcher:
@@ -48,6 +51,8 @@ class LockWatcher:
         """lock → until when it is not sampled again, after every candidate was looked at in vain."""
         self._pending: dict[str, list[int]] = {}
         """lock → candidates still to sample for it."""
+        self._polled_at: dict[str, float] = {}
+        """lock → when its opens last showed a waiter polling it (monotonic)."""
 
     def close(self) -> None:
         self._inotify.close()
@@ -57,7 +62,12 @@ class LockWatcher:
         if not self._inotify.available:
             return {}
         self._watch_new_folders()
-        polled = {lock for lock, opens in self._drain().items() if opens >= POLLED_OPENS and lock in holders}
+        now = time.monotonic()
+        for lock, opens in self._drain().items():
+            if opens >= POLLED_OPENS:
+                self._polled_at[lock] = now
+        self._polled_at = {lock: at for lock, at in self._polled_at.items() if now - at < POLL_MEMORY}
+        polled = {lock for lock in self._polled_at if lock in holders}
         self._waiters = {
             lock: {pid for pid in pids if alive(pid)} for lock, pids in self._waiters.items() if lock in polled
         }

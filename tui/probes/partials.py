@@ -132,7 +132,7 @@ class PartialFinder:
 
     def _list_repos(self, root: str) -> dict[str, tuple[str, str]]:
         self._inotify.watch(root, IN_CHANGES)  # before listing: nothing created in between is missed
-        repos = {}
+        repos: dict[str, tuple[str, str]] = {}
         try:
             entries = list(os.scandir(root))
         except OSError:
@@ -202,10 +202,10 @@ def _describe(
     owners = _open_by(set(held) | set(unheld_recent), pids=pids)
     if sweep:
         table.swept(unheld_recent, owners)
-    for path, holder in held.items():
+    for held_path, holder in held.items():
         # A holder whose open files hftop may not read (another user's process) still owns the file.
-        if path not in owners and holder > 0 and (owner := _owner(holder, None)) is not None:
-            owners[path] = [owner]
+        if held_path not in owners and holder > 0 and (owner := _owner(holder, None)) is not None:
+            owners[held_path] = [owner]
     files_of: dict[int, int] = {}
     for listed in owners.values():
         for owner in listed:
@@ -436,7 +436,7 @@ def find_local_dir_partials() -> tuple[PartialFile, ...]:
     The repo is not written anywhere there, so `repo_id` is the local folder; the file's name
     comes from the `<name>.lock` the writer holds beside it.
     """
-    partials: dict[str, set[str]] = {}
+    partials: dict[str, set[int]] = {}
     locks: dict[int, set[str]] = {}
     sockets: dict[int, frozenset[int]] = {}
     for entry in os.scandir("/proc"):

@@ -5,15 +5,13 @@ live download is writing is never offered, nor its lock."""
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from huggingface_hub import HFCacheInfo
 
 from tui.core.cleanup import DeletionPlan, Mark
-from tui.downloads.others import ActionRefused, AlreadyGone, delete_orphan
-from tui.probes.cleanup import DeletionOutcome, current_plan, execute
+from tui.probes.cleanup import current_plan
 from tui.probes.locks import lock_is_held
 from tui.probes.partials import find_partials, lock_path
 
@@ -40,8 +38,8 @@ class PrunePlan:
         return not (self.revisions.deletable or self.orphans or self.stale_locks)
 
 
-def plan_prune(info: HFCacheInfo, cache_dir: Path, now: float | None = None) -> PrunePlan:
-    now = time.time() if now is None else now
+def plan_prune(info: HFCacheInfo, cache_dir: Path, now: float) -> PrunePlan:
+    """What prune would delete now (`now` on the clock of file modification times)."""
     detached = frozenset(
         Mark(repo.cache_id, rev.commit_hash) for repo in info.repos for rev in repo.revisions if not rev.refs
     )
@@ -66,36 +64,6 @@ def plan_prune(info: HFCacheInfo, cache_dir: Path, now: float | None = None) -> 
     )
 
 
-def execute_prune(shown: PrunePlan, info: HFCacheInfo, cache_dir: Path) -> DeletionOutcome:
-    """Prune what `shown` lists, each item looked at again just before it goes. Raises
-    PlanChanged when the detached revisions are no longer what was shown."""
-    errors: list[str] = []
-    freed = 0
-    if shown.revisions.deletable:
-        outcome = execute(shown.revisions, shown.detached, info, cache_dir)
-        freed += outcome.freed
-        errors += outcome.errors
-    for path, _ in shown.orphans:
-        try:
-            freed += delete_orphan(cache_dir, str(path))
-        except AlreadyGone:
-            continue
-        except ActionRefused as refused:
-            errors.append(f"{path.name}: {refused}")
-    root = Path(os.path.realpath(cache_dir))
-    for path in shown.stale_locks:
-        if root not in Path(os.path.realpath(path.parent)).parents or path.is_symlink() or lock_is_held(path):
-            errors.append(f"{path}: in use or outside the cache now; kept")
-            continue
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            continue
-        except OSError as e:
-            errors.append(f"{path}: {e.strerror or e}")
-    return DeletionOutcome(freed=freed, errors=tuple(errors))
-
-
 def _subfolders(folder: Path) -> list[Path]:
     try:
         return [Path(e.path) for e in os.scandir(folder) if e.is_dir(follow_symlinks=False)]
@@ -103,7 +71,7 @@ def _subfolders(folder: Path) -> list[Path]:
         return []
 
 
-def _entries(folder: Path) -> list[os.DirEntry]:
+def _entries(folder: Path) -> list[os.DirEntry[str]]:
     try:
         return [e for e in os.scandir(folder) if e.is_file(follow_symlinks=False)]
     except OSError:

@@ -8,6 +8,7 @@ import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 TAIL_BYTES = 64 * 1024
 
@@ -75,8 +76,10 @@ def _timestamp(value: object) -> float | None:
         return None
 
 
-def _message(entry: dict) -> str:
-    fields = entry.get("fields") if isinstance(entry.get("fields"), dict) else {}
+def _message(entry: dict[str, Any]) -> str:
+    fields = entry.get("fields")
+    if not isinstance(fields, dict):
+        fields = {}
     message = str(fields.get("message") or entry.get("message") or "")
     extra = [f"{k}={v}" for k, v in fields.items() if k != "message"]
     text = " ".join([message, *extra]).strip()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from rich.text import Text
 from textual import on, work
@@ -12,6 +13,7 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
+from textual.worker import Worker, WorkerState
 
 from tui.core import formatting as fmt
 from tui.core.download_plan import (
@@ -30,14 +32,13 @@ class AddDownloadScreen(ModalScreen[DownloadPlan | None]):
 
     BINDINGS = [Binding("escape", "dismiss_none", "Close")]
 
+    @dataclass
     class Planned(Message):
         """A plan (or the reason there is none) for `request`."""
 
-        def __init__(self, request: DownloadRequest, plan: DownloadPlan | None, error: str | None) -> None:
-            super().__init__()
-            self.request = request
-            self.plan = plan
-            self.error = error
+        request: DownloadRequest
+        plan: DownloadPlan | None
+        error: str | None
 
     def __init__(self, planner: Callable[[DownloadRequest], DownloadPlan], endpoint: str, token_note: str) -> None:
         super().__init__()
@@ -136,17 +137,20 @@ class AddDownloadScreen(ModalScreen[DownloadPlan | None]):
         else:
             self.post_message(self.Planned(request, plan, None))
 
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # Anything the planner did not put in words still reaches the dialog, never "Asking…" forever.
+        if event.state is WorkerState.ERROR and self._planning == self.request():
+            self._show_failure(f"Could not ask the endpoint: {event.worker.error}")
+
     @on(Planned)
     def _show_plan(self, message: Planned) -> None:
         if message.request != self._planning or message.request != self.request():
             return  # the form changed while the endpoint answered
-        self.plan = message.plan
-        start = self.query_one("#add-start", Button)
         if message.plan is None:
-            start.disabled = True
-            self._say(Text(message.error or "No plan.", style="bold red"))
+            self._show_failure(message.error or "No plan.")
             return
-        plan = message.plan
+        self.plan = plan = message.plan
+        start = self.query_one("#add-start", Button)
         lines = Text(plan_summary(plan), style="bold")
         shown = plan.files[:4]
         for f in shown:
@@ -165,6 +169,11 @@ class AddDownloadScreen(ModalScreen[DownloadPlan | None]):
             lines.append("\nEnter or Start begins the download.", style="green")
         start.disabled = not plan.fits
         self._say(lines)
+
+    def _show_failure(self, error: str) -> None:
+        self.plan = None
+        self.query_one("#add-start", Button).disabled = True
+        self._say(Text(error, style="bold red"))
 
     def _say(self, text: Text) -> None:
         self.query_one("#add-message", Static).update(text)

@@ -9,22 +9,29 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.reactive import reactive
 from textual.screen import ModalScreen
 from textual.widgets import Sparkline, Static
 
 from tui.core import formatting as fmt
 from tui.core.downloads import DownloadView, ExternalDownload
+from tui.monitor.monitor import Snapshot, VerdictChange
+from tui.widgets.downloads.verdict import explain
 
 
 class DownloadDetailsScreen(ModalScreen[None]):
-    """Follows one row of the downloads pane by its key; says so when the row is gone."""
+    """Follows one download by its row key through the snapshots the dashboard hands it; says so
+    when the download is gone."""
 
     BINDINGS = [Binding("escape,enter,q", "dismiss", "Close")]
 
-    def __init__(self, pane, key: str) -> None:
+    snapshot: reactive[Snapshot | None] = reactive(None, always_update=True, init=False)
+    """The monitor's latest snapshot; set by the dashboard."""
+
+    def __init__(self, snapshot: Snapshot | None, key: str) -> None:
         super().__init__()
-        self.pane = pane
         self.key = key
+        self.set_reactive(DownloadDetailsScreen.snapshot, snapshot)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="details-body"):
@@ -36,23 +43,26 @@ class DownloadDetailsScreen(ModalScreen[None]):
         yield Static(Text("Esc closes", style="dim"), id="details-footer")
 
     def on_mount(self) -> None:
-        self._refresh()
-        self.set_interval(0.5, self._refresh)
+        self.watch_snapshot()
 
-    def _refresh(self) -> None:
-        row = self.pane.row(self.key)
+    def watch_snapshot(self) -> None:
+        if not self.is_mounted:
+            return
+        snapshot = self.snapshot
+        row = None if snapshot is None else snapshot.row(self.key)
         body = self.query_one("#details-body")
-        if row is None:
+        if snapshot is None or row is None:
             self.query_one("#details-verdict", Static).update(Text("This download is no longer listed.", style="dim"))
             return
         body.border_title = f"{row.request.label if isinstance(row, DownloadView) else row.label} · {row.state.value}"
-        self.query_one("#details-verdict", Static).update(self.pane.explain(row))
-        self.query_one("#details-figures", Static).update(_figures(row))
-        self.query_one("#details-speed", Sparkline).data = list(self.pane.history.get(self.key, ())) or [0.0]
-        self.query_one("#details-timeline", Static).update(_timeline(self.pane.timeline.get(self.key, ())))
+        history = snapshot.history(self.key)
+        self.query_one("#details-verdict", Static).update(explain(row, snapshot.stall_after))
+        self.query_one("#details-figures", Static).update(_figures(row, snapshot.at))
+        self.query_one("#details-speed", Sparkline).data = list(history.speeds) or [0.0]
+        self.query_one("#details-timeline", Static).update(_timeline(history.verdicts))
 
 
-def _figures(row: DownloadView | ExternalDownload) -> Text:
+def _figures(row: DownloadView | ExternalDownload, now: float) -> Text:
     rows: list[tuple[str, str]]
     if isinstance(row, DownloadView):
         rows = [
@@ -90,7 +100,7 @@ def _figures(row: DownloadView | ExternalDownload) -> Text:
             ("ETA", fmt.duration(p.eta)),
             ("last progress", f"{fmt.duration(p.quiet_for)} ago (file growth or bytes on its sockets)"),
             ("process", f"pid {row.owner_pid} ({row.owner_status}): {row.owner_command}" if row.owner_pid else "none"),
-            ("process runs", _process_figures(row)),
+            ("process runs", _process_figures(row, now)),
             ("connected to", ", ".join(row.owner_remotes) or "–"),
             ("lock held by", f"pid {row.lock_holder}" if row.lock_holder else "nobody"),
             ("partial file", row.key),
@@ -100,19 +110,20 @@ def _figures(row: DownloadView | ExternalDownload) -> Text:
     return Text("\n").join(Text.assemble((name.ljust(width), "bold"), value) for name, value in rows)
 
 
-def _process_figures(row: ExternalDownload) -> str:
+def _process_figures(row: ExternalDownload, now: float) -> str:
     if row.owner_started is None:
         return "–"
     cpu = f", {row.owner_cpu:.1f} % of a core" if row.owner_cpu is not None else ""
-    return f"for {fmt.duration(time.time() - row.owner_started)}{cpu}"
+    return f"for {fmt.duration(now - row.owner_started)}{cpu}"
 
 
-def _timeline(entries) -> Text:
+def _timeline(entries: tuple[VerdictChange, ...]) -> Text:
     """The verdicts the row went through, oldest first, each with the evidence it came with."""
     if not entries:
         return Text("")
     lines = [Text("Verdicts over time", style="dim")]
-    for at, state, why in entries:
-        clock = time.strftime("%H:%M:%S", time.localtime(at))
-        lines.append(Text.assemble((f"{clock}  ", "dim"), (state, "bold"), f"  {why}" if why else ""))
+    for change in entries:
+        clock = time.strftime("%H:%M:%S", time.localtime(change.at))
+        why = f"  {change.why}" if change.why else ""
+        lines.append(Text.assemble((f"{clock}  ", "dim"), (change.state.value, "bold"), why))
     return Text("\n").join(lines)

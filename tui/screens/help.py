@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -48,9 +50,13 @@ class HelpScreen(ModalScreen[None]):
         self.query_one("#help-body").border_title = "hftop keys"
 
 
-def binding_rows(bindings: list[Binding]) -> list[tuple[str, str]]:
+def binding_rows(bindings: Iterable[Binding | tuple[str, ...]]) -> list[tuple[str, str]]:
+    """(keys, description) of each binding that has a description."""
     rows = []
-    for binding in bindings:
+    for entry in bindings:
+        binding = (
+            entry if isinstance(entry, Binding) else Binding(entry[0], entry[1], entry[2] if len(entry) > 2 else "")
+        )
         if not binding.description:
             continue
         keys = binding.key_display or binding.key.replace("question_mark", "?").replace(",", " / ")

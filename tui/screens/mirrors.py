@@ -9,6 +9,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
+from textual.worker import Worker, WorkerState
 
 from tui.core.mirrors import Mirror
 from tui.probes.hub import MirrorProbe, probe_mirror
@@ -25,6 +26,7 @@ class MirrorScreen(ModalScreen[Mirror | None]):
         self.mirrors = mirrors
         self.current = current
         self.probes: dict[str, MirrorProbe] = {}
+        self._probing: dict[Worker[None], Mirror] = {}
 
     def compose(self) -> ComposeResult:
         with Vertical(id="mirrors-body"):
@@ -48,7 +50,7 @@ class MirrorScreen(ModalScreen[Mirror | None]):
                 Text("probing…", style="dim"),
                 key=mirror.url,
             )
-            self._probe(mirror)
+            self._probing[self._probe(mirror)] = mirror
         table.move_cursor(row=next((i for i, m in enumerate(self.mirrors) if m.url == self.current), 0))
         table.focus()
         self.query_one("#mirrors-note", Static).update(
@@ -60,10 +62,17 @@ class MirrorScreen(ModalScreen[Mirror | None]):
             )
         )
 
-    @work(thread=True, exit_on_error=False)
+    @work(thread=True, exit_on_error=False, name="probe")
     def _probe(self, mirror: Mirror) -> None:
         result = probe_mirror(mirror.url)
         self.app.call_from_thread(self._show_probe, mirror, result)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # A probe that failed in a way probe_mirror did not put in words still says so, never "probing…".
+        if event.state is WorkerState.ERROR:
+            mirror = self._probing.get(event.worker)
+            if mirror is not None:
+                self._show_probe(mirror, MirrorProbe(False, None, f"probe failed: {event.worker.error}"))
 
     def _show_probe(self, mirror: Mirror, probe: MirrorProbe) -> None:
         self.probes[mirror.url] = probe

@@ -13,6 +13,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import ProgressBar, Static
+from textual.worker import Worker, WorkerState
 
 from tui.core import formatting as fmt
 from tui.probes.verify import VerifyResult, verify_files
@@ -59,6 +60,13 @@ class VerifyScreen(ModalScreen[tuple[CachedFileInfo, ...]]):
         result = verify_files(self.files, progress, self._cancel)
         if not self._cancel.is_set():
             self.app.call_from_thread(self._show, result)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.ERROR:
+            self.query_one("#verify-result", Static).update(
+                Text(f"The check stopped: {event.worker.error}", style="bold red")
+            )
+            self.query_one("#verify-keys", Static).update(Text("Esc closes", style="dim"))
 
     def _show(self, result: VerifyResult) -> None:
         self.result = result

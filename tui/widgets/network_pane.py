@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -16,7 +18,7 @@ from tui.core.throughput import ALL, ThroughputView
 class NetworkPane(Vertical, can_focus=True):
     """Receive and send rates of the chosen interface (all but loopback by default)."""
 
-    HELP = [("i", "cycle the network pane between all interfaces and each one")]
+    KEYS: ClassVar[list[tuple[str, str]]] = [("i", "cycle the network pane between all interfaces and each one")]
 
     view: reactive[ThroughputView | None] = reactive(None, init=False)
 

@@ -1,59 +1,86 @@
-"""What the app does for the cache pane's marks: work out what they free, review them, delete them.
-A mixin of HfTopApp, like `download_actions`; handlers use Textual's `on_cache_pane_…` naming."""
+"""What the cache pane's keys start: work out what the marks free, review and delete them, prune,
+verify. Called by the dashboard for the pane's requests; the deleting runs in workers."""
 
 from __future__ import annotations
 
-from huggingface_hub import HFCacheInfo
-from rich.text import Text
-from textual import work
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING
 
+from huggingface_hub import CachedFileInfo, HFCacheInfo
+from rich.text import Text
+
+from tui.actions.cleanup import PlanChanged, execute_deletion, execute_prune
 from tui.core import formatting as fmt
 from tui.core.cleanup import DeletionPlan, Mark, PlanItem, plan_deletion
 from tui.probes.cache_scan import scan_cache
-from tui.probes.cleanup import PlanChanged, current_plan, execute
-from tui.probes.prune import PrunePlan, execute_prune, plan_prune
+from tui.probes.cleanup import current_plan
+from tui.probes.prune import PrunePlan, plan_prune
 from tui.screens.confirm import ConfirmScreen
-from tui.widgets.cache_pane import CachePane
+from tui.screens.verify import VerifyScreen
+from tui.widgets.cache.pane import CachePane
+
+if TYPE_CHECKING:
+    from tui.screens.dashboard import DashboardScreen
 
 
-class CleanupActions:
-    """Mixed into HfTopApp; uses its `settings`, `cache_pane`, `_last_scan` and `request_rescan`."""
+class CacheFlows:
+    """The reviews and action workers of the cache pane, run on the dashboard screen."""
 
-    def on_cache_pane_marks_changed(self, message: CachePane.MarksChanged) -> None:
-        self._work_out_frees(message.marks)
+    def __init__(self, dashboard: DashboardScreen) -> None:
+        self.dashboard = dashboard
 
-    @work(thread=True, group="marks", exclusive=True, exit_on_error=False)
-    def _work_out_frees(self, marks: frozenset[Mark]) -> None:
-        # huggingface_hub may stat the shared Xet store to tell what a blob frees: off the UI thread.
-        scan = self._last_scan
+    def _in_worker(self, work: Callable[[], object], group: str, name: str) -> None:
+        self.dashboard.run_worker(work, name=name, group=group, thread=True, exclusive=True, exit_on_error=False)
+
+    def _call(self, callback: Callable[..., object], *args: object) -> None:
+        """Run `callback` on the UI thread (from a worker)."""
+        self.dashboard.app.call_from_thread(callback, *args)
+
+    @property
+    def _pane(self) -> CachePane:
+        return self.dashboard.cache_pane
+
+    # --- what the marks free ----------------------------------------------------------------
+    def marks_changed(self, marks: frozenset[Mark]) -> None:
+        scan = self.dashboard.last_scan
         if scan is None or scan.info is None:
             return
-        frees = plan_deletion(scan.info, marks, {}).frees if marks else 0
-        self.call_from_thread(self._show_frees, marks, frees)
+        info = scan.info
+
+        def work_out() -> None:
+            # huggingface_hub may stat the shared Xet store to tell what a blob frees: off the UI thread.
+            frees = plan_deletion(info, marks, {}).frees if marks else 0
+            self._call(self._show_frees, marks, frees)
+
+        self._in_worker(work_out, "marks", "will free")
 
     def _show_frees(self, marks: frozenset[Mark], frees: int) -> None:
-        if self.cache_pane.marks == marks:
-            self.cache_pane.will_free = frees
+        if self._pane.marks == marks:
+            self._pane.will_free = frees
 
     def _fresh_cache_info(self) -> HFCacheInfo | None:
         """A new scan of the cache (in the calling worker), or None after saying why there is none."""
-        scan = scan_cache(self.settings.cache_dir)
+        scan = scan_cache(self.dashboard.settings.cache_dir)
         if scan.info is None:
-            self.call_from_thread(self.notify, scan.error or "The cache is gone.", severity="error")
+            self._call(partial(self.dashboard.notify, scan.error or "The cache is gone.", severity="error"))
         return scan.info
 
-    def on_cache_pane_delete_requested(self, message: CachePane.DeleteRequested) -> None:
-        if self.refused_read_only("delete anything"):
+    # --- delete -------------------------------------------------------------------------------
+    def delete(self, marks: frozenset[Mark]) -> None:
+        if self.dashboard.refused_read_only("delete anything"):
             return
-        self._review(message.marks)
+        self._review(marks)
 
-    @work(thread=True, group="cleanup", exclusive=True, exit_on_error=False)
     def _review(self, marks: frozenset[Mark], note: str = "") -> None:
-        info = self._fresh_cache_info()
-        if info is None:
-            return
-        plan = current_plan(info, marks, self.settings.cache_dir)
-        self.call_from_thread(self._ask, marks, plan, note)
+        cache_dir = self.dashboard.settings.cache_dir
+
+        def review() -> None:
+            info = self._fresh_cache_info()
+            if info is not None:
+                self._call(self._ask, marks, current_plan(info, marks, cache_dir), note)
+
+        self._in_worker(review, "cleanup", "review")
 
     def _ask(self, marks: frozenset[Mark], plan: DeletionPlan, note: str) -> None:
         lines = [Text(note + "\n", style="bold yellow")] if note else []
@@ -66,56 +93,68 @@ class CleanupActions:
                 " (a blob another revision still uses stays). Files a running download writes are never touched.",
             )
         )
+        app = self.dashboard.app
         if not deletable:
-            self.push_screen(ConfirmScreen("Nothing to delete", Text("\n").join(lines), "Close", "Close"))
+            app.push_screen(ConfirmScreen("Nothing to delete", Text("\n").join(lines), "Close", "Close"))
             return
-        self.push_screen(
+        app.push_screen(
             ConfirmScreen("Delete from the cache", Text("\n").join(lines), "Delete", "Keep all"),
             lambda yes: self._delete(marks, plan) if yes else None,
         )
 
-    @work(thread=True, group="cleanup", exclusive=True, exit_on_error=False)
     def _delete(self, marks: frozenset[Mark], shown: DeletionPlan) -> None:
-        info = self._fresh_cache_info()
-        if info is None:
-            return
-        try:
-            outcome = execute(shown, marks, info, self.settings.cache_dir)
-        except PlanChanged as changed:
-            note = "The cache changed since the plan was made: this is the plan now."
-            self.call_from_thread(self._ask, marks, changed.plan, note)
-            return
-        self.call_from_thread(self._deleted, outcome.freed, outcome.errors)
+        cache_dir = self.dashboard.settings.cache_dir
+
+        def delete() -> None:
+            info = self._fresh_cache_info()
+            if info is None:
+                return
+            try:
+                outcome = execute_deletion(shown, marks, info, cache_dir)
+            except PlanChanged as changed:
+                note = "The cache changed since the plan was made: this is the plan now."
+                self._call(self._ask, marks, changed.plan, note)
+                return
+            self._call(self._deleted, outcome.freed, outcome.errors)
+
+        self._in_worker(delete, "cleanup", "delete")
 
     def _deleted(self, freed: int, errors: tuple[str, ...], clear_marks: bool = True) -> None:
+        d = self.dashboard
         if clear_marks:
-            self.cache_pane.marks = frozenset()
-        self.request_rescan()
+            self._pane.marks = frozenset()
+        d.request_rescan()
         if errors:
-            self.notify(f"Deleted what could be; at most {fmt.size(freed)} freed.", severity="warning", timeout=8)
+            d.notify(f"Deleted what could be; at most {fmt.size(freed)} freed.", severity="warning", timeout=8)
         else:
-            self.notify(f"Deleted: {fmt.size(freed)} freed.", timeout=6)
+            d.notify(f"Deleted: {fmt.size(freed)} freed.", timeout=6)
         for error in errors[:5]:
-            self.notify(error, severity="error", timeout=12)
+            d.notify(error, severity="error", timeout=12)
         if len(errors) > 5:
-            self.notify(f"…and {len(errors) - 5} more that could not be deleted.", severity="error", timeout=12)
+            d.notify(f"…and {len(errors) - 5} more that could not be deleted.", severity="error", timeout=12)
 
-    def on_cache_pane_prune_requested(self, message: CachePane.PruneRequested) -> None:
-        if self.refused_read_only("prune anything"):
+    # --- prune --------------------------------------------------------------------------------
+    def prune(self) -> None:
+        if self.dashboard.refused_read_only("prune anything"):
             return
         self._plan_prune()
 
-    @work(thread=True, group="cleanup", exclusive=True, exit_on_error=False)
     def _plan_prune(self, note: str = "") -> None:
-        info = self._fresh_cache_info()
-        if info is None:
-            return
-        plan = plan_prune(info, self.settings.cache_dir)
-        self.call_from_thread(self._ask_prune, plan, note)
+        cache_dir = self.dashboard.settings.cache_dir
+        clock = self.dashboard.sources.clock
+
+        def plan() -> None:
+            info = self._fresh_cache_info()
+            if info is not None:
+                self._call(self._ask_prune, plan_prune(info, cache_dir, clock()), note)
+
+        self._in_worker(plan, "cleanup", "plan prune")
 
     def _ask_prune(self, plan: PrunePlan, note: str) -> None:
         if plan.empty:
-            self.notify("Nothing to prune: no detached revision, no orphaned partial file, no unheld lock file.")
+            self.dashboard.notify(
+                "Nothing to prune: no detached revision, no orphaned partial file, no unheld lock file."
+            )
             return
         lines = [Text(note + "\n", style="bold yellow")] if note else []
         lines += [_item_line(item, " (detached)") for item in plan.revisions.items]
@@ -131,22 +170,36 @@ class CleanupActions:
                 " A partial file a live download writes, and its lock, are never in this list.",
             )
         )
-        self.push_screen(
+        self.dashboard.app.push_screen(
             ConfirmScreen("Prune the cache", Text("\n").join(lines), "Prune", "Keep all"),
             lambda yes: self._carry_out_prune(plan) if yes else None,
         )
 
-    @work(thread=True, group="cleanup", exclusive=True, exit_on_error=False)
     def _carry_out_prune(self, shown: PrunePlan) -> None:
-        info = self._fresh_cache_info()
-        if info is None:
-            return
-        try:
-            outcome = execute_prune(shown, info, self.settings.cache_dir)
-        except PlanChanged:
-            self.call_from_thread(self._plan_prune, "The cache changed since the plan was made: this is the plan now.")
-            return
-        self.call_from_thread(self._deleted, outcome.freed, outcome.errors, False)
+        cache_dir = self.dashboard.settings.cache_dir
+
+        def carry_out() -> None:
+            info = self._fresh_cache_info()
+            if info is None:
+                return
+            try:
+                outcome = execute_prune(shown, info, cache_dir)
+            except PlanChanged:
+                self._call(self._plan_prune, "The cache changed since the plan was made: this is the plan now.")
+                return
+            self._call(self._deleted, outcome.freed, outcome.errors, False)
+
+        self._in_worker(carry_out, "cleanup", "prune")
+
+    # --- verify -------------------------------------------------------------------------------
+    def verify(self, request: CachePane.VerifyRequested) -> None:
+        files = tuple(f for r in request.revisions for f in r.files)
+
+        def mark(mismatched: tuple[CachedFileInfo, ...] | None) -> None:
+            if mismatched:
+                self._pane.mark_mismatches(request, mismatched)
+
+        self.dashboard.app.push_screen(VerifyScreen(request.label, files), mark)
 
 
 def _item_line(item: PlanItem, note: str = "") -> Text:

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from huggingface_hub import CachedFileInfo, CachedRepoInfo, CachedRevisionInfo
 from rich.text import Text
@@ -34,7 +35,6 @@ from tui.core.cache_query import (
 )
 from tui.core.cleanup import Mark, toggled
 from tui.probes.cache_scan import CacheScan
-from tui.screens.verify import VerifyScreen
 from tui.widgets.table_cells import cursor_key, plain, right
 
 _SORT_COLUMNS = {"size": SortKey.SIZE, "accessed": SortKey.ACCESSED, "modified": SortKey.MODIFIED, "name": SortKey.NAME}
@@ -70,7 +70,7 @@ class CachePane(Vertical, can_focus=False):
         Binding("P", "prune", "Prune…", key_display="P"),
         Binding("v", "verify", "Verify"),
     ]
-    HELP = [
+    KEYS: ClassVar[list[tuple[str, str]]] = [
         ("Enter", "open a repo's revisions, a revision's files"),
         ("Esc / Backspace", "back up one level (or clear the filter)"),
         ("/", "filter: size>1GB accessed>30d modified<7d type=model refs=main, or words of the repo id"),
@@ -85,20 +85,28 @@ class CachePane(Vertical, can_focus=False):
         ),
     ]
 
+    @dataclass
     class MarksChanged(Message):
-        """The marks changed: the app works out what they would free."""
+        """The marks changed: the dashboard works out what they would free."""
 
-        def __init__(self, marks: frozenset[Mark]) -> None:
-            super().__init__()
-            self.marks = marks
+        marks: frozenset[Mark]
 
     class PruneRequested(Message):
         """The user asked what prune would delete."""
 
+    @dataclass
+    class VerifyRequested(Message):
+        """The user asked to check the files of `revisions` of `repo` against their blobs' hashes."""
+
+        label: str
+        revisions: tuple[CachedRevisionInfo, ...]
+        repo: CachedRepoInfo
+
+    @dataclass
     class DeleteRequested(Message):
-        def __init__(self, marks: frozenset[Mark]) -> None:
-            super().__init__()
-            self.marks = marks
+        """The user asked to review and delete what `marks` name."""
+
+        marks: frozenset[Mark]
 
     scan: reactive[CacheScan | None] = reactive(None, always_update=True, init=False)
     """The latest scan; set by the app."""
@@ -163,9 +171,9 @@ class CachePane(Vertical, can_focus=False):
         if key is None or self.scan is None or self.scan.info is None:
             return
         location = self.location
-        if location.level == "repos":
+        if location.repo is None:
             mark = Mark(key)
-        elif location.level == "revisions":
+        elif location.revision is None:
             mark = Mark(location.repo, key)
         else:
             mark = Mark(location.repo, location.revision, key)
@@ -195,20 +203,18 @@ class CachePane(Vertical, can_focus=False):
             commit = key if location.level == "revisions" else location.revision
             revisions = [r for r in repo.revisions if r.commit_hash == commit]
             label = f"{repo.cache_id} @ {fmt.short_hash(commit or '')}"
-        files = tuple(f for r in revisions for f in r.files)
-        if not files:
+        if not any(r.files for r in revisions):
             self.notify("Nothing to verify here.", timeout=3)
             return
+        self.post_message(self.VerifyRequested(label, tuple(revisions), repo))
 
-        def mark(mismatched: tuple[CachedFileInfo, ...] | None) -> None:
-            if mismatched:
-                by_path = {f.file_path: r.commit_hash for r in revisions for f in r.files}
-                self.marks = self.marks | {
-                    Mark(repo.cache_id, by_path[f.file_path], str(f.file_path)) for f in mismatched
-                }
-                self.notify(f"Marked {fmt.count(len(mismatched), 'file')}: d reviews and deletes them.", timeout=6)
-
-        self.app.push_screen(VerifyScreen(label, files), mark)
+    def mark_mismatches(self, request: VerifyRequested, mismatched: tuple[CachedFileInfo, ...]) -> None:
+        """Mark the files a verification found wrong, so `d` reviews and deletes them."""
+        by_path = {f.file_path: r.commit_hash for r in request.revisions for f in r.files}
+        self.marks = self.marks | {
+            Mark(request.repo.cache_id, by_path[f.file_path], str(f.file_path)) for f in mismatched
+        }
+        self.notify(f"Marked {fmt.count(len(mismatched), 'file')}: d reviews and deletes them.", timeout=6)
 
     def action_prune(self) -> None:
         self.post_message(self.PruneRequested())
@@ -391,7 +397,7 @@ class CachePane(Vertical, can_focus=False):
                 (
                     self._marked(
                         Text(relative_path(f, revision)),
-                        Mark(self.location.repo, revision.commit_hash, str(f.file_path)),
+                        Mark(self.location.repo or "", revision.commit_hash, str(f.file_path)),
                     ),
                     right(fmt.size(f.size_on_disk), 9),
                     _blob_label(f.blob_path),

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import time
-from collections import deque
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on
@@ -15,43 +15,25 @@ from textual.reactive import reactive
 from textual.widgets import DataTable, Static
 
 from tui.core import formatting as fmt
-from tui.core.downloads import DownloadState, DownloadView, ExternalDownload
+from tui.core.downloads import DownloadState, DownloadView, ExternalDownload, row_key
+from tui.monitor.monitor import Row, Snapshot
+from tui.widgets.downloads.verdict import STATE_STYLE, explain
 from tui.widgets.table_cells import cursor_key
-
-_STATE_STYLE = {
-    DownloadState.STARTING: "dim",
-    DownloadState.DOWNLOADING: "green",
-    DownloadState.SLOW_TAIL: "bold yellow",
-    DownloadState.STALLED: "bold red",
-    DownloadState.CANCELLING: "yellow",
-    DownloadState.FINISHING: "green",
-    DownloadState.ORPHANED: "bold magenta",
-    DownloadState.OWNER_UNKNOWN: "magenta",
-    DownloadState.NO_SPACE: "bold red",
-    DownloadState.WAITING: "yellow",
-    DownloadState.DONE: "green",
-    DownloadState.FAILED: "bold red",
-    DownloadState.CANCELLED: "dim",
-}
 
 # (header, key); every column fits its content, the repo column takes what is left
 _COLUMNS = [("State", "state"), ("Repo", "repo"), ("Done", "done"), ("Speed", "speed"), ("ETA", "eta")]
 _REPO = 1
 _MIN_REPO = 12
-_HISTORY = 180
-_TIMELINE = 12
 
 
+@dataclass
 class _DownloadAction(Message):
-    def __init__(self, view: DownloadView) -> None:
-        super().__init__()
-        self.view = view
+    view: DownloadView
 
 
+@dataclass
 class _OtherAction(Message):
-    def __init__(self, row: ExternalDownload) -> None:
-        super().__init__()
-        self.row = row
+    row: ExternalDownload
 
 
 class DownloadsPane(Vertical, can_focus=True):
@@ -61,7 +43,7 @@ class DownloadsPane(Vertical, can_focus=True):
         Binding("x", "cancel", "Cancel"),
         Binding("R", "retry", "Retry", key_display="R"),
     ]
-    HELP = [
+    KEYS: ClassVar[list[tuple[str, str]]] = [
         (
             "x",
             "cancel the highlighted download (its partial file is deleted); for another program's, stop its "
@@ -75,10 +57,8 @@ class DownloadsPane(Vertical, can_focus=True):
         ("Enter", "details: the numbers behind the verdict and the speed over time"),
     ]
 
-    views: reactive[tuple[DownloadView, ...]] = reactive((), always_update=True, init=False)
-    """The downloads hftop started; set by the app."""
-    external: reactive[tuple[ExternalDownload, ...]] = reactive((), always_update=True, init=False)
-    """Partial files of other programs' downloads (or their remains); set by the app."""
+    snapshot: reactive[Snapshot | None] = reactive(None, always_update=True, init=False)
+    """The monitor's latest snapshot; set by the dashboard."""
 
     class CancelRequested(_DownloadAction):
         """The user asked to cancel `view`'s download."""
@@ -86,12 +66,11 @@ class DownloadsPane(Vertical, can_focus=True):
     class RetryRequested(_DownloadAction):
         """The user asked to restart `view`'s download."""
 
+    @dataclass
     class DetailsRequested(Message):
         """The user asked for the details of the row with `key`."""
 
-        def __init__(self, key: str) -> None:
-            super().__init__()
-            self.key = key
+        key: str
 
     class StopOtherRequested(_OtherAction):
         """The user asked to stop another program's download, or to delete what a dead one left."""
@@ -99,15 +78,10 @@ class DownloadsPane(Vertical, can_focus=True):
     class TakeOverRequested(_OtherAction):
         """The user asked hftop to fetch another program's file itself (stopping that program first)."""
 
-    def __init__(self, stall_after: float, **kwargs) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.stall_after = stall_after
         self._layout: tuple[tuple[str, int], ...] = ()
         """The columns (key, width) the table has now."""
-        self.history: dict[str, deque[float]] = {}
-        """Speed of each row at each refresh, for the details screen's sparkline."""
-        self.timeline: dict[str, deque[tuple[float, str, str]]] = {}
-        """Each row's verdicts as they changed: (wall-clock time, state, its first piece of evidence)."""
 
     def compose(self) -> ComposeResult:
         yield Static(
@@ -117,7 +91,7 @@ class DownloadsPane(Vertical, can_focus=True):
             ),
             id="downloads-empty",
         )
-        table = DataTable(id="downloads-table", cursor_type="row", zebra_stripes=False)
+        table: DataTable[Text] = DataTable(id="downloads-table", cursor_type="row", zebra_stripes=False)
         table.display = False
         yield table
         yield Static(id="downloads-detail")
@@ -130,44 +104,14 @@ class DownloadsPane(Vertical, can_focus=True):
         return self.query_one("#downloads-table", DataTable)
 
     @property
-    def highlighted(self) -> DownloadView | ExternalDownload | None:
+    def highlighted(self) -> Row | None:
         key = cursor_key(self.table)
-        return next((row for row in self._rows() if _key(row) == key), None)
+        return None if key is None or self.snapshot is None else self.snapshot.row(key)
 
-    def _rows(self) -> list[DownloadView | ExternalDownload]:
-        return [*self.views, *self.external]
+    def _rows(self) -> tuple[Row, ...]:
+        return () if self.snapshot is None else self.snapshot.rows
 
-    def row(self, key: str) -> DownloadView | ExternalDownload | None:
-        """The row with this key, as of the last refresh."""
-        return next((r for r in self._rows() if _key(r) == key), None)
-
-    def explain(self, row: DownloadView | ExternalDownload) -> Text:
-        """The row's verdict in words, as the line under the table says it."""
-        if isinstance(row, DownloadView):
-            return describe(row, self.stall_after)
-        return describe_external(row, self.stall_after)
-
-    def _remember(self, shown: list[DownloadView | ExternalDownload]) -> None:
-        keys = set()
-        now = time.time()
-        for row in shown:
-            key = _key(row)
-            keys.add(key)
-            rate = row.rate if isinstance(row, DownloadView) else row.progress.rate
-            self.history.setdefault(key, deque(maxlen=_HISTORY)).append(rate or 0.0)
-            why = (row.error or "") if isinstance(row, DownloadView) else next(iter(row.evidence), "")
-            timeline = self.timeline.setdefault(key, deque(maxlen=_TIMELINE))
-            if not timeline or timeline[-1][1] != row.state.value:
-                timeline.append((now, row.state.value, why))
-        for gone in set(self.history) - keys:
-            del self.history[gone]
-        for gone in set(self.timeline) - keys:
-            del self.timeline[gone]
-
-    def watch_views(self) -> None:
-        self._show_rows()
-
-    def watch_external(self) -> None:
+    def watch_snapshot(self) -> None:
         self._show_rows()
 
     def _show_rows(self) -> None:
@@ -175,7 +119,6 @@ class DownloadsPane(Vertical, can_focus=True):
             return  # a resize or a sample can come before the children are mounted
         table = self.table
         shown = self._rows()
-        self._remember(shown)
         empty = not shown
         self.query_one("#downloads-empty").display = empty
         table.display = not empty
@@ -187,7 +130,7 @@ class DownloadsPane(Vertical, can_focus=True):
             self._render_detail()
             return
         previous = cursor_key(table)
-        rows = [(_key(v), self._cells(v) if isinstance(v, DownloadView) else _external_cells(v)) for v in shown]
+        rows = [(row_key(v), self._cells(v) if isinstance(v, DownloadView) else _external_cells(v)) for v in shown]
         columns = list(range(len(_COLUMNS)))
         visible_rows = self.content_size.height - 3  # the header and the two lines under the table
         scrollbar = 2 if len(rows) > visible_rows else 0
@@ -246,7 +189,8 @@ class DownloadsPane(Vertical, can_focus=True):
     def _render_detail(self) -> None:
         detail = self.query_one("#downloads-detail", Static)
         row = self.highlighted
-        detail.update("" if row is None else self.explain(row))
+        snapshot = self.snapshot
+        detail.update("" if row is None or snapshot is None else explain(row, snapshot.stall_after))
 
     def action_cancel(self) -> None:
         view = self.highlighted
@@ -302,59 +246,6 @@ class DownloadsPane(Vertical, can_focus=True):
             self.post_message(self.RetryRequested(view))
 
 
-def describe(v: DownloadView, stall_after: float) -> Text:
-    """The highlighted download in a line or two: which file, what is happening, what the keys do."""
-    count = len(v.plan.files)
-    if v.current_file and v.state.active:
-        where = v.current_file + (f" ({v.files_done + 1} of {count})" if count > 1 else "")
-    else:
-        where = v.plan.files[0].path if count == 1 else f"{count} files"
-    head = Text.assemble((where, "bold"), f" · pid {v.pid} · " if v.pid and v.state.active else " · ")
-    file = v.current_file or "the current file"
-    lost = f" The last attempt threw away {fmt.size(v.lost_bytes)}." if v.lost_bytes and v.attempt > 1 else ""
-    state = v.state
-    if state is DownloadState.STALLED:
-        body = Text.assemble(
-            (f"No new bytes for {fmt.duration(v.quiet_for)}", "bold red"),
-            f" (threshold {fmt.duration(stall_after)}). R restarts it (throws away {fmt.size(v.partial_bytes)}), "
-            "x cancels.",
-        )
-    elif state is DownloadState.SLOW_TAIL:
-        body = Text.assemble(
-            ("Slow tail: ", "bold yellow"),
-            f"{fmt.rate(v.rate)}, far under its own average; {fmt.duration(v.eta)} to go at this pace. "
-            f"R restarts (throws away {fmt.size(v.partial_bytes)}).",
-        )
-    elif state is DownloadState.FAILED:
-        thrown = f" {fmt.size(v.lost_bytes)} of {file} were thrown away." if v.lost_bytes else ""
-        body = Text.assemble(("Failed: ", "bold red"), v.error or "unknown error", thrown, " R retries.")
-    elif state is DownloadState.CANCELLED:
-        thrown = f"; {fmt.size(v.lost_bytes)} of partial file deleted" if v.lost_bytes else ""
-        body = Text(f"Cancelled{thrown}. R starts it again.", style="dim")
-    elif state is DownloadState.DONE:
-        body = Text(f"Done: {fmt.size(v.total_bytes)} fetched in {fmt.duration(v.age)}.{lost}", style="green")
-    elif state is DownloadState.CANCELLING:
-        body = Text("Stopping its process group…", style="yellow")
-    elif state is DownloadState.STARTING:
-        body = Text(f"Starting: asking the endpoint for {file}…{lost}", style="dim")
-    else:
-        again = f"attempt {v.attempt} · " if v.attempt > 1 else ""
-        body = Text(
-            f"{again}{fmt.size(v.done_bytes)} of {fmt.size(v.total_bytes)} at {fmt.rate(v.rate)}, "
-            f"{fmt.duration(v.eta)} left.{lost} x cancels, R restarts.",
-            style="dim",
-        )
-    # While bytes flow, where from: the mirror may redirect to a CDN or to Xet's storage. Short here
-    # (two lines hold the whole verdict); the details name the host.
-    if v.bytes_elsewhere and state in (DownloadState.DOWNLOADING, DownloadState.SLOW_TAIL):
-        body += Text(" Bytes not from the mirror (Enter).", style="yellow")
-    return head + body
-
-
-def _key(row: DownloadView | ExternalDownload) -> str:
-    return f"own:{row.id}" if isinstance(row, DownloadView) else f"partial:{row.key}"
-
-
 def _external_cells(row: ExternalDownload) -> tuple[Text, ...]:
     p = row.progress
     if row.state is DownloadState.WAITING:
@@ -376,46 +267,9 @@ def _row_cells(
     else:
         speed, left = Text(""), Text("")
     return (
-        Text(state.value, style=_STATE_STYLE[state]),
+        Text(state.value, style=STATE_STYLE[state]),
         Text(label),
         Text(done.rjust(13)),  # "999.9 MB 100%"
         Text(speed.plain.rjust(9), style=speed.style),
         Text(left.plain.rjust(5), style=left.style),
-    )
-
-
-def _external_keys(row: ExternalDownload) -> str:
-    """What the keys do for this row, in the words of its verdict."""
-    state = row.state
-    refetch = bool(row.file_name and row.commit) and row.repo_type != "local"
-    again = ", R fetches the file again with hftop" if refetch else ""
-    if state is DownloadState.ORPHANED:
-        return f"x deletes it{again}."
-    if state is DownloadState.OWNER_UNKNOWN:
-        return "hftop leaves it alone: its writer is out of reach."
-    if state is DownloadState.WAITING:
-        return "x stops the waiting process."
-    if state is DownloadState.NO_SPACE:
-        return "c shows the cache, largest first, to free space; x stops the process."
-    if state is DownloadState.FINISHING:
-        return ""
-    return f"x stops its process{again.replace('again', 'instead')}."
-
-
-def describe_external(row: ExternalDownload, stall_after: float) -> Text:
-    """Another program's download in a line or two: whose it is, the verdict's evidence, the keys."""
-    p = row.progress
-    name = row.file_name or f"blob {row.etag[:12]}"
-    # Two lines hold the verdict; the command line and the hosts are in the details (Enter).
-    pid = f" · pid {row.owner_pid} ({row.owner_status})" if row.owner_pid is not None else ""
-    head = Text.assemble((name, "bold"), pid, " · ")
-    evidence = list(row.evidence) or [p.state.value]
-    if p.state is DownloadState.STALLED:
-        evidence[0] += f" (threshold {fmt.duration(stall_after)})"
-    keys = _external_keys(row)
-    # The first piece of evidence and the keys; Enter shows the rest.
-    return head + Text.assemble(
-        (evidence[0][:1].upper() + evidence[0][1:], _STATE_STYLE[p.state]),
-        f". {keys}" if keys else ".",
-        (" Enter: evidence." if len(evidence) > 1 else "", "dim"),
     )

@@ -1,0 +1,1 @@
+"""The write side: carrying out plans and stopping processes, each checked again just before it acts."""

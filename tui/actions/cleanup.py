@@ -1,0 +1,122 @@
+"""Carrying out deletion and prune plans: huggingface_hub's `DeleteCacheStrategy.execute()` does the
+deleting; hftop checks every path against a fresh look first and reports what could not be deleted."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from huggingface_hub import DeleteCacheStrategy, HFCacheInfo
+
+from tui.actions.processes import ActionRefused, AlreadyGone, delete_orphan
+from tui.core.cleanup import DeletionPlan, Mark
+from tui.probes.cleanup import current_plan
+from tui.probes.locks import lock_is_held
+from tui.probes.prune import PrunePlan
+
+
+class PlanChanged(RuntimeError):
+    """The cache changed since the plan was shown; `plan` is the plan as it stands now."""
+
+    def __init__(self, plan: DeletionPlan) -> None:
+        super().__init__("The cache changed since the plan was made.")
+        self.plan = plan
+
+
+@dataclass(frozen=True)
+class DeletionOutcome:
+    freed: int
+    """What huggingface_hub expected the deletion to free."""
+    errors: tuple[str, ...]
+    """One sentence per path that could not be deleted; everything else went."""
+
+
+def outside_paths(strategy: DeleteCacheStrategy, cache_dir: Path) -> list[Path]:
+    """Paths of the strategy that are not inside the cache folder, or are a link to a folder (rmtree
+    must never reach through one). Each path's parent is resolved; the path itself is not followed."""
+    root = Path(os.path.realpath(cache_dir))
+    bad = []
+    for path in (*strategy.files, *strategy.repos, *strategy.snapshots, *strategy.refs, *strategy.blobs):
+        where = Path(os.path.realpath(path.parent)) / path.name
+        if root not in where.parents:
+            bad.append(path)
+        elif path in strategy.repos or path in strategy.snapshots:
+            if path.is_symlink():
+                bad.append(path)
+    return bad
+
+
+def execute_deletion(
+    shown: DeletionPlan, marks: frozenset[Mark], info: HFCacheInfo, cache_dir: Path
+) -> DeletionOutcome:
+    """Delete what `shown` says, after checking it against a fresh scan (`info`) and the live
+    downloads: if the plan would differ now, raise PlanChanged with the new one instead."""
+    plan = current_plan(info, marks, cache_dir)
+    if not plan.same_as(shown):
+        raise PlanChanged(plan)
+    errors: list[str] = []
+    freed = 0
+    for strategy in (plan.revisions, plan.files):
+        if strategy is None:
+            continue
+        bad = outside_paths(strategy, cache_dir)
+        if bad:
+            errors += [f"{p}: outside the cache or behind a link; nothing of this part was deleted" for p in bad]
+            continue
+        problems = _Collected()
+        logger = logging.getLogger("huggingface_hub.utils._cache_manager")
+        logger.addHandler(problems)
+        try:
+            strategy.execute()
+            freed += strategy.expected_freed_size
+        except OSError as e:  # what huggingface_hub does not catch itself (a snapshot entry it cannot unlink)
+            errors.append(f"{e.filename or '?'}: {e.strerror or e}")
+        finally:
+            logger.removeHandler(problems)
+        errors += problems.messages
+    return DeletionOutcome(freed=freed, errors=tuple(errors))
+
+
+def execute_prune(shown: PrunePlan, info: HFCacheInfo, cache_dir: Path) -> DeletionOutcome:
+    """Prune what `shown` lists, each item looked at again just before it goes. Raises
+    PlanChanged when the detached revisions are no longer what was shown."""
+    errors: list[str] = []
+    freed = 0
+    if shown.revisions.deletable:
+        outcome = execute_deletion(shown.revisions, shown.detached, info, cache_dir)
+        freed += outcome.freed
+        errors += outcome.errors
+    for path, _ in shown.orphans:
+        try:
+            freed += delete_orphan(cache_dir, str(path))
+        except AlreadyGone:
+            continue
+        except ActionRefused as refused:
+            errors.append(f"{path.name}: {refused}")
+    root = Path(os.path.realpath(cache_dir))
+    for path in shown.stale_locks:
+        if root not in Path(os.path.realpath(path.parent)).parents or path.is_symlink() or lock_is_held(path):
+            errors.append(f"{path}: in use or outside the cache now; kept")
+            continue
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            continue
+        except OSError as e:
+            errors.append(f"{path}: {e.strerror or e}")
+    return DeletionOutcome(freed=freed, errors=tuple(errors))
+
+
+class _Collected(logging.Handler):
+    """huggingface_hub logs what it could not delete and goes on; those lines are the errors to show."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if record.levelno >= logging.WARNING and "file not found" not in message:  # gone already: fine
+            self.messages.append(message)

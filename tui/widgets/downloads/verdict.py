@@ -1,0 +1,117 @@
+"""A download's verdict in words: the line under the downloads table and the head of its details."""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from tui.core import formatting as fmt
+from tui.core.downloads import DownloadState, DownloadView, ExternalDownload
+
+STATE_STYLE = {
+    DownloadState.STARTING: "dim",
+    DownloadState.DOWNLOADING: "green",
+    DownloadState.SLOW_TAIL: "bold yellow",
+    DownloadState.STALLED: "bold red",
+    DownloadState.CANCELLING: "yellow",
+    DownloadState.FINISHING: "green",
+    DownloadState.ORPHANED: "bold magenta",
+    DownloadState.OWNER_UNKNOWN: "magenta",
+    DownloadState.NO_SPACE: "bold red",
+    DownloadState.WAITING: "yellow",
+    DownloadState.DONE: "green",
+    DownloadState.FAILED: "bold red",
+    DownloadState.CANCELLED: "dim",
+}
+
+
+def explain(row: DownloadView | ExternalDownload, stall_after: float) -> Text:
+    """The row's verdict in words, as the line under the table says it."""
+    if isinstance(row, DownloadView):
+        return describe(row, stall_after)
+    return describe_external(row, stall_after)
+
+
+def describe(v: DownloadView, stall_after: float) -> Text:
+    """The highlighted download in a line or two: which file, what is happening, what the keys do."""
+    count = len(v.plan.files)
+    if v.current_file and v.state.active:
+        where = v.current_file + (f" ({v.files_done + 1} of {count})" if count > 1 else "")
+    else:
+        where = v.plan.files[0].path if count == 1 else f"{count} files"
+    head = Text.assemble((where, "bold"), f" · pid {v.pid} · " if v.pid and v.state.active else " · ")
+    file = v.current_file or "the current file"
+    lost = f" The last attempt threw away {fmt.size(v.lost_bytes)}." if v.lost_bytes and v.attempt > 1 else ""
+    state = v.state
+    if state is DownloadState.STALLED:
+        body = Text.assemble(
+            (f"No new bytes for {fmt.duration(v.quiet_for)}", "bold red"),
+            f" (threshold {fmt.duration(stall_after)}). R restarts it (throws away {fmt.size(v.partial_bytes)}), "
+            "x cancels.",
+        )
+    elif state is DownloadState.SLOW_TAIL:
+        body = Text.assemble(
+            ("Slow tail: ", "bold yellow"),
+            f"{fmt.rate(v.rate)}, far under its own average; {fmt.duration(v.eta)} to go at this pace. "
+            f"R restarts (throws away {fmt.size(v.partial_bytes)}).",
+        )
+    elif state is DownloadState.FAILED:
+        thrown = f" {fmt.size(v.lost_bytes)} of {file} were thrown away." if v.lost_bytes else ""
+        body = Text.assemble(("Failed: ", "bold red"), v.error or "unknown error", thrown, " R retries.")
+    elif state is DownloadState.CANCELLED:
+        thrown = f"; {fmt.size(v.lost_bytes)} of partial file deleted" if v.lost_bytes else ""
+        body = Text(f"Cancelled{thrown}. R starts it again.", style="dim")
+    elif state is DownloadState.DONE:
+        body = Text(f"Done: {fmt.size(v.total_bytes)} fetched in {fmt.duration(v.age)}.{lost}", style="green")
+    elif state is DownloadState.CANCELLING:
+        body = Text("Stopping its process group…", style="yellow")
+    elif state is DownloadState.STARTING:
+        body = Text(f"Starting: asking the endpoint for {file}…{lost}", style="dim")
+    else:
+        again = f"attempt {v.attempt} · " if v.attempt > 1 else ""
+        body = Text(
+            f"{again}{fmt.size(v.done_bytes)} of {fmt.size(v.total_bytes)} at {fmt.rate(v.rate)}, "
+            f"{fmt.duration(v.eta)} left.{lost} x cancels, R restarts.",
+            style="dim",
+        )
+    # While bytes flow, where from: the mirror may redirect to a CDN or to Xet's storage. Short here
+    # (two lines hold the whole verdict); the details name the host.
+    if v.bytes_elsewhere and state in (DownloadState.DOWNLOADING, DownloadState.SLOW_TAIL):
+        body += Text(" Bytes not from the mirror (Enter).", style="yellow")
+    return head + body
+
+
+def _external_keys(row: ExternalDownload) -> str:
+    """What the keys do for this row, in the words of its verdict."""
+    state = row.state
+    refetch = bool(row.file_name and row.commit) and row.repo_type != "local"
+    again = ", R fetches the file again with hftop" if refetch else ""
+    if state is DownloadState.ORPHANED:
+        return f"x deletes it{again}."
+    if state is DownloadState.OWNER_UNKNOWN:
+        return "hftop leaves it alone: its writer is out of reach."
+    if state is DownloadState.WAITING:
+        return "x stops the waiting process."
+    if state is DownloadState.NO_SPACE:
+        return "c shows the cache, largest first, to free space; x stops the process."
+    if state is DownloadState.FINISHING:
+        return ""
+    return f"x stops its process{again.replace('again', 'instead')}."
+
+
+def describe_external(row: ExternalDownload, stall_after: float) -> Text:
+    """Another program's download in a line or two: whose it is, the verdict's evidence, the keys."""
+    p = row.progress
+    name = row.file_name or f"blob {row.etag[:12]}"
+    # Two lines hold the verdict; the command line and the hosts are in the details (Enter).
+    pid = f" · pid {row.owner_pid} ({row.owner_status})" if row.owner_pid is not None else ""
+    head = Text.assemble((name, "bold"), pid, " · ")
+    evidence = list(row.evidence) or [p.state.value]
+    if p.state is DownloadState.STALLED:
+        evidence[0] += f" (threshold {fmt.duration(stall_after)})"
+    keys = _external_keys(row)
+    # The first piece of evidence and the keys; Enter shows the rest.
+    return head + Text.assemble(
+        (evidence[0][:1].upper() + evidence[0][1:], STATE_STYLE[p.state]),
+        f". {keys}" if keys else ".",
+        (" Enter: evidence." if len(evidence) > 1 else "", "dim"),
+    )
