@@ -132,3 +132,17 @@ async def test_focus_stays_in_the_downloads_pane_when_its_first_row_arrives(tmp_
         await wait_for(pilot, lambda: app.dashboard.snapshot.others, what="the partial file")
         await pilot.pause()
         assert app.focused is pane.table
+
+
+async def test_the_help_scrolls_with_keys(tmp_path):
+    app = app_for(tmp_path / "hub")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="the help")
+        body = app.screen.query_one("#help-body")
+        await pilot.pause()
+        assert body.max_scroll_y > 0, "at 80x24 the help is longer than the screen"
+        await pilot.press("end")
+        await wait_for(pilot, lambda: body.scroll_y == body.max_scroll_y, what="the end of the help")
+        await pilot.press("home")
+        await wait_for(pilot, lambda: body.scroll_y == 0, what="the top again")

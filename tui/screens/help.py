@@ -48,6 +48,7 @@ class HelpScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#help-body").border_title = "hftop keys"
+        self.query_one("#help-body").focus()  # arrows, Page Up/Down, Home and End scroll it
 
 
 def binding_rows(bindings: Iterable[Binding | tuple[str, ...]]) -> list[tuple[str, str]]:
