@@ -106,7 +106,9 @@ def test_a_password_in_the_endpoint_is_refused_and_never_shown(tmp_path, where):
         pytest.param(("doctor", "--watch", "nan"), ("--watch must be between",), id="watch-nan"),
         pytest.param(("doctor", "--watch", "inf"), ("--watch must be between",), id="watch-inf"),
         pytest.param(("doctor", "--watch", "1e308"), ("--watch must be between",), id="watch-huge"),
-        pytest.param(("--watch", "3"), ("--json and --watch go with `hftop doctor`",), id="watch-without-doctor"),
+        pytest.param(
+            ("--watch", "3"), ("--json, --watch and --local-dirs go with `hftop doctor`",), id="watch-without-doctor"
+        ),
         pytest.param(("doctor", "--cache-dir", ""), ("--cache-dir takes a path",), id="cache-dir-empty"),
         pytest.param(("--config", ""), ("--config takes a path",), id="config-empty"),
     ],

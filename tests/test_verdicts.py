@@ -157,6 +157,16 @@ def test_local_dir_download_is_found_through_open_files(fresh_devhub, tmp_path, 
     assert len(row.etag) == 64 and "." not in row.etag, "the etag without the process-unique suffix"
     assert row.key.startswith(str(local / ".cache" / "huggingface" / "download"))
 
+    def doctor_lists(*flags: str) -> list[str]:
+        out = subprocess.run(
+            [sys.executable, "-m", "tui", "doctor", "--json", "--watch", "0", "--cache-dir", str(tmp_path / "hub"), *flags],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        return [d["partial_file"] for d in json.loads(out.stdout)["downloads"]]
+
+    assert row.key not in doctor_lists(), "--cache-dir bounds what doctor lists"
+    assert row.key in doctor_lists("--local-dirs")
+
 
 @pytest.fixture
 def small_disk(tmp_path):
@@ -260,3 +270,69 @@ def test_a_dropped_connection_is_retried_and_never_called_stalled(fresh_devhub, 
         others.close()
     assert proc.returncode == 0
     assert states <= {DownloadState.DOWNLOADING, DownloadState.FINISHING}, states
+
+
+def _can_watch_opens() -> bool:
+    from tui.probes.fanotify import OpenWatch
+
+    watch = OpenWatch()
+    try:
+        return watch.available
+    finally:
+        watch.close()
+
+
+@pytest.mark.skipif(not _can_watch_opens(), reason="fanotify needs CAP_SYS_ADMIN; hftop then samples open files")
+def test_a_lock_waiter_is_found_within_5_s_every_time_under_load(outside_downloader, fresh_devhub, processes):
+    """Six idle Python processes started after the waiter and two busy loops: a fresh monitor (as
+    `hftop doctor` starts) names the waiter within 5 s, 20 times in a row."""
+    from tui.monitor.monitor import Monitor
+
+    holder, cache = outside_downloader
+    deadline = time.monotonic() + 30
+    while not any(p.real_bytes >= 10 * MiB for p in find_partials(cache)):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    processes.append(waiter := _start(fresh_devhub, cache))
+    time.sleep(1.0)  # the waiter polls the lock by now
+    for code in ["import time; time.sleep(600)"] * 6 + ["while True: pass"] * 2:
+        processes.append(subprocess.Popen([sys.executable, "-c", code]))
+    took = []
+    for _ in range(20):
+        monitor = Monitor(cache, stall_after=300)
+        try:
+            start = time.monotonic()
+            while True:
+                rows = monitor.tick(time.time()).others
+                if any(r.state is DownloadState.WAITING and r.owner_pid == waiter.pid for r in rows):
+                    break
+                assert time.monotonic() - start < 5, f"waiter not found within 5 s (runs so far: {took})"
+                time.sleep(max(0.0, 1.0 - (time.monotonic() - start) % 1.0))
+            took.append(round(time.monotonic() - start, 2))
+        finally:
+            monitor.close()
+    assert holder.poll() is None
+
+
+def test_a_stopped_writer_is_stalled_at_once_and_a_dead_one_keeps_its_files_name(fresh_devhub, tmp_path, processes):
+    """SIGSTOP: no progress is coming, whatever the threshold; then kill -9: "process gone", with the
+    name and size the live look learnt (no tree listing names them)."""
+    import signal
+
+    fresh_devhub.set_fault(f"{REPO}/{FILE}", Fault(throttle=2_000_000))
+    cache = tmp_path / "hub"
+    processes.append(proc := _start(fresh_devhub, cache))
+    others = OtherDownloads(cache, stall_after=300)
+    try:
+        _until(lambda rows: any(r.owner_pid == proc.pid and r.file_name == FILE for r in rows), others)
+        os.kill(proc.pid, signal.SIGSTOP)
+        rows = _until(lambda rows: any(r.state is DownloadState.STALLED for r in rows), others, timeout=10)
+        (stopped,) = rows
+        assert stopped.evidence[0].startswith(f"its process {proc.pid} is stopped (state T")
+        proc.kill()
+        proc.wait()
+        rows = _until(lambda rows: any(r.state is DownloadState.ORPHANED for r in rows), others, timeout=10)
+        (gone,) = rows
+        assert (gone.file_name, gone.progress.expected_size) == (FILE, SIZE)
+    finally:
+        others.close()

@@ -55,6 +55,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--json", action="store_true", help="doctor: print JSON")
     parser.add_argument(
+        "--local-dirs",
+        action="store_true",
+        help="doctor: also list `local_dir` downloads anywhere on the machine, not only the cache's",
+    )
+    parser.add_argument(
         "--watch",
         type=_checked(parse_watch),
         metavar="SECONDS",
@@ -152,8 +157,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"hftop: {origin}: {problem}", file=sys.stderr)
         return 2
 
-    if args.command != "doctor" and (args.json or args.watch is not None):
-        print("hftop: --json and --watch go with `hftop doctor`", file=sys.stderr)
+    if args.command != "doctor" and (args.json or args.watch is not None or args.local_dirs):
+        print("hftop: --json, --watch and --local-dirs go with `hftop doctor`", file=sys.stderr)
         return 2
     if args.command == "doctor":
         if args.demo:
@@ -164,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         stall_after = args.stall_after or config.stall_after or DEFAULT_STALL_AFTER
         watch = 3.0 if args.watch is None else args.watch
         try:
-            code = doctor(cache_dir, stall_after, watch, args.json, sys.stdout)
+            code = doctor(cache_dir, stall_after, watch, args.json, sys.stdout, local_dirs=args.local_dirs)
             sys.stdout.flush()  # the pipe's end shows here when the report fits the buffer
         except BrokenPipeError:
             return _closed_stdout()

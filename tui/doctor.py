@@ -30,12 +30,14 @@ TICK = 1.0
 """Seconds between two looks while watching, as the dashboard refreshes by default."""
 
 
-def examine(cache_dir: Path, stall_after: float, watch_seconds: float, tick: float = TICK) -> Snapshot:
+def examine(
+    cache_dir: Path, stall_after: float, watch_seconds: float, tick: float = TICK, local_dirs: bool = False
+) -> Snapshot:
     """The monitor ticking for `watch_seconds`, so growth and speed show; its last snapshot.
 
     The same monitor as the dashboard's, so a download gets the verdict the dashboard gives it.
     """
-    monitor = Monitor(cache_dir, stall_after)
+    monitor = Monitor(cache_dir, stall_after, local_dirs=local_dirs)
     try:
         start = time.monotonic()
         monitor.tick(time.time())
@@ -62,6 +64,7 @@ def as_json(downloads: tuple[ExternalDownload, ...], cache_dir: Path, stall_afte
                 "blob": d.etag,
                 "partial_file": d.key,
                 "bytes_on_disk": d.progress.real_bytes,
+                "bytes_done": d.progress.done,
                 "expected_size": d.progress.expected_size,
                 "bytes_per_second": d.progress.rate,
                 "eta_seconds": d.progress.eta,
@@ -93,7 +96,7 @@ def print_report(downloads: tuple[ExternalDownload, ...], cache_dir: Path, out: 
     indent = " " * 4
     for d in downloads:
         p = d.progress
-        size = fmt.size(p.real_bytes) + (f" of {fmt.size(p.expected_size)}" if p.expected_size else "")
+        size = fmt.size(p.done) + (f" of {fmt.size(p.expected_size)}" if p.expected_size else "")
         if d.state is DownloadState.WAITING:
             size = f"waits for pid {d.waiting_for}"
         print(f"{d.state.value.upper()}  {d.label}  {d.file_name or 'blob ' + d.etag[:12]}  {size}", file=out)
@@ -111,9 +114,11 @@ def print_report(downloads: tuple[ExternalDownload, ...], cache_dir: Path, out: 
         print(file=out)
 
 
-def run(cache_dir: Path, stall_after: float, watch_seconds: float, json_output: bool, out: TextIO) -> int:
+def run(
+    cache_dir: Path, stall_after: float, watch_seconds: float, json_output: bool, out: TextIO, local_dirs: bool = False
+) -> int:
     """Print the report; 1 when a download is stalled or orphaned, else 0."""
-    downloads = examine(cache_dir, stall_after, watch_seconds).others
+    downloads = examine(cache_dir, stall_after, watch_seconds, local_dirs=local_dirs).others
     if json_output:
         json.dump(as_json(downloads, cache_dir, stall_after), out, indent=2)
         out.write("\n")

@@ -283,7 +283,31 @@ def test_socket_counters_give_the_speed():
     ]
     progress = _track_readings(readings)
     assert progress.rate == pytest.approx(2 * MB)
-    assert progress.eta == pytest.approx(50)
+    # 40 MB arrived while the file stayed empty (plain HTTP writes 10 MiB steps): 60 MB left, not 100.
+    assert progress.done == 40 * MB and progress.real_bytes == 0
+    assert progress.eta == pytest.approx(30)
+
+
+def test_the_seeds_slow_tail_eta_rests_on_bytes_received_not_on_disk():
+    """99 % at 20 MB/s, then the last 3 MiB at 86 kB/s while the file sits at its last 10 MiB step."""
+    MiB = 1 << 20
+    size, step = 346 * MiB, 340 * MiB  # the file on disk stays at the step until the end
+    # hftop watches from the last step on, as the dashboard does: 2 MiB arrive fast, then the crawl.
+    received = [step, step + 2 * MiB, *(step + 2 * MiB + t * 86_000 for t in range(1, 12))]
+    readings = [
+        (1000.0 + t, PartialReading(step, size, True, net_bytes=n, net_idle=0.0, connections=1))
+        for t, n in enumerate(received)
+    ]
+    progress = _track_readings(readings)
+    truth = (size - received[-1]) / 86_000
+    assert progress.done == received[-1]
+    assert progress.eta == pytest.approx(truth, rel=0.25)
+    # A connection that closes (huggingface_hub retries from the last step) starts the count again.
+    retry = (1013.0, PartialReading(step, size, True, net_bytes=1000, net_idle=0.0, connections=1))
+    tracker = PartialProgressTracker()
+    for now, reading in [*readings, retry]:
+        last = tracker.observe(now, {"f": reading}, 60.0)["f"]
+    assert last.done == step
 
 
 @pytest.mark.parametrize(
@@ -308,3 +332,45 @@ def test_a_slow_tail_is_judged_against_the_writers_average_since_it_started(net_
     progress = _track_readings(readings)
     assert progress.state is state
     assert progress.quiet_for == 0.0
+
+
+@pytest.mark.parametrize(
+    ("reading", "state", "evidence"),
+    [
+        pytest.param(
+            PartialReading(100, 100, True, modified=1000.0),
+            DownloadState.FINISHING,
+            "full size on disk;",
+            id="finishing",
+        ),
+        pytest.param(
+            PartialReading(100, 100, True, modified=600.0),
+            DownloadState.STALLED,
+            "full size on disk for 6m40s, yet huggingface_hub has not moved it into place",
+            id="no-rename-within-the-threshold",
+        ),
+        pytest.param(
+            PartialReading(50, 100, True, modified=999.0, stopped=True, writer=42),
+            DownloadState.STALLED,
+            "its process 42 is stopped (state T",
+            id="stopped-process",
+        ),
+    ],
+)
+def test_finishing_and_stopped_writers(reading, state, evidence):
+    progress = PartialProgressTracker().observe(1000.0, {"f": reading}, 300.0)["f"]
+    assert progress.state is state
+    assert progress.evidence[0].startswith(evidence)
+
+
+@pytest.mark.parametrize(
+    ("net_bytes", "done"),
+    [
+        pytest.param(23 * (1 << 20), 23 * (1 << 20), id="sockets-carried-this-file-alone"),
+        pytest.param(80 * (1 << 20), 20 * (1 << 20), id="sockets-carried-other-files-before"),
+        pytest.param(5 * (1 << 20), 20 * (1 << 20), id="a-retry-from-an-earlier-step"),
+    ],
+)
+def test_at_first_sight_the_unwritten_step_counts_when_the_sockets_can_only_be_this_files(net_bytes, done):
+    reading = PartialReading(20 * (1 << 20), 90 * (1 << 20), True, net_bytes=net_bytes, net_idle=0.0, connections=1)
+    assert PartialProgressTracker().observe(1000.0, {"f": reading}, 300.0)["f"].done == done

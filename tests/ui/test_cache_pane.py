@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 
 from huggingface_hub import hf_hub_download, scan_cache_dir
@@ -283,3 +284,22 @@ async def test_verify_a_repo_then_mark_its_mismatch(demo_cache):
         await wait_for(pilot, lambda: app.dashboard.cache_pane.marks, what="the mark")
         [mark] = app.dashboard.cache_pane.marks
         assert mark.file == str(damaged.file_path)
+
+
+async def test_the_totals_partial_bytes_follow_the_files_without_a_rescan(demo_cache):
+    """A partial file grows between two scans: the totals line says so at the next refresh."""
+    from tui.probes.partials import find_partials
+
+    (orphan,) = find_partials(demo_cache)
+    app = app_for(demo_cache)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await _started(pilot)
+        scans = app.dashboard.monitor.scans
+        with open(orphan.path, "ab") as f:
+            f.write(os.urandom(3_000_000))
+        (grown,) = find_partials(demo_cache)
+        assert grown.real_bytes > orphan.real_bytes
+        totals = app.query_one("#cache-totals")
+        expected = f"1 partial download ({fmt.size(grown.real_bytes)})"
+        await wait_for(pilot, lambda: expected in plain(totals), what="the new size")
+        assert app.dashboard.monitor.scans == scans, "no rescan needed"

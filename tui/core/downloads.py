@@ -205,6 +205,13 @@ class PartialProgress:
     state: DownloadState
     evidence: tuple[str, ...] = ()
     """The observations behind the state, in words, most telling first."""
+    done_bytes: int | None = None
+    """Bytes fetched so far: those on disk, plus those received since the file last grew (plain HTTP
+    writes 10 MiB steps); the ETA rests on it. None: the same as `real_bytes`."""
+
+    @property
+    def done(self) -> int:
+        return self.real_bytes if self.done_bytes is None else self.done_bytes
 
 
 @dataclass(frozen=True)
@@ -232,6 +239,10 @@ class PartialReading:
     """The writer reported a full disk (hf_xet's log says so), in its words."""
     started: float | None = None
     """When the writing process started, on the same clock as `now`: the start of its average speed."""
+    stopped: bool = False
+    """The writing process is stopped (state T: Ctrl+Z, SIGSTOP, a debugger): it does nothing until continued."""
+    writer: int | None = None
+    """The writing process's pid, for the evidence."""
 
 
 @dataclass
@@ -244,7 +255,13 @@ class _Watched:
     """A local writer had the file at the previous look."""
     samples: tuple[ProgressSample, ...] = ()
     net_samples: tuple[ProgressSample, ...] = ()
+    net_base: tuple[int, int] | None = None
+    """(bytes fetched, bytes received on the writer's sockets) when first seen, or when a socket closed
+    since: what arrived after it is fetched, written or not."""
 
+
+WRITE_STEP = 10 << 20
+"""huggingface_hub writes a plain-HTTP download to its partial file in steps of this many bytes."""
 
 DISK_FULL_MARGIN = 1 << 20
 """Free bytes under which a disk counts as full whatever is left to fetch."""
@@ -288,6 +305,16 @@ class PartialProgressTracker:
                 if grew and not r.alive and not w.was_alive:
                     w.grew_while_ownerless = True
             w.was_alive = r.alive
+            if r.net_bytes is None:
+                w.net_base = None
+            elif w.net_base is None:
+                # Sockets that carried this file alone hold at most one unwritten step more than the
+                # file: count it. More (a connection that carried other files first), or less (a
+                # retry from the last step), says nothing: count the file alone.
+                unwritten = r.net_bytes - r.real_bytes
+                w.net_base = (r.real_bytes + (unwritten if 0 <= unwritten < WRITE_STEP else 0), r.net_bytes)
+            elif w.net_samples and r.net_bytes < w.net_samples[-1].done:
+                w.net_base = (r.real_bytes, r.net_bytes)  # a connection closed (a retry)
             w.samples = pruned((*w.samples, ProgressSample(now, r.real_bytes)), now, RATE_WINDOW * 6)
             if r.net_bytes is None:
                 w.net_samples = ()
@@ -308,7 +335,12 @@ def partial_progress(w: _Watched, now: float, reading: PartialReading, stall_aft
         rate = window_rate(w.samples, now, window=RATE_WINDOW * 6)
     quiet_since = w.last_growth if w.last_growth is not None else w.first_seen
     quiet = now - quiet_since
-    remaining = None if expected is None else max(0, expected - real)
+    fetched = real
+    if r.net_bytes is not None and w.net_base is not None:
+        fetched = max(real, w.net_base[0] + r.net_bytes - w.net_base[1])  # arrived, maybe not written yet
+        if expected is not None:
+            fetched = min(fetched, expected)
+    remaining = None if expected is None else max(0, expected - fetched)
     evidence: list[str] = []
 
     if not r.alive:
@@ -326,9 +358,22 @@ def partial_progress(w: _Watched, now: float, reading: PartialReading, stall_aft
             evidence.append("huggingface_hub never resumes a partial file; it only takes space")
         evidence.append(f"last written {_ago(quiet)}")
         rate = None
+    elif r.stopped:
+        state = DownloadState.STALLED
+        pid = f" {r.writer}" if r.writer is not None else ""
+        evidence.append(f"its process{pid} is stopped (state T: Ctrl+Z or SIGSTOP); kill -CONT{pid} lets it go on")
+        evidence.append(f"last progress {_ago(quiet)}")
+        rate = None
     elif expected and real >= expected:
-        state = DownloadState.FINISHING
-        evidence.append("full size on disk; huggingface_hub is moving it into place")
+        if quiet >= stall_after:
+            state = DownloadState.STALLED
+            evidence.append(
+                f"full size on disk for {fmt.duration(quiet)}, yet huggingface_hub has not moved it into place "
+                "(that takes a moment)"
+            )
+        else:
+            state = DownloadState.FINISHING
+            evidence.append("full size on disk; huggingface_hub is moving it into place")
     elif r.disk_error or (
         r.free_bytes is not None
         and (r.free_bytes < DISK_FULL_MARGIN or (remaining is not None and remaining > r.free_bytes))
@@ -368,6 +413,7 @@ def partial_progress(w: _Watched, now: float, reading: PartialReading, stall_aft
         quiet_for=quiet,
         state=state,
         evidence=tuple(evidence),
+        done_bytes=fetched if fetched != real else None,
     )
 
 

@@ -82,6 +82,8 @@ class Snapshot:
     """By row key (`row_key`)."""
     look_at_cache: bool = False
     """A download started, ended or finished a file, or a while passed: the cache may have changed."""
+    partials_in_cache: tuple[int, int] | None = None
+    """(partial files, their bytes on disk) in the cache now, hftop's own downloads' included."""
 
     @property
     def rows(self) -> tuple[Row, ...]:
@@ -116,6 +118,7 @@ class Monitor:
         supervisor: DownloadSupervisor | None = None,
         sources: Sources | None = None,
         history_seconds: float = 300.0,
+        local_dirs: bool = True,
     ) -> None:
         self.cache_dir = Path(cache_dir)
         self.stall_after = stall_after
@@ -124,7 +127,7 @@ class Monitor:
         self._net = ThroughputTracker(history_seconds=history_seconds)
         self._interface = ALL
         self._net_lock = threading.Lock()
-        self._others = OtherDownloads(self.cache_dir, stall_after)
+        self._others = OtherDownloads(self.cache_dir, stall_after, local_dirs=local_dirs)
         self._records: dict[str, _Record] = {}
         self._downloads_seen: frozenset[tuple[object, ...]] | None = None
         self._cache_looked_at = float("-inf")
@@ -156,6 +159,7 @@ class Monitor:
             disk=self.sources.disk(self.cache_dir),
             histories=self._record(now, (*own, *others)),
             look_at_cache=look,
+            partials_in_cache=self._others.in_cache,
         )
 
     def wait_for_lookups(self, timeout: float = LOOKUP_TIMEOUT) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Collection
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import replace
@@ -23,6 +24,9 @@ from tui.probes.partials import (
 from tui.probes.xetlog import XetLogReading, read_xet_log, xet_cache_dir
 from tui.settings import default_endpoint
 
+FIRST_LOOKUP_WAIT = 0.5
+"""Seconds a look waits for the endpoint to name a file it sees for the first time."""
+
 LOCAL_DIR_SWEEP = 5.0
 """Seconds between two looks through every process's open files for `local_dir` downloads
 (while none is known; a known one is looked at every sample)."""
@@ -36,9 +40,13 @@ class OtherDownloads:
     background thread; a sample never waits for the network.
     """
 
-    def __init__(self, cache_dir: Path, stall_after: float) -> None:
+    def __init__(self, cache_dir: Path, stall_after: float, local_dirs: bool = True) -> None:
         self.cache_dir = Path(cache_dir)
         self.stall_after = stall_after
+        self.local_dirs = local_dirs
+        """Also `local_dir` downloads anywhere on the machine (outside the cache)."""
+        self._known: dict[str, tuple[str | None, int | None, str | None]] = {}
+        """Partial file → (name, size, commit) once known: a process that dies keeps its file's name."""
         self._tracker = PartialProgressTracker()
         self._finder = PartialFinder()
         self._locks = LockWatcher(self.cache_dir)
@@ -49,6 +57,8 @@ class OtherDownloads:
         self._lookup_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hftop-lookup")
         self._environ: dict[int, dict[str, str]] = {}
         self._cpu_seen: dict[int, tuple[float, float]] = {}
+        self.in_cache: tuple[int, int] = (0, 0)
+        """Partial files in the cache at the last sample, hftop's own included, and their bytes on disk."""
 
     def close(self) -> None:
         self._locks.close()
@@ -63,9 +73,17 @@ class OtherDownloads:
         """Partial files not written by `exclude_pids` (hftop's own download processes), and
         processes waiting for the lock of a file another process is fetching, as of `now` (wall clock)."""
         exclude = set(exclude_pids)
-        partials = [*self._finder.find(self.cache_dir), *self._local_dir_partials(now)]
+        in_cache = self._finder.find(self.cache_dir)
+        self.in_cache = (len(in_cache), sum(p.real_bytes for p in in_cache))
+        partials = [*in_cache, *(self._local_dir_partials(now) if self.local_dirs else ())]
         partials = [p for p in partials if not {o.pid for o in p.owners} & exclude]
+        asked = len(self._lookups)
         partials = [self._with_lookup(p) for p in partials]
+        if len(self._lookups) > asked:  # a new file: its name and size, at the first look if it can be
+            wait([f for f in self._lookups.values() if not f.done()], timeout=FIRST_LOOKUP_WAIT)
+            partials = [self._with_lookup(p) for p in partials]
+        partials = [self._remembered(p) for p in partials]
+        self._known = {k: v for k, v in self._known.items() if k in {str(p.path) for p in partials}}
         xet = {p.owners[0].pid: self._xet_log(p.owners[0].pid) for p in partials if p.owners}
         cpu = self._cpu_use({o.pid: o.cpu_seconds for p in partials for o in p.owners[:1]}, now)
         readings = {
@@ -81,6 +99,8 @@ class OtherDownloads:
                 hidden_owner=p.lock_holder is not None and not p.owners,
                 disk_error=_xet_disk_error(xet.get(p.owners[0].pid)) if p.owners else None,
                 started=p.owners[0].started if p.owners else None,
+                stopped=bool(p.owners) and p.owners[0].status in ("stopped", "tracing-stop"),
+                writer=p.owners[0].pid if p.owners else None,
             )
             for p in partials
         }
@@ -159,11 +179,21 @@ class OtherDownloads:
         self._waits_seen = seen
         return rows
 
+    def _remembered(self, p: PartialFile) -> PartialFile:
+        """What was known of the file before fills what this look could not tell (its writer died)."""
+        key = str(p.path)
+        name, size, commit = self._known.get(key, (None, None, None))
+        p = replace(p, file_name=p.file_name or name, expected_size=p.expected_size or size, commit=p.commit or commit)
+        self._known[key] = (p.file_name, p.expected_size, p.commit)
+        return p
+
     def _with_lookup(self, p: PartialFile) -> PartialFile:
         """The partial with the name and size the endpoint gave, once it answered."""
-        if p.expected_size is not None or p.repo_type == "local" or not p.owners:
+        known = self._known.get(str(p.path))
+        if p.expected_size is not None or p.repo_type == "local" or (known is not None and known[1] is not None):
             return p
-        endpoint = default_endpoint(self._owner_environ(p.owners[0].pid))
+        # The writer's endpoint (its HF_ENDPOINT); for a dead writer's file, hftop's own.
+        endpoint = default_endpoint(self._owner_environ(p.owners[0].pid) if p.owners else dict(os.environ))
         key = (endpoint, p.repo_type, p.repo_id, p.etag)
         future = self._lookups.get(key)
         if future is None:

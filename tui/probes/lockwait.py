@@ -6,8 +6,10 @@ huggingface_hub waits for `.locks/<repo>/<etag>.lock` through filelock, which tr
 
 1. inotify tells which lock files are being opened again and again (a lock is opened once by
    its holder; a waiter opens it twenty times a second);
-2. the open files of likely processes are read in a tight loop for a little over two polling
-   periods each, which catches the waiter's brief open.
+2. fanotify, where the kernel allows it (CAP_SYS_ADMIN), names the process behind each open: the
+   waiter is known by what it does, at the next look. Elsewhere the open files of likely processes
+   are read in a tight loop for a little over two polling periods each, which catches the waiter's
+   brief open.
 
 """
 
@@ -18,6 +20,7 @@ import time
 from collections.abc import Collection
 from pathlib import Path
 
+from tui.probes.fanotify import OpenWatch
 from tui.probes.inotify import IN_CLOSE, IN_OPEN, Inotify
 from tui.probes.owner import alive
 
@@ -45,6 +48,9 @@ class LockWatcher:
     def __init__(self, cache_dir: Path) -> None:
         self.locks_dir = Path(cache_dir) / ".locks"
         self._inotify = Inotify()
+        self._openers = OpenWatch()
+        self._opened_by: dict[str, dict[int, float]] = {}
+        """lock → pid → when fanotify last saw that process open it (monotonic)."""
         self._listed_mtime: int | None = None
         self._waiters: dict[str, set[int]] = {}
         self._resting: dict[str, float] = {}
@@ -56,6 +62,7 @@ class LockWatcher:
 
     def close(self) -> None:
         self._inotify.close()
+        self._openers.close()
 
     def look(self, holders: dict[str, int], exclude: Collection[int] = ()) -> dict[str, set[int]]:
         """Lock path → pids found waiting for it. `holders` maps held lock paths to their holder."""
@@ -68,6 +75,8 @@ class LockWatcher:
                 self._polled_at[lock] = now
         self._polled_at = {lock: at for lock, at in self._polled_at.items() if now - at < POLL_MEMORY}
         polled = {lock for lock in self._polled_at if lock in holders}
+        if self._openers.available:
+            return self._openers_of(polled, holders, exclude, now)
         self._waiters = {
             lock: {pid for pid in pids if alive(pid)} for lock, pids in self._waiters.items() if lock in polled
         }
@@ -95,6 +104,26 @@ class LockWatcher:
                     break
         return {lock: set(pids) for lock, pids in self._waiters.items() if pids}
 
+    def _openers_of(
+        self, polled: set[str], holders: dict[str, int], exclude: Collection[int], now: float
+    ) -> dict[str, set[int]]:
+        """The processes fanotify saw opening each polled lock lately, its holder and hftop aside."""
+        for opened in self._openers.opens():
+            if opened.path.endswith(".lock"):
+                self._opened_by.setdefault(opened.path, {})[opened.pid] = now
+        self._opened_by = {
+            lock: recent
+            for lock, pids in self._opened_by.items()
+            if (recent := {pid: at for pid, at in pids.items() if now - at < POLL_MEMORY})
+        }
+        found = {}
+        for lock in polled:
+            skip = {os.getpid(), holders[lock], *exclude}
+            pids = {pid for pid in self._opened_by.get(lock, {}) if pid not in skip and alive(pid)}
+            if pids:
+                found[lock] = pids
+        return found
+
     def _watch_new_folders(self) -> None:
         try:
             mtime = os.stat(self.locks_dir).st_mtime_ns
@@ -109,6 +138,7 @@ class LockWatcher:
             return
         for folder in folders:
             self._inotify.watch(folder, _MASK)
+            self._openers.watch(folder)
 
     def _drain(self) -> dict[str, int]:
         opens: dict[str, int] = {}

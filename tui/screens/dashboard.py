@@ -161,6 +161,8 @@ class DashboardScreen(Screen[None]):
         self.status_line.space = snapshot.disk
         self.network_pane.view = snapshot.network
         self.downloads_pane.snapshot = snapshot
+        if self.cache_pane.partials != snapshot.partials_in_cache:
+            self.cache_pane.partials = snapshot.partials_in_cache
         for screen in self.app.screen_stack:
             if isinstance(screen, DownloadDetailsScreen):
                 screen.snapshot = snapshot

@@ -96,6 +96,11 @@ def _figures(row: DownloadView | ExternalDownload, now: float) -> Text:
         rows = [
             ("file", row.file_name or f"unknown (blob {row.etag})"),
             ("bytes on disk", fmt.size(p.real_bytes) + (f" of {fmt.size(p.expected_size)}" if p.expected_size else "")),
+            *(
+                [("bytes fetched", f"{fmt.size(p.done)}: those on disk and those received since (10 MiB steps)")]
+                if p.done != p.real_bytes
+                else []
+            ),
             ("speed", fmt.rate(p.rate)),
             ("ETA", fmt.duration(p.eta)),
             ("last progress", f"{fmt.duration(p.quiet_for)} ago (file growth or bytes on its sockets)"),

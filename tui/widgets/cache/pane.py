@@ -114,6 +114,8 @@ class CachePane(Vertical, can_focus=False):
     cache_filter: reactive[CacheFilter] = reactive(CacheFilter, init=False)
     location: reactive[CacheLocation] = reactive(CacheLocation, init=False)
     marks: reactive[frozenset[Mark]] = reactive(frozenset, init=False)
+    partials: reactive[tuple[int, int] | None] = reactive(None, init=False)
+    """(partial files, bytes on disk) as of the latest snapshot: livelier than the scan's; set by the dashboard."""
     will_free: reactive[int | None] = reactive(None, init=False)
     """What the marks free, as huggingface_hub computes it; set by the app (None: being worked out)."""
 
@@ -160,6 +162,10 @@ class CachePane(Vertical, can_focus=False):
         self.will_free = None
         self.post_message(self.MarksChanged(self.marks))
         self._render_all()
+
+    def watch_partials(self) -> None:
+        if self.is_mounted and self.query("#cache-totals"):
+            self._render_totals()
 
     def watch_will_free(self) -> None:
         if self.is_mounted and self.query("#cache-totals"):
@@ -441,11 +447,9 @@ class CachePane(Vertical, can_focus=False):
             Text(repos, style="bold"),
             Text(f"{fmt.size(info.size_on_disk)} on disk", style="bold"),
         ]
-        partials = info.incomplete_files
-        if partials:
-            parts.append(
-                Text(f"{fmt.count(len(partials), 'partial download')} ({fmt.size(scan.partial_bytes)})", style="yellow")
-            )
+        count, size = self.partials or (len(info.incomplete_files), scan.partial_bytes)
+        if count:
+            parts.append(Text(f"{fmt.count(count, 'partial download')} ({fmt.size(size)})", style="yellow"))
         else:
             parts.append(Text("no partial downloads", style="dim"))
         if info.warnings:

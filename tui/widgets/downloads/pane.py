@@ -250,9 +250,9 @@ def _external_cells(row: ExternalDownload) -> tuple[Text, ...]:
     p = row.progress
     if row.state is DownloadState.WAITING:
         return _row_cells(p.state, row.label, f"pid {row.waiting_for}", None, p.eta, p.quiet_for)
-    done = fmt.size(p.real_bytes)
+    done = fmt.size(p.done)  # bytes received count, also those not yet written (10 MiB steps)
     if p.expected_size:
-        done += f" {min(1.0, p.real_bytes / p.expected_size):4.0%}"
+        done += f" {min(1.0, p.done / p.expected_size):4.0%}"
     return _row_cells(p.state, row.label, done, p.rate, p.eta, p.quiet_for)
 
 
