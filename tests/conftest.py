@@ -71,3 +71,25 @@ def outside_downloader(fresh_devhub, tmp_path):
     finally:
         proc.kill()
         proc.wait()
+
+
+@pytest.fixture
+def live_demo(tmp_path, monkeypatch):
+    """`hftop --demo`'s settings: its hub, its cache filled in `tmp_path`, its four live downloads and
+    its 20 s stall threshold. The working folder is `tmp_path` (the palette's screenshot writes there)."""
+    from tui.demo import start_demo
+    from tui.settings import DEMO_STALL_AFTER, Settings
+
+    monkeypatch.chdir(tmp_path)
+    demo = start_demo(tmp_path / "hub")
+    try:
+        yield Settings(
+            cache_dir=demo.cache_dir,
+            endpoint=demo.endpoint,
+            refresh=0.5,
+            demo=True,
+            stall_after=DEMO_STALL_AFTER,
+            start_downloads=demo.downloads,
+        )
+    finally:
+        demo.close()

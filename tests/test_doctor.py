@@ -68,54 +68,41 @@ def test_json_without_doctor_is_refused():
     assert out.returncode == 2 and "go with `hftop doctor`" in out.stderr
 
 
-async def test_doctor_gives_the_demo_downloads_the_verdicts_the_dashboard_gives(tmp_path):
+async def test_doctor_gives_the_demo_downloads_the_verdicts_the_dashboard_gives(live_demo):
     """One monitor behind both: while doctor watches, each download it reports has the verdict the
     dashboard shows for it in that time, slow tail and stalled included."""
     import asyncio
 
     from tui.app import make_app
     from tui.core.downloads import DownloadState
-    from tui.demo import start_demo
-    from tui.settings import DEMO_STALL_AFTER, Settings
+    from tui.settings import DEMO_STALL_AFTER
 
-    demo = start_demo(tmp_path / "hub")
-    try:
-        settings = Settings(
-            cache_dir=demo.cache_dir,
-            endpoint=demo.endpoint,
-            refresh=0.5,
-            demo=True,
-            stall_after=DEMO_STALL_AFTER,
-            start_downloads=demo.downloads,
-        )
-        app = make_app(settings)
-        async with app.run_test(size=(120, 36)) as pilot:
-            wanted = {DownloadState.SLOW_TAIL, DownloadState.STALLED}
-            deadline = time.monotonic() + 90
-            while not wanted <= {v.state for v in app.dashboard.snapshot.own}:
-                assert time.monotonic() < deadline, [v.state for v in app.dashboard.snapshot.own]
-                await pilot.pause(0.2)
-            doctor = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "tui", "doctor", "--json", "--cache-dir", str(demo.cache_dir),
-                "--stall-after", repr(DEMO_STALL_AFTER / 60), "--watch", "3",
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            )  # fmt: skip
-            shown: dict[str, set[DownloadState]] = {}
-            communicate = asyncio.ensure_future(doctor.communicate())
-            while not communicate.done():
-                snapshot = app.dashboard.snapshot
-                for v in snapshot.own:
-                    shown.setdefault(v.request.repo_id, set()).add(v.state)
-                for d in snapshot.others:
-                    shown.setdefault(d.repo_id, set()).add(d.state)
-                await pilot.pause(0.1)
-            out, err = communicate.result()
-        assert b"Traceback" not in err, err.decode()
-        report = json.loads(out)
-        verdicts = {d["repo_id"]: d["verdict"] for d in report["downloads"] if d["repo_id"].startswith("hftop-demo/")}
-        assert {"slow tail", "stalled"} <= set(verdicts.values()), verdicts
-        for repo_id, verdict in verdicts.items():
-            assert verdict in {s.value for s in shown.get(repo_id, set())}, (repo_id, verdict, shown)
-        assert doctor.returncode == 1, "a stall makes the exit status 1"
-    finally:
-        demo.close()
+    app = make_app(live_demo)
+    async with app.run_test(size=(120, 36)) as pilot:
+        wanted = {DownloadState.SLOW_TAIL, DownloadState.STALLED}
+        deadline = time.monotonic() + 90
+        while not wanted <= {v.state for v in app.dashboard.snapshot.own}:
+            assert time.monotonic() < deadline, [v.state for v in app.dashboard.snapshot.own]
+            await pilot.pause(0.2)
+        doctor = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tui", "doctor", "--json", "--cache-dir", str(live_demo.cache_dir),
+            "--stall-after", repr(DEMO_STALL_AFTER / 60), "--watch", "3",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        shown: dict[str, set[DownloadState]] = {}
+        communicate = asyncio.ensure_future(doctor.communicate())
+        while not communicate.done():
+            snapshot = app.dashboard.snapshot
+            for v in snapshot.own:
+                shown.setdefault(v.request.repo_id, set()).add(v.state)
+            for d in snapshot.others:
+                shown.setdefault(d.repo_id, set()).add(d.state)
+            await pilot.pause(0.1)
+        out, err = communicate.result()
+    assert b"Traceback" not in err, err.decode()
+    report = json.loads(out)
+    verdicts = {d["repo_id"]: d["verdict"] for d in report["downloads"] if d["repo_id"].startswith("hftop-demo/")}
+    assert {"slow tail", "stalled"} <= set(verdicts.values()), verdicts
+    for repo_id, verdict in verdicts.items():
+        assert verdict in {s.value for s in shown.get(repo_id, set())}, (repo_id, verdict, shown)
+    assert doctor.returncode == 1, "a stall makes the exit status 1"

@@ -40,6 +40,14 @@ def _start(devhub, cache: Path | None = None, local_dir: Path | None = None) -> 
     )
 
 
+def _wait_for_the_first_step(cache: Path) -> None:
+    """Until the held download has written its first 10 MiB."""
+    deadline = time.monotonic() + 30
+    while not any(p.real_bytes >= 10 * MiB for p in find_partials(cache)):
+        assert time.monotonic() < deadline, "the outside download wrote nothing"
+        time.sleep(0.1)
+
+
 def _until(predicate, others: OtherDownloads, timeout: float = 30.0, every: float = 0.3, local: bool = False):
     """Sample until `predicate(rows)` holds; returns those rows. Other local_dir downloads on the
     machine are left out, except in the test about them."""
@@ -88,10 +96,7 @@ def test_bytes_on_the_socket_keep_a_slow_download_alive_and_give_its_speed(fresh
 
 def test_network_idle_lock_waiter_and_doctor(outside_downloader, fresh_devhub, processes):
     holder, cache = outside_downloader
-    deadline = time.monotonic() + 30
-    while not any(p.real_bytes >= 10 * MiB for p in find_partials(cache)):
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    _wait_for_the_first_step(cache)
     processes.append(waiter := _start(fresh_devhub, cache))
 
     others = OtherDownloads(cache, stall_after=2.0)
@@ -188,7 +193,11 @@ def test_remaining_bytes_larger_than_the_free_space(fresh_devhub, small_disk, pr
     processes.append(proc := _start(fresh_devhub, cache))
     others = OtherDownloads(cache, stall_after=300)
     try:
-        rows = _until(lambda rows: any(r.state is DownloadState.NO_SPACE for r in rows), others)
+        # Told at once (the name and size come with the first look); checked once the held step is written.
+        rows = _until(
+            lambda rows: any(r.state is DownloadState.NO_SPACE and r.progress.real_bytes >= 10 * MiB for r in rows),
+            others,
+        )
     finally:
         others.close()
     [row] = rows
@@ -289,10 +298,7 @@ def test_a_lock_waiter_is_found_within_5_s_every_time_under_load(outside_downloa
     from tui.monitor.monitor import Monitor
 
     holder, cache = outside_downloader
-    deadline = time.monotonic() + 30
-    while not any(p.real_bytes >= 10 * MiB for p in find_partials(cache)):
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    _wait_for_the_first_step(cache)
     processes.append(waiter := _start(fresh_devhub, cache))
     time.sleep(1.0)  # the waiter polls the lock by now
     for code in ["import time; time.sleep(600)"] * 6 + ["while True: pass"] * 2:
@@ -336,3 +342,47 @@ def test_a_stopped_writer_is_stalled_at_once_and_a_dead_one_keeps_its_files_name
         assert (gone.file_name, gone.progress.expected_size) == (FILE, SIZE)
     finally:
         others.close()
+
+
+EIGHT = [
+    ("hftop-demo/mistral-nano", "model.safetensors"),
+    ("hftop-demo/phi-tiny", "model.safetensors"),
+    ("hftop-demo/qwen-small", "model.safetensors"),
+    ("hftop-demo/bloom-mini", "model.safetensors"),
+    ("hftop-demo/llama-mini", "model-00001-of-00002.safetensors"),
+    ("hftop-demo/llama-mini", "model-00002-of-00002.safetensors"),
+    ("hftop-demo/whisper-small", "model.safetensors"),
+    ("hftop-demo/tiny-bert", "model.safetensors"),
+]
+# Eight files at once in one process, as snapshot_download's workers or from_pretrained's shards fetch them.
+EIGHT_AT_ONCE = (
+    "import sys; from concurrent.futures import ThreadPoolExecutor; from huggingface_hub import hf_hub_download\n"
+    "pairs = [a.split('=', 1) for a in sys.argv[2:]]\n"
+    "with ThreadPoolExecutor(8) as pool:\n"
+    "    list(pool.map(lambda p: hf_hub_download(p[0], p[1], cache_dir=sys.argv[1]), pairs))\n"
+)
+
+
+def test_eight_files_at_once_in_one_process_each_get_their_own_speed(fresh_devhub, tmp_path, processes):
+    """All eight at 100 kB/s stay at 0 B on disk (plain HTTP writes 10 MiB steps): none is stalled,
+    and each shows its own speed, not the process's, nor 0."""
+    rate = 100_000
+    fresh_devhub.set_fault("hftop-demo/*", Fault(throttle=rate))
+    cache = tmp_path / "hub"
+    argv = [sys.executable, "-c", EIGHT_AT_ONCE, str(cache), *(f"{repo}={path}" for repo, path in EIGHT)]
+    env = {**os.environ, "HF_ENDPOINT": fresh_devhub.endpoint, "HF_HUB_DISABLE_XET": "1"}
+    processes.append(proc := subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    others = OtherDownloads(cache, stall_after=8.0)
+    try:
+        _until(lambda rows: len([r for r in rows if r.owner_pid == proc.pid]) == 8, others)
+        end = time.monotonic() + 14
+        while time.monotonic() < end:
+            rows = [r for r in others.sample(time.time()) if r.owner_pid == proc.pid]
+            assert not [r.state for r in rows if r.state is DownloadState.STALLED], [r.evidence for r in rows]
+            time.sleep(1.0)
+    finally:
+        others.close()
+    assert len(rows) == 8
+    for row in rows:
+        assert row.progress.rate == pytest.approx(rate, rel=0.25), (row.file_name, row.progress.rate, row.evidence)
+        assert row.progress.done > row.progress.real_bytes, "bytes received count before they are written"

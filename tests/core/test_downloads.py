@@ -11,10 +11,12 @@ from tui.core.downloads import (
     PartialProgressTracker,
     PartialReading,
     ProgressSample,
+    SocketSample,
     eta_seconds,
     pruned,
     running_overlap,
     running_state,
+    share_out,
     window_rate,
 )
 
@@ -374,3 +376,39 @@ def test_finishing_and_stopped_writers(reading, state, evidence):
 def test_at_first_sight_the_unwritten_step_counts_when_the_sockets_can_only_be_this_files(net_bytes, done):
     reading = PartialReading(20 * (1 << 20), 90 * (1 << 20), True, net_bytes=net_bytes, net_idle=0.0, connections=1)
     assert PartialProgressTracker().observe(1000.0, {"f": reading}, 300.0)["f"].done == done
+
+
+MIB = 1 << 20
+
+
+def _socks(*counts, idle=0.0):
+    return [SocketSample(inode=i + 1, bytes_received=n, idle=idle) for i, n in enumerate(counts)]
+
+
+@pytest.mark.parametrize(
+    ("files", "before", "now", "ties_before", "received", "tied"),
+    [
+        pytest.param(
+            {"a": 0, "b": 0}, {1: 0, 2: 0}, (100_000, 300_000), {}, {"a": 200_000, "b": 200_000}, {},
+            id="all-at-zero-share-evenly",
+        ),
+        pytest.param(
+            {"a": 10 * MIB, "b": 0}, {1: 10 * MIB, 2: 1 * MIB}, (10 * MIB + 500_000, 1 * MIB + 100_000), {},
+            {"a": 500_000, "b": 100_000}, {"a": 1, "b": 2},
+            id="a-stepped-file-fits-one-socket",
+        ),
+        pytest.param(
+            {"a": 20 * MIB, "b": 20 * MIB}, {1: 20 * MIB, 2: 21 * MIB}, (20 * MIB + 10, 21 * MIB + 90), {"b": 2},
+            {"a": 10, "b": 90}, {"a": 1, "b": 2},
+            id="a-tie-is-kept-and-the-other-follows",
+        ),
+        pytest.param(
+            {"a": 0}, None, (5 * MIB,), {}, {"a": 0}, {"a": 1},
+            id="nothing-is-new-at-the-first-look",
+        ),
+    ],
+)  # fmt: skip
+def test_a_processs_socket_bytes_are_shared_out_among_its_files(files, before, now, ties_before, received, tied):
+    shares = share_out(files, _socks(*now), ties_before, before)
+    assert {k: s.received for k, s in shares.items()} == received
+    assert {k: s.tied_to for k, s in shares.items() if s.tied_to is not None} == tied

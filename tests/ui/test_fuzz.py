@@ -6,13 +6,10 @@ from __future__ import annotations
 import random
 import string
 
-import pytest
 from textual.command import CommandPalette
 
 from tui.app import make_app
-from tui.demo import start_demo
 from tui.screens.dashboard import WORKER_NAMES
-from tui.settings import DEMO_STALL_AFTER, Settings
 
 SEED = 20261201
 KEYS = 2400
@@ -39,24 +36,8 @@ def _no_worker_failed(app) -> None:
     assert not failures, failures
 
 
-@pytest.fixture
-def demo(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # the palette's screenshot command writes into the working folder
-    session = start_demo(tmp_path / "hub")
-    yield session
-    session.close()
-
-
-async def test_random_keys_palette_commands_and_sizes_never_crash_hftop(demo):
-    settings = Settings(
-        cache_dir=demo.cache_dir,
-        endpoint=demo.endpoint,
-        refresh=0.5,
-        demo=True,
-        stall_after=DEMO_STALL_AFTER,
-        start_downloads=demo.downloads,
-    )
-    app = make_app(settings)
+async def test_random_keys_palette_commands_and_sizes_never_crash_hftop(live_demo):
+    app = make_app(live_demo)
     rng = random.Random(SEED)
     sent = 0
     async with app.run_test(size=(120, 36)) as pilot:
@@ -95,10 +76,9 @@ async def test_random_keys_palette_commands_and_sizes_never_crash_hftop(demo):
     assert app.return_code in (None, 0)
 
 
-async def test_the_palette_keys_command_opens_the_keys_panel(demo):
+async def test_the_palette_keys_command_opens_the_keys_panel(live_demo):
     """Ctrl+P, `keys`, Enter: Textual's keys panel, which renders each widget's HELP as Markdown."""
-    settings = Settings(cache_dir=demo.cache_dir, endpoint=demo.endpoint, refresh=0.5, demo=True)
-    app = make_app(settings)
+    app = make_app(live_demo)
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.press("ctrl+p", "k", "e", "y", "s", "enter")
         await pilot.pause(0.5)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
@@ -243,6 +243,8 @@ class PartialReading:
     """The writing process is stopped (state T: Ctrl+Z, SIGSTOP, a debugger): it does nothing until continued."""
     writer: int | None = None
     """The writing process's pid, for the evidence."""
+    sharing: int = 1
+    """How many of its process's files share the socket bytes in `net_bytes` (evenly)."""
 
 
 @dataclass
@@ -430,6 +432,8 @@ def _moving_evidence(
             )
         else:
             evidence.append(f"the file has not grown for {fmt.duration(quiet)}")
+    elif len(w.net_samples) > 1 and rate and r.sharing > 1:
+        evidence.append(f"{fmt.rate(rate)}: its even share of what its process receives for {r.sharing} files at once")
     elif len(w.net_samples) > 1 and rate:
         evidence.append(f"{fmt.rate(rate)} arriving on its {_connections(r.connections)}")
     elif rate:
@@ -528,3 +532,84 @@ def lock_wait_progress(
         state=DownloadState.WAITING,
         evidence=tuple(evidence),
     )
+
+
+@dataclass(frozen=True)
+class SocketSample:
+    """One of a process's TCP sockets at one look."""
+
+    inode: int
+    bytes_received: int
+    idle: float
+    """Seconds since data last arrived on it."""
+
+
+@dataclass(frozen=True)
+class FileShare:
+    """What one of a process's partial files got of the bytes its sockets received since the last look."""
+
+    received: int
+    idle: float | None
+    tied_to: int | None
+    """The socket that carries this file alone, when one can be told; else the file shares the rest."""
+    sharing: int
+    """How many files shared the bytes this file's figure comes from (1 for a tied socket)."""
+
+
+SOCKET_SLACK = 64 << 10
+"""Bytes a socket carries besides the file's body (headers, a HEAD before it)."""
+
+
+def share_out(
+    files: Mapping[str, int],
+    sockets: Sequence[SocketSample],
+    ties_before: Mapping[str, int],
+    bytes_before: Mapping[int, int] | None,
+) -> dict[str, FileShare]:
+    """Share a process's socket bytes out among the partial files it writes (snapshot_download's workers).
+
+    A socket that carried one file alone holds that file's bytes on disk plus at most one unwritten
+    10 MiB step: where exactly one socket fits a file so (or kept fitting since the last look), the file
+    is tied to it. Files that fit the same sockets share their new bytes evenly. `files` maps each file to
+    its bytes on disk; `bytes_before` is each socket's count at the last look (None: the first look,
+    when nothing is known to be new).
+    """
+    by_inode = {s.inode: s for s in sockets}
+
+    def fits(key: str, s: SocketSample) -> bool:
+        return 0 <= s.bytes_received - files[key] < WRITE_STEP + SOCKET_SLACK
+
+    ties: dict[str, int] = {}
+    for key, inode in ties_before.items():
+        s = by_inode.get(inode)
+        if key in files and s is not None and fits(key, s) and inode not in ties.values():
+            ties[key] = inode
+    free_files = [k for k in files if k not in ties]
+    free_sockets = [s for s in sockets if s.inode not in ties.values()]
+    candidates = {k: [s.inode for s in free_sockets if fits(k, s)] for k in free_files}
+    for key, fitting in candidates.items():
+        if len(fitting) == 1 and sum(fitting[0] in c for c in candidates.values()) == 1:
+            ties[key] = fitting[0]
+
+    def new_bytes(s: SocketSample) -> int:
+        if bytes_before is None:
+            return 0
+        before = bytes_before.get(s.inode)
+        return s.bytes_received if before is None else max(0, s.bytes_received - before)
+
+    shares = {key: FileShare(new_bytes(by_inode[inode]), by_inode[inode].idle, inode, 1) for key, inode in ties.items()}
+    # Files that fit the same sockets share those sockets' new bytes (equal rates cannot be told
+    # apart, and need not be); the narrowest groups claim their sockets first, the rest share what is left.
+    groups: dict[frozenset[int], list[str]] = {}
+    for key in files:
+        if key not in ties:
+            groups.setdefault(frozenset(candidates.get(key, ())), []).append(key)
+    claimed: set[int] = set(ties.values())
+    for fit, keys in sorted(groups.items(), key=lambda g: (not g[0], len(g[0]))):
+        pool = [by_inode[i] for i in fit - claimed] if fit else [s for s in sockets if s.inode not in claimed]
+        claimed |= {s.inode for s in pool}
+        total = sum(new_bytes(s) for s in pool)
+        idle = min((s.idle for s in pool), default=None)
+        for key in keys:
+            shares[key] = FileShare(total // len(keys), idle, None, len(keys))
+    return shares

@@ -39,7 +39,8 @@ ENDPOINT_ADDRESSES_TTL = 60.0
 
 @dataclass(frozen=True)
 class Sources:
-    """Where the monitor reads time, network counters and free space. Snapshot tests pass fixed ones."""
+    """Where the dashboard reads network counters and free space, and the clock the cache's ages are
+    shown against. Snapshot tests pass fixed ones; downloads always move on the real clock."""
 
     clock: Callable[[], float] = time.time
     counters: Callable[[], CounterReading] = read_counters

@@ -11,7 +11,15 @@ from pathlib import Path
 import psutil
 
 from tui.core import formatting as fmt
-from tui.core.downloads import ExternalDownload, PartialProgressTracker, PartialReading, lock_wait_progress
+from tui.core.downloads import (
+    ExternalDownload,
+    FileShare,
+    PartialProgressTracker,
+    PartialReading,
+    SocketSample,
+    lock_wait_progress,
+    share_out,
+)
 from tui.probes.hub import lookup_blob
 from tui.probes.lockwait import LockWatcher
 from tui.probes.partials import (
@@ -57,6 +65,12 @@ class OtherDownloads:
         self._lookup_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hftop-lookup")
         self._environ: dict[int, dict[str, str]] = {}
         self._cpu_seen: dict[int, tuple[float, float]] = {}
+        self._ties: dict[str, int] = {}
+        """Partial file → the socket found to carry it alone, in a process that writes several."""
+        self._socket_bytes: dict[int, dict[int, int]] = {}
+        """Writer → socket → bytes received at the last look."""
+        self._shared_net: dict[str, int] = {}
+        """Partial file → the bytes it was given of its process's sockets so far."""
         self.in_cache: tuple[int, int] = (0, 0)
         """Partial files in the cache at the last sample, hftop's own included, and their bytes on disk."""
 
@@ -86,14 +100,16 @@ class OtherDownloads:
         self._known = {k: v for k, v in self._known.items() if k in {str(p.path) for p in partials}}
         xet = {p.owners[0].pid: self._xet_log(p.owners[0].pid) for p in partials if p.owners}
         cpu = self._cpu_use({o.pid: o.cpu_seconds for p in partials for o in p.owners[:1]}, now)
+        shared = self._share_sockets(partials)
         readings = {
             str(p.path): PartialReading(
                 p.real_bytes,
                 p.expected_size,
                 alive=bool(p.owners),
                 modified=p.modified,
-                net_bytes=p.net_bytes,
-                net_idle=p.net_idle,
+                net_bytes=shared[str(p.path)][0] if str(p.path) in shared else p.net_bytes,
+                net_idle=shared[str(p.path)][1].idle if str(p.path) in shared else p.net_idle,
+                sharing=shared[str(p.path)][1].sharing if str(p.path) in shared else 1,
                 connections=p.connections,
                 free_bytes=p.free_bytes,
                 hidden_owner=p.lock_holder is not None and not p.owners,
@@ -178,6 +194,26 @@ class OtherDownloads:
                 )
         self._waits_seen = seen
         return rows
+
+    def _share_sockets(self, partials: list[PartialFile]) -> dict[str, tuple[int, FileShare]]:
+        """For processes writing several files at once: each file's bytes so far and its share."""
+        by_writer: dict[int, list[PartialFile]] = {}
+        for p in partials:
+            if p.owners and p.shared_sockets:
+                by_writer.setdefault(p.owners[0].pid, []).append(p)
+        result: dict[str, tuple[int, FileShare]] = {}
+        socket_bytes = {}
+        for pid, files in by_writer.items():
+            sockets = [SocketSample(s.inode, s.bytes_received, s.idle_ms / 1000) for s in files[0].shared_sockets]
+            real = {str(p.path): p.real_bytes for p in files}
+            for key, share in share_out(real, sockets, self._ties, self._socket_bytes.get(pid)).items():
+                self._shared_net[key] = self._shared_net.get(key, 0) + share.received
+                result[key] = (self._shared_net[key], share)
+            socket_bytes[pid] = {s.inode: s.bytes_received for s in sockets}
+        self._socket_bytes = socket_bytes
+        self._ties = {key: share.tied_to for key, (_, share) in result.items() if share.tied_to is not None}
+        self._shared_net = {key: total for key, total in self._shared_net.items() if key in result}
+        return result
 
     def _remembered(self, p: PartialFile) -> PartialFile:
         """What was known of the file before fills what this look could not tell (its writer died)."""

@@ -8,11 +8,12 @@ fall back to looking at processes' open files.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import struct
 import weakref
 from dataclasses import dataclass
+
+from tui.probes.inotify import close_descriptor, load_libc
 
 _FAN_CLASS_NOTIF = 0x0
 _FAN_CLOEXEC = 0x1
@@ -42,7 +43,7 @@ class OpenWatch:
             fd = _LIBC.fanotify_init(_FAN_CLASS_NOTIF | _FAN_CLOEXEC | _FAN_NONBLOCK, flags)
         self._fd: int | None = fd if fd >= 0 else None
         self._folders: set[str] = set()
-        self._finalizer = weakref.finalize(self, _close, self._fd)
+        self._finalizer = weakref.finalize(self, close_descriptor, self._fd)
 
     @property
     def available(self) -> bool:
@@ -88,19 +89,7 @@ class OpenWatch:
         self._fd = None
 
 
-def _close(fd: int | None) -> None:
-    if fd is not None:
-        os.close(fd)
-
-
-def _load_libc() -> ctypes.CDLL | None:
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        libc.fanotify_init.argtypes = [ctypes.c_uint, ctypes.c_uint]
-        libc.fanotify_mark.argtypes = [ctypes.c_int, ctypes.c_uint, ctypes.c_uint64, ctypes.c_int, ctypes.c_char_p]
-        return libc
-    except (OSError, AttributeError):
-        return None
-
-
-_LIBC = _load_libc()
+_LIBC = load_libc(
+    fanotify_init=[ctypes.c_uint, ctypes.c_uint],
+    fanotify_mark=[ctypes.c_int, ctypes.c_uint, ctypes.c_uint64, ctypes.c_int, ctypes.c_char_p],
+)

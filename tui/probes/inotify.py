@@ -40,7 +40,7 @@ class Inotify:
         self._folders: dict[int, str] = {}
         self._watches: dict[str, int] = {}
         # An owner that forgets close() must not leak the descriptor (the kernel allows 128 a user).
-        self._finalizer = weakref.finalize(self, _close, self._fd)
+        self._finalizer = weakref.finalize(self, close_descriptor, self._fd)
 
     @property
     def available(self) -> bool:
@@ -92,19 +92,20 @@ class Inotify:
         self._fd = None
 
 
-def _close(fd: int | None) -> None:
+def close_descriptor(fd: int | None) -> None:
     if fd is not None:
         os.close(fd)
 
 
-def _load_libc() -> ctypes.CDLL | None:
+def load_libc(**argtypes: list[type]) -> ctypes.CDLL | None:
+    """The C library with `argtypes` set on the named functions; None when it or one of them is missing."""
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        libc.inotify_init1.argtypes = [ctypes.c_int]
-        libc.inotify_add_watch.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32]
+        for name, types in argtypes.items():
+            getattr(libc, name).argtypes = types
         return libc
     except (OSError, AttributeError):
         return None
 
 
-_LIBC = _load_libc()
+_LIBC = load_libc(inotify_init1=[ctypes.c_int], inotify_add_watch=[ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32])

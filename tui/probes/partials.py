@@ -74,6 +74,9 @@ class PartialFile:
     """Seconds since data last arrived on any of them."""
     connections: int | None = None
     """How many established TCP connections the writer has; None when unknown."""
+    shared_sockets: tuple[SocketCounters, ...] = ()
+    """The writer's sockets when it writes several partial files at once (snapshot_download's
+    workers): which one carries this file is for the caller to work out."""
 
 
 class PartialFinder:
@@ -221,7 +224,7 @@ def _describe(
             free[repo_folder] = _free_bytes(path.parent)
         name, size, commit = names[repo_folder].get(etag, (None, None, None))
         writers = tuple(_with_remotes(o, counters) for o in owners.get(str(path), ()))
-        net = _network(writers[0], counters, files_of) if writers else (None, None, None)
+        net = _network(writers[0], counters, files_of) if writers else (None, None, None, ())
         result.append(
             PartialFile(
                 path=path,
@@ -239,6 +242,7 @@ def _describe(
                 net_bytes=net[0],
                 net_idle=net[1],
                 connections=net[2],
+                shared_sockets=net[3],
             )
         )
     return tuple(result)
@@ -253,17 +257,18 @@ def _with_remotes(owner: OwnerProcess, counters: dict[int, SocketCounters] | Non
 
 def _network(
     owner: OwnerProcess, counters: dict[int, SocketCounters] | None, files_of: dict[int, int]
-) -> tuple[int | None, float | None, int | None]:
-    """(bytes received, seconds idle, connections) of the writer's sockets. Bytes and idle time are
-    given only when the writer has this one partial file open: otherwise they are shared."""
+) -> tuple[int | None, float | None, int | None, tuple[SocketCounters, ...]]:
+    """(bytes received, seconds idle, connections, shared sockets) of the writer's sockets. Bytes and
+    idle time are given only when the writer has this one partial file open; otherwise its sockets
+    are handed over whole, to be shared out among its files."""
     if owner.sockets is None or counters is None:
-        return None, None, None
+        return None, None, None, ()
     mine = [counters[i] for i in owner.sockets if i in counters]
     if not mine:
-        return None, None, 0
+        return None, None, 0, ()
     if files_of.get(owner.pid, 0) > 1:
-        return None, None, len(mine)
-    return sum(c.bytes_received for c in mine), min(c.idle_ms for c in mine) / 1000, len(mine)
+        return None, None, len(mine), tuple(mine)
+    return sum(c.bytes_received for c in mine), min(c.idle_ms for c in mine) / 1000, len(mine), ()
 
 
 def _free_bytes(folder: Path) -> int | None:
@@ -490,6 +495,7 @@ def find_local_dir_partials() -> tuple[PartialFile, ...]:
                 net_bytes=net[0],
                 net_idle=net[1],
                 connections=net[2],
+                shared_sockets=net[3],
             )
         )
     return tuple(result)

@@ -7,6 +7,7 @@ when the snapshot says a download started or ended, every few seconds, or when a
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 from textual import on, work
@@ -72,7 +73,6 @@ class DashboardScreen(Screen[None]):
             settings.endpoint,
             stall_after=settings.stall_after,
             send_token=self.send_token,
-            clock=sources.clock,
         )
         self.monitor = Monitor(
             settings.cache_dir,
@@ -83,7 +83,7 @@ class DashboardScreen(Screen[None]):
         )
         self.downloads_flows = DownloadFlows(self)
         self.cache_flows = CacheFlows(self)
-        self.snapshot = Snapshot(at=sources.clock(), stall_after=settings.stall_after)
+        self.snapshot = Snapshot(at=time.time(), stall_after=settings.stall_after)
         """The latest snapshot (an empty one until the first arrives)."""
         self.last_scan: CacheScan | None = None
         self._snapshot_worker: Worker | None = None
@@ -142,7 +142,8 @@ class DashboardScreen(Screen[None]):
 
     @work(thread=True, group="snapshot", exit_on_error=False)
     def _take_snapshot(self) -> None:
-        self.post_message(SnapshotTaken(self.monitor.tick(self.sources.clock())))
+        # Downloads move on the real clock, whatever clock the cache's ages are shown against.
+        self.post_message(SnapshotTaken(self.monitor.tick(time.time())))
 
     @work(thread=True, group="cache", exit_on_error=False)
     def _look_at_cache(self, force: bool) -> None:

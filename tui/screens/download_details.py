@@ -98,7 +98,7 @@ def _figures(row: DownloadView | ExternalDownload, now: float) -> Text:
             ("bytes on disk", fmt.size(p.real_bytes) + (f" of {fmt.size(p.expected_size)}" if p.expected_size else "")),
             *(
                 [("bytes fetched", f"{fmt.size(p.done)}: those on disk and those received since (10 MiB steps)")]
-                if p.done != p.real_bytes
+                if fmt.size(p.done) != fmt.size(p.real_bytes)
                 else []
             ),
             ("speed", fmt.rate(p.rate)),

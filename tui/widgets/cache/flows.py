@@ -3,6 +3,7 @@ verify. Called by the dashboard for the pane's requests; the deleting runs in wo
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING
@@ -141,12 +142,11 @@ class CacheFlows:
 
     def _plan_prune(self, note: str = "") -> None:
         cache_dir = self.dashboard.settings.cache_dir
-        clock = self.dashboard.sources.clock
 
         def plan() -> None:
             info = self._fresh_cache_info()
             if info is not None:
-                self._call(self._ask_prune, plan_prune(info, cache_dir, clock()), note)
+                self._call(self._ask_prune, plan_prune(info, cache_dir, time.time()), note)
 
         self._in_worker(plan, "cleanup", "plan prune")
 
