@@ -93,6 +93,9 @@ def test_download_completes_with_the_served_bytes_and_no_token(fresh_devhub, tmp
     assert (cache / "models--hftop-demo--gpt-micro" / "refs" / "main").read_text() == plan.commit
     assert _partials(cache) == []
     assert not _alive(view.pid)
+    time.sleep(1.1)
+    later = supervisor.view(download_id)
+    assert (later.age, later.quiet_for) == (view.age, view.quiet_for), "durations stop when the download ends"
     resolves = [r for r in fresh_devhub.requests() if "/resolve/" in r.path or r.path.startswith("/lfs/")]
     assert resolves and not any(r.authorized for r in resolves), "a token went to a non-official endpoint"
 

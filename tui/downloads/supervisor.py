@@ -113,6 +113,8 @@ class _Attempt:
         self.last_progress_at: float | None = None
         self.samples: tuple[ProgressSample, ...] = ()
         self.final: DownloadState | None = None
+        self.ended_at: float | None = None
+        """When the process ended: durations stop there."""
         self.error: str | None = None
         self.stop_requested = False
         self.last_log_line = ""
@@ -267,8 +269,8 @@ class DownloadSupervisor:
             partial_bytes=a.current_bytes if a.current is not None and a.final is None else 0,
             rate=rate,
             eta=eta_seconds(total - a.done_bytes, rate) if a.final is None else None,
-            age=now - a.started_at,
-            quiet_for=now - quiet_since,
+            age=(a.ended_at or now) - a.started_at,
+            quiet_for=(a.ended_at or now) - quiet_since,
             error=a.error,
             lost_bytes=a.lost_bytes,
             endpoint=a.endpoint,
@@ -307,6 +309,7 @@ class DownloadSupervisor:
         except OSError as error:
             run.final = DownloadState.FAILED
             run.error = f"Could not start the download process: {error.strerror or error}."
+            run.ended_at = run.started_at
         with self._lock:
             self._attempts[download_id] = run
         if run.process is None:
@@ -348,6 +351,7 @@ class DownloadSupervisor:
             # A killed child never ran huggingface_hub's cleanup: remove what it left.
             self._remove_partials(run.plan, run.current)
         with self._lock:
+            run.ended_at = self._clock()
             if ended == "done":
                 run.final = DownloadState.DONE
             elif run.stop_requested:
