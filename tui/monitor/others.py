@@ -97,7 +97,8 @@ class OtherDownloads:
             wait([f for f in self._lookups.values() if not f.done()], timeout=FIRST_LOOKUP_WAIT)
             partials = [self._with_lookup(p) for p in partials]
         partials = [self._remembered(p) for p in partials]
-        self._known = {k: v for k, v in self._known.items() if k in {str(p.path) for p in partials}}
+        present = {str(p.path) for p in partials}
+        self._known = {k: v for k, v in self._known.items() if k in present}
         xet = {p.owners[0].pid: self._xet_log(p.owners[0].pid) for p in partials if p.owners}
         cpu = self._cpu_use({o.pid: o.cpu_seconds for p in partials for o in p.owners[:1]}, now)
         shared = self._share_sockets(partials)
@@ -107,9 +108,9 @@ class OtherDownloads:
                 p.expected_size,
                 alive=bool(p.owners),
                 modified=p.modified,
-                net_bytes=shared[str(p.path)][0] if str(p.path) in shared else p.net_bytes,
-                net_idle=shared[str(p.path)][1].idle if str(p.path) in shared else p.net_idle,
-                sharing=shared[str(p.path)][1].sharing if str(p.path) in shared else 1,
+                net_bytes=p.net_bytes if (share := shared.get(str(p.path))) is None else share[0],
+                net_idle=p.net_idle if share is None else share[1].idle,
+                sharing=1 if share is None else share[1].sharing,
                 connections=p.connections,
                 free_bytes=p.free_bytes,
                 hidden_owner=p.lock_holder is not None and not p.owners,
