@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,18 +17,32 @@ from tui.devhub.faults import Fault
 from tui.devhub.server import DevHub
 
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+# hf_xet (in this process and every child) keeps its logs and caches away from the user's own.
+_XET_CACHE = tempfile.mkdtemp(prefix="hftop-tests-xet-")
+atexit.register(shutil.rmtree, _XET_CACHE, ignore_errors=True)
+os.environ.setdefault("HF_XET_CACHE", _XET_CACHE)
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+
+@pytest.fixture
+def plain_http(monkeypatch):
+    """huggingface_hub in this process downloads over plain HTTP, as under `HF_HUB_DISABLE_XET=1`."""
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
 
 
 @pytest.fixture(scope="session")
 def devhub():
     with DevHub() as hub:
+        # Every Xet file's xorbs, made once for the session's hubs: no test's first HEAD waits for them.
+        hub.prepare_xet(wait=True)
         yield hub
 
 
 @pytest.fixture
-def fresh_devhub():
-    """A devhub of the test's own, for tests that set faults."""
+def fresh_devhub(devhub):
+    """A devhub of the test's own, for tests that set faults (it shares the session's xorbs)."""
     with DevHub() as hub:
         yield hub
 
@@ -62,7 +78,7 @@ def outside_downloader(fresh_devhub, tmp_path):
     cache = tmp_path / "hub"
     proc = subprocess.Popen(
         [sys.executable, "-c", OUTSIDE_DOWNLOADER, "hftop-demo/qwen-small", str(cache), fresh_devhub.endpoint],
-        env={**os.environ, "HF_HUB_DOWNLOAD_TIMEOUT": "600"},
+        env={**os.environ, "HF_HUB_DOWNLOAD_TIMEOUT": "600", "HF_HUB_DISABLE_XET": "1"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -31,10 +31,21 @@ ONE_FILE = (
 )
 
 
-def _start(devhub, cache: Path | None = None, local_dir: Path | None = None) -> subprocess.Popen:
+PLAIN_HTTP = {"HF_HUB_DISABLE_XET": "1"}
+"""The environment that makes huggingface_hub fetch a Xet-backed file over plain HTTP."""
+
+
+def _start(
+    devhub, cache: Path | None = None, local_dir: Path | None = None, xet: bool = False, repo: str = REPO
+) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-c", ONE_FILE, REPO, FILE, str(cache or ""), str(local_dir or "")],
-        env={**os.environ, "HF_HUB_DOWNLOAD_TIMEOUT": "600", "HF_ENDPOINT": devhub.endpoint},
+        [sys.executable, "-c", ONE_FILE, repo, FILE, str(cache or ""), str(local_dir or "")],
+        env={
+            **os.environ,
+            "HF_HUB_DOWNLOAD_TIMEOUT": "600",
+            "HF_ENDPOINT": devhub.endpoint,
+            **({} if xet else PLAIN_HTTP),
+        },
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -238,7 +249,8 @@ def test_a_file_growing_with_no_local_writer_has_an_unknown_owner(tmp_path, proc
     assert "it grew while no local process had it open" in rows[0].evidence
 
 
-def test_a_slow_tail_then_the_end(fresh_devhub, tmp_path, processes):
+@pytest.mark.parametrize("xet", [False, True], ids=["plain-http", "xet"])
+def test_a_slow_tail_then_the_end(fresh_devhub, tmp_path, processes, xet):
     # 27 MB at 4 MB/s, then the last 10 % at 100 kB/s.
     fresh_devhub.set_fault(
         "hftop-demo/whisper-small/model.safetensors",
@@ -247,7 +259,7 @@ def test_a_slow_tail_then_the_end(fresh_devhub, tmp_path, processes):
     cache = tmp_path / "hub"
     proc = subprocess.Popen(
         [sys.executable, "-c", ONE_FILE, "hftop-demo/whisper-small", FILE, str(cache), ""],
-        env={**os.environ, "HF_ENDPOINT": fresh_devhub.endpoint},
+        env={**os.environ, "HF_ENDPOINT": fresh_devhub.endpoint, **({} if xet else PLAIN_HTTP)},
     )
     processes.append(proc)
     others = OtherDownloads(cache, stall_after=60)
@@ -320,14 +332,17 @@ def test_a_lock_waiter_is_found_within_5_s_every_time_under_load(outside_downloa
     assert holder.poll() is None
 
 
-def test_a_stopped_writer_is_stalled_at_once_and_a_dead_one_keeps_its_files_name(fresh_devhub, tmp_path, processes):
+@pytest.mark.parametrize("xet", [False, True], ids=["plain-http", "xet"])
+def test_a_stopped_writer_is_stalled_at_once_and_a_dead_one_keeps_its_files_name(
+    fresh_devhub, tmp_path, processes, xet
+):
     """SIGSTOP: no progress is coming, whatever the threshold; then kill -9: "process gone", with the
     name and size the live look learnt (no tree listing names them)."""
     import signal
 
     fresh_devhub.set_fault(f"{REPO}/{FILE}", Fault(throttle=2_000_000))
     cache = tmp_path / "hub"
-    processes.append(proc := _start(fresh_devhub, cache))
+    processes.append(proc := _start(fresh_devhub, cache, xet=xet))
     others = OtherDownloads(cache, stall_after=300)
     try:
         _until(lambda rows: any(r.owner_pid == proc.pid and r.file_name == FILE for r in rows), others)
@@ -363,14 +378,15 @@ EIGHT_AT_ONCE = (
 )
 
 
-def test_eight_files_at_once_in_one_process_each_get_their_own_speed(fresh_devhub, tmp_path, processes):
-    """All eight at 100 kB/s stay at 0 B on disk (plain HTTP writes 10 MiB steps): none is stalled,
-    and each shows its own speed, not the process's, nor 0."""
+@pytest.mark.parametrize("xet", [False, True], ids=["plain-http", "xet"])
+def test_eight_files_at_once_in_one_process_each_get_their_own_speed(fresh_devhub, tmp_path, processes, xet):
+    """All eight at 100 kB/s stay at 0 B on disk (plain HTTP writes 10 MiB steps, hf_xet whole terms):
+    none is stalled, and each shows its own speed, not the process's, nor 0."""
     rate = 100_000
     fresh_devhub.set_fault("hftop-demo/*", Fault(throttle=rate))
     cache = tmp_path / "hub"
     argv = [sys.executable, "-c", EIGHT_AT_ONCE, str(cache), *(f"{repo}={path}" for repo, path in EIGHT)]
-    env = {**os.environ, "HF_ENDPOINT": fresh_devhub.endpoint, "HF_HUB_DISABLE_XET": "1"}
+    env = {**os.environ, "HF_ENDPOINT": fresh_devhub.endpoint, **({} if xet else PLAIN_HTTP)}
     processes.append(proc := subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     others = OtherDownloads(cache, stall_after=8.0)
     try:
@@ -383,6 +399,148 @@ def test_eight_files_at_once_in_one_process_each_get_their_own_speed(fresh_devhu
     finally:
         others.close()
     assert len(rows) == 8
+    if not xet:
+        for row in rows:
+            assert row.progress.rate == pytest.approx(rate, rel=0.25), (row.file_name, row.progress.rate, row.evidence)
+            assert row.progress.done > row.progress.real_bytes, "bytes received count before they are written"
+        return
+    # hf_xet pools its connections for all eight and fetches only a few terms at once on a slow link:
+    # which file a socket's bytes belong to cannot be told, so each file shows an even share, and says so.
+    total = sum(r.progress.rate or 0 for r in rows)
+    assert total >= rate, "the process receives"
     for row in rows:
-        assert row.progress.rate == pytest.approx(rate, rel=0.25), (row.file_name, row.progress.rate, row.evidence)
-        assert row.progress.done > row.progress.real_bytes, "bytes received count before they are written"
+        assert row.progress.rate == pytest.approx(total / 8, rel=0.25), (row.file_name, row.progress.rate)
+        assert "its even share of what its process receives for 8 files at once" in row.evidence[0]
+
+
+def test_a_xet_download_has_its_speed_from_its_sockets_while_the_file_grows_in_whole_terms(
+    fresh_devhub, tmp_path, processes
+):
+    """hf_xet fetches 16 MiB terms on several connections and writes each once whole: at 5 MB/s the
+    file stands still for seconds at a time. A 4 s threshold never trips, the speed is the link's, and
+    the bytes done and the ETA count what arrived, not what is on disk."""
+    fresh_devhub.set_fault(f"{REPO}/{FILE}", Fault(throttle=5_000_000))
+    cache = tmp_path / "hub"
+    processes.append(proc := _start(fresh_devhub, cache, xet=True))
+    others = OtherDownloads(cache, stall_after=4.0)
+    try:
+        _until(lambda rows: any(r.owner_pid == proc.pid for r in rows), others)
+        states, rows, still = set(), (), 0
+        end = time.monotonic() + 10
+        while time.monotonic() < end:
+            before = rows[0].progress.real_bytes if rows else None
+            rows = others.sample(time.time())
+            states |= {r.state for r in rows}
+            still += before is not None and rows[0].progress.real_bytes == before
+            time.sleep(0.5)
+        [row] = rows
+    finally:
+        others.close()
+    assert states == {DownloadState.DOWNLOADING}, states
+    assert still >= 8, "the file stood still between terms"
+    assert row.progress.rate == pytest.approx(5_000_000, rel=0.25)
+    assert row.transport is not None and row.transport[0] == "Xet" and "hf_xet" in row.transport[1]
+    assert row.progress.done > row.progress.real_bytes, "bytes received, not yet written, count as done"
+    assert row.progress.eta == pytest.approx((SIZE - row.progress.done) / 5_000_000, rel=0.3)
+    assert not any("get_reconstruction_v2" in line for line in row.evidence), "the v1 fallback is routine"
+
+
+def test_a_xet_stall_is_told_by_idle_sockets_and_a_still_file(fresh_devhub, tmp_path, processes):
+    fresh_devhub.set_fault(f"{REPO}/{FILE}", Fault(throttle=10_000_000, stall_after=40 * MiB))
+    cache = tmp_path / "hub"
+    processes.append(proc := _start(fresh_devhub, cache, xet=True))
+    others = OtherDownloads(cache, stall_after=4.0)
+    try:
+        rows = _until(lambda rows: any(r.state is DownloadState.STALLED for r in rows), others, timeout=40)
+    finally:
+        others.close()
+    [row] = rows
+    assert row.owner_pid == proc.pid and row.transport is not None and row.transport[0] == "Xet"
+    assert row.evidence[0].startswith("network idle:"), row.evidence
+    assert row.progress.done <= 40 * MiB + 1 * MiB
+
+
+def test_a_xet_download_bigger_than_the_free_space(fresh_devhub, small_disk, processes):
+    fresh_devhub.set_fault(f"{REPO}/{FILE}", Fault(throttle=10_000_000))
+    cache = small_disk / "hub"
+    processes.append(proc := _start(fresh_devhub, cache, xet=True))
+    others = OtherDownloads(cache, stall_after=300)
+    try:
+        rows = _until(lambda rows: any(r.state is DownloadState.NO_SPACE for r in rows), others)
+    finally:
+        others.close()
+    [row] = rows
+    assert row.owner_pid == proc.pid and row.transport is not None and row.transport[0] == "Xet"
+    assert "left to fetch" in row.evidence[0]
+
+
+def test_a_take_over_leaves_the_dead_holders_file_an_orphan_never_the_new_holders_stall(
+    outside_downloader, fresh_devhub, processes
+):
+    """The holder is killed; the process that waited for the lock takes it and writes a partial of its
+    own. The dead holder's file is "process gone" at once, never blamed on the new holder."""
+    holder, cache = outside_downloader
+    _wait_for_the_first_step(cache)
+    processes.append(waiter := _start(fresh_devhub, cache))
+    others = OtherDownloads(cache, stall_after=300)
+    try:
+        _until(lambda rows: any(r.state is DownloadState.WAITING for r in rows), others)
+        old = {str(p.path) for p in find_partials(cache)}
+        holder.kill()
+        holder.wait()
+        rows = _until(
+            lambda rows: (
+                any(r.owner_pid == waiter.pid and r.key not in old for r in rows)
+                and any(r.key in old and r.state is DownloadState.ORPHANED for r in rows)
+            ),
+            others,
+            timeout=20,
+            every=0.2,
+        )
+        seen = [rows]
+        for _ in range(10):  # and it stays so
+            seen.append(others.sample(time.time()))
+            time.sleep(0.2)
+    finally:
+        others.close()
+    for rows in seen:
+        dead = next(r for r in rows if r.key in old)
+        assert dead.state is DownloadState.ORPHANED and dead.owner_pid is None, dead
+        assert f"pid {waiter.pid} took its lock over" in dead.evidence[0]
+        new = next(r for r in rows if r.key not in old)
+        assert new.owner_pid == waiter.pid and new.state is not DownloadState.WAITING
+
+
+@pytest.mark.parametrize("xet", [False, True], ids=["plain-http", "xet"])
+def test_the_seeds_slow_tail_is_told_within_10_s_with_an_eta_near_the_truth(fresh_devhub, tmp_path, processes, xet):
+    """250 MB at 20 MB/s, then the last 3 MiB at 86 kB/s (the case users call "stuck at 99%"): the slow
+    tail shows within 10 s of its start, and from then on the ETA is within 25 % of the time really left."""
+    size, tail = 250_000_000, 3 * MiB
+    fresh_devhub.set_fault(
+        "hftop-demo/vit-huge/model.safetensors", Fault(throttle=20_000_000, tail_rate=86_000, tail_fraction=tail / size)
+    )
+    cache = tmp_path / "hub"
+    processes.append(_start(fresh_devhub, cache, xet=xet, repo="hftop-demo/vit-huge"))
+    others = OtherDownloads(cache, stall_after=300)
+    seen: list[tuple[float, DownloadState, float | None, int]] = []
+    try:
+        _until(lambda rows: bool(rows), others)
+        while True:
+            rows = others.sample(time.time())
+            if not rows:
+                break
+            p = rows[0].progress
+            seen.append((time.monotonic(), rows[0].state, p.eta, p.done))
+            time.sleep(1.0)
+    finally:
+        others.close()
+    end = time.monotonic()
+    # When the tail began: the first look past the fast part's bytes.
+    tail_start = next(t for t, _, _, done in seen if done >= size - tail)
+    told = next((t for t, state, _, _ in seen if state is DownloadState.SLOW_TAIL), None)
+    assert told is not None and told - tail_start <= 10, [(round(t - tail_start), s.value) for t, s, _, _ in seen]
+    for t, state, eta, _ in seen:
+        truth = end - t  # up to a look (1 s) late: the last seconds are left out
+        if t >= told and truth > 8:
+            assert state is DownloadState.SLOW_TAIL, (round(t - tail_start), state)
+            assert eta is not None and abs(eta - truth) <= 0.25 * truth, (round(t - tail_start), eta, truth)

@@ -1,5 +1,6 @@
 """`hftop --demo`: a devhub on loopback, a throwaway cache filled by real downloads from it, and
-four live downloads hftop runs itself, one for each state a user meets.
+four live downloads hftop runs itself, one for each state a user meets: three over Xet, as the Hub
+serves most large files, and one over plain HTTP.
 
 Both run as child processes in their own process groups; `close()` stops them and removes the
 throwaway cache, so quitting leaves nothing behind. Should hftop die without closing, both notice
@@ -23,17 +24,15 @@ from tui.core.download_plan import DownloadRequest
 MiB = 1024 * 1024
 
 DEMO_DOWNLOADS: tuple[tuple[DownloadRequest, str], ...] = (
-    # Healthy: a steady 4 MB/s for 40 s.
-    (DownloadRequest("hftop-demo/mistral-nano", disable_xet=True), "throttle=4MB"),
-    # Slow tail: fast, then the last 10% at 150 KB/s.
-    (DownloadRequest("hftop-demo/phi-tiny", disable_xet=True), "throttle=15MB,tail_rate=150KB,tail_fraction=0.1"),
-    # Stalls at 40 MiB with the connection held open; a long read timeout keeps it a visible stall
-    # rather than huggingface_hub's timeout error a minute later.
-    (
-        DownloadRequest("hftop-demo/qwen-small", disable_xet=True, read_timeout=3600),
-        f"throttle=8MB,stall_after={40 * MiB}",
-    ),
-    # Fails: the connection drops at 20 MiB, again on every retry, until huggingface_hub gives up.
+    # Healthy: a steady 4 MB/s for 40 s, over Xet (hf_xet fetches from the hub's CAS and xorb storage).
+    (DownloadRequest("hftop-demo/mistral-nano"), "throttle=4MB"),
+    # Slow tail over Xet: fast, then the last 10% at 150 KB/s.
+    (DownloadRequest("hftop-demo/phi-tiny"), "throttle=15MB,tail_rate=150KB,tail_fraction=0.1"),
+    # Stalls at 40 MiB over Xet, the xorb connection held open: hf_xet waits on it for minutes. Plain
+    # HTTP serves it well: R restarts it so, the cure for a stuck Xet transfer.
+    (DownloadRequest("hftop-demo/qwen-small"), f"throttle=8MB,stall_after={40 * MiB},over=xet"),
+    # Fails over plain HTTP (HF_HUB_DISABLE_XET=1): the connection drops at 20 MiB, again on every
+    # Range retry, until huggingface_hub gives up.
     (DownloadRequest("hftop-demo/bloom-mini", disable_xet=True), f"throttle=8MB,drop_after={20 * MiB},drop_times=1000"),
 )
 """The demo's live downloads and the devhub fault that gives each its state."""

@@ -80,6 +80,8 @@ def as_json(downloads: tuple[ExternalDownload, ...], cache_dir: Path, stall_afte
                     "connected_to": list(d.owner_remotes),
                     "started": d.owner_started,
                     "cpu_percent": None if d.owner_cpu is None else round(d.owner_cpu, 1),
+                    "transport": None if d.transport is None else d.transport[0],
+                    "transport_known_by": None if d.transport is None else d.transport[1],
                 },
                 "lock_held_by": d.lock_holder,
             }
@@ -102,6 +104,8 @@ def print_report(downloads: tuple[ExternalDownload, ...], cache_dir: Path, out: 
         print(f"{d.state.value.upper()}  {d.label}  {d.file_name or 'blob ' + d.etag[:12]}  {size}", file=out)
         if d.owner_pid is not None:
             print(f"{indent}process {d.owner_pid} ({d.owner_status}): {d.owner_command}", file=out)
+            if d.transport:
+                print(f"{indent}over {d.transport[0]} ({d.transport[1]})", file=out)
             if d.owner_remotes:
                 print(f"{indent}connected to {', '.join(d.owner_remotes)}", file=out)
         else:

@@ -28,20 +28,26 @@ def disk_usage(folder: Path) -> int:
     return total
 
 
+def _shared_payloads(folder: Path) -> list[Path]:
+    """Xet files in the shared blob store (`blobs/<2 hex>/<xet hash>`), without their manifests and locks."""
+    return [p for p in folder.glob("blobs/??/*") if p.suffix not in (".refs", ".lock") and not p.is_symlink()]
+
+
 def _blob_bytes(folder: Path) -> int:
-    """The blob files alone: what DeleteCacheStrategy counts (folders and links are not)."""
+    """The blob files alone: what DeleteCacheStrategy counts (folders and links are not), in the repos'
+    folders and in the shared store their links point into."""
     return sum(
         os.lstat(e.path).st_blocks * 512
         for repo in folder.glob("*--*")
         for e in os.scandir(repo / "blobs")
         if not e.is_symlink() and not e.name.endswith(".incomplete")
-    )
+    ) + sum(p.lstat().st_blocks * 512 for p in _shared_payloads(folder))
 
 
 def _blob_count(folder: Path) -> int:
     return sum(
         1 for repo in folder.glob("*--*") for e in os.scandir(repo / "blobs") if not e.name.endswith(".incomplete")
-    )
+    ) + len(_shared_payloads(folder))
 
 
 def _info(cache):

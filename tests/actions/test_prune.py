@@ -51,8 +51,14 @@ DOWNLOADER = (
 def test_a_stalled_download_survives_prune_and_completes_right(fresh_devhub, tmp_path):
     fresh_devhub.set_fault("hftop-demo/qwen-small/model.safetensors", Fault(stall_after=10 * MiB))
     cache = tmp_path / "hub"
-    # A 5 s read timeout: huggingface_hub retries from where it was, so clearing the fault lets it finish.
-    env = {**os.environ, "HF_ENDPOINT": fresh_devhub.endpoint, "HF_HUB_DOWNLOAD_TIMEOUT": "5"}
+    # Over plain HTTP with a 5 s read timeout: huggingface_hub retries from where it was, so clearing the
+    # fault lets it finish.
+    env = {
+        **os.environ,
+        "HF_ENDPOINT": fresh_devhub.endpoint,
+        "HF_HUB_DOWNLOAD_TIMEOUT": "5",
+        "HF_HUB_DISABLE_XET": "1",
+    }
     proc = subprocess.Popen([sys.executable, "-c", DOWNLOADER, str(cache)], env=env, stdout=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 30

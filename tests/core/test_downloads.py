@@ -12,6 +12,7 @@ from tui.core.downloads import (
     PartialReading,
     ProgressSample,
     SocketSample,
+    current_rate,
     eta_seconds,
     pruned,
     running_overlap,
@@ -51,6 +52,29 @@ def test_window_rate(samples, now, expected):
 )
 def test_eta_seconds(remaining, rate, expected):
     assert eta_seconds(remaining, rate) == expected
+
+
+def _steady(rate: float, until: int, then: float = 0.0, after: int = 0) -> list[ProgressSample]:
+    done, samples = 0, []
+    for t in range(until + after + 1):
+        samples.append(ProgressSample(float(t), int(done)))
+        done += rate if t < until else then
+    return samples
+
+
+@pytest.mark.parametrize(
+    ("samples", "now", "expected"),
+    [
+        pytest.param(_steady(1000, 20), 20.0, 1000.0, id="steady-the-long-window"),
+        # 20 MB/s, then 86 kB/s for 4 s: the long window still says 8 MB/s, the short one the new pace.
+        pytest.param(_steady(20e6, 20, 86e3, 4), 24.0, 86e3, id="slowed-sharply-the-short-window"),
+        pytest.param(_steady(1000, 20, 0, 4), 24.0, 0.0, id="stopped-nothing-lately"),
+        # Faster lately is shown by the long window (steady, not jumpy).
+        pytest.param(_steady(1000, 20, 2000, 2), 22.0, 1200.0, id="faster-the-long-window"),
+    ],
+)
+def test_current_rate(samples, now, expected):
+    assert current_rate(samples, now) == pytest.approx(expected)
 
 
 def test_pruned_keeps_the_window_and_its_left_edge():
@@ -94,6 +118,11 @@ def test_pruned_keeps_the_window_and_its_left_edge():
             dict(now=10, last_progress_at=10, done=40_000, recent_rate=1.0),
             DownloadState.DOWNLOADING,
             id="too-young-to-judge",
+        ),
+        pytest.param(
+            dict(now=40, last_progress_at=37, done=40_000, recent_rate=100.0),
+            DownloadState.DOWNLOADING,
+            id="slow-but-nothing-for-3s-is-no-tail-a-stall-may-come",
         ),
     ],
 )

@@ -22,6 +22,8 @@ MiB = 1024 * 1024
 
 
 def _plan(hub, cache, repo_id, **kwargs):
+    """Over plain HTTP unless `disable_xet=False` is asked for."""
+    kwargs.setdefault("disable_xet", True)
     return plan_download(DownloadRequest(repo_id, **kwargs), endpoint=hub.endpoint, cache_dir=cache, token=False)
 
 
@@ -127,6 +129,30 @@ def test_cancel_stops_the_process_group_and_leaves_no_partial_then_retry_complet
     # config.json was finished by the first attempt: the retry only fetched the big file again.
     assert done.total_bytes == 120_000_000
     _assert_served(fresh_devhub, cache, plan)
+
+
+def test_a_xet_download_says_so_and_a_stuck_one_restarted_over_plain_http_completes(
+    fresh_devhub, tmp_path, supervisor_for
+):
+    cache = tmp_path / "hub"
+    fresh_devhub.set_fault(
+        "hftop-demo/qwen-small/model.safetensors", Fault(throttle=20_000_000, stall_after=40 * MiB, over="xet")
+    )
+    supervisor = supervisor_for(fresh_devhub, stall_after=3.0)
+    plan = _plan(fresh_devhub, cache, "hftop-demo/qwen-small", disable_xet=False)
+    download_id = supervisor.start(plan)
+    stuck = _wait(supervisor, download_id, lambda v: v.state is DownloadState.STALLED, what="the stall over Xet")
+    assert stuck.transport == "Xet" and "hf_xet" in stuck.transport_why
+    assert 36 * MiB <= stuck.done_bytes <= 40 * MiB + MiB, "bytes received count, not only whole terms on disk"
+    assert any(r.server == "xorbs" for r in fresh_devhub.requests())
+
+    supervisor.retry(download_id, disable_xet=True)
+    done = _wait(supervisor, download_id, lambda v: v.attempt == 2 and not v.state.active, what="the restart")
+    assert done.state is DownloadState.DONE, done.error
+    assert done.transport == "plain HTTP" and done.transport_why == "started with HF_HUB_DISABLE_XET=1"
+    assert done.plan.request.disable_xet
+    _assert_served(fresh_devhub, cache, plan)
+    assert any(r.server == "origin" for r in fresh_devhub.requests())
 
 
 def test_a_dropped_connection_that_keeps_dropping_fails_in_words(fresh_devhub, tmp_path, supervisor_for):

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 from huggingface_hub import hf_hub_download, scan_cache_dir, snapshot_download
-from huggingface_hub.utils._shared_blobs import publish_blob_to_shared_store, try_link_from_shared_store
+from huggingface_hub.utils._shared_blobs import try_link_from_shared_store
 
 from tui.devhub import demo_cache as demo_cache_builder
 from tui.probes.cache_scan import cache_fingerprint, partial_sizes, scan_cache
@@ -124,17 +124,15 @@ def test_fingerprint_notices_the_cache_appearing(tmp_path, devhub):
 
 
 def test_shared_xet_store_is_counted_once(tmp_path, devhub):
-    """Two repos whose blobs are symlinks into the cache-wide store, made by huggingface_hub's own functions."""
+    """Two repos whose blobs are symlinks into the cache-wide store: one from a real Xet download, the
+    other linked by huggingface_hub's own function (as a second Xet download of the same file would)."""
     cache = tmp_path / "hub"
+    before = cache_fingerprint(cache)
     snapshot_download("hftop-demo/whisper-small", cache_dir=cache, endpoint=devhub.endpoint)
     hub_file = devhub.file("hftop-demo/whisper-small", "model.safetensors")
-    xet_hash = hub_file.sha256  # any 64-hex id will do as the store key
+    xet_hash = devhub.xet.file_hash(hub_file)
     original = cache / "models--hftop-demo--whisper-small"
     blob = original / "blobs" / hub_file.etag
-    before = cache_fingerprint(cache)
-    assert publish_blob_to_shared_store(
-        blob_path=str(blob), xet_hash=xet_hash, cache_dir=cache, expected_size=hub_file.size
-    )
     assert blob.is_symlink() and (cache / "blobs" / xet_hash[:2] / xet_hash).is_file()
 
     # A second repo that references the same store entry (as a second Xet download of the same file would).

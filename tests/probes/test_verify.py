@@ -15,9 +15,10 @@ def _files(cache, repo_id):
     return [f for rev in repo.revisions for f in rev.files]
 
 
-def test_clean_files_pass_and_corrupted_ones_are_flagged(fresh_devhub, tmp_path):
+def test_clean_files_pass_and_corrupted_ones_are_flagged(fresh_devhub, tmp_path, plain_http):
     cache = tmp_path / "hub"
-    # The devhub flips bytes in the body of these two while their ETags stay those of the real content.
+    # The devhub flips bytes in the body of these two while their ETags stay those of the real content
+    # (over plain HTTP: hf_xet checks every chunk's hash and would refuse them).
     fresh_devhub.set_fault("hftop-demo/whisper-small/model.safetensors", Fault(corrupt=True))
     fresh_devhub.set_fault("hftop-demo/tiny-bert/config.json", Fault(corrupt=True))
     for repo, name in [

@@ -266,7 +266,7 @@ async def test_a_stall_and_a_process_waiting_on_its_lock_in_the_dashboard(outsid
         waiter = subprocess.Popen(
             [sys.executable, "-c", "import sys; from huggingface_hub import hf_hub_download; "
              "hf_hub_download('hftop-demo/qwen-small', 'model.safetensors', cache_dir=sys.argv[1])", str(cache)],
-            env={**os.environ, "HF_ENDPOINT": fresh_devhub.endpoint},
+            env={**os.environ, "HF_ENDPOINT": fresh_devhub.endpoint, "HF_HUB_DISABLE_XET": "1"},
         )  # fmt: skip
         try:
             await wait_for(
@@ -385,7 +385,7 @@ async def test_switch_a_running_download_to_a_trusted_fast_mirror(fresh_devhub, 
 
 
 async def test_bytes_from_elsewhere_than_the_mirror_are_named(fresh_devhub, tmp_path):
-    # The devhub redirects large files to its download origin (127.0.0.2), as the Hub does to its CDN.
+    # The devhub's CAS sends hf_xet to its xorb storage (127.0.0.3), as the Hub's does to its own.
     app, start = _throttled_phi_tiny(fresh_devhub, tmp_path / "hub", 500_000)
     async with app.run_test(size=(120, 36)) as pilot:
         start()
@@ -414,7 +414,7 @@ async def test_bytes_from_elsewhere_than_the_mirror_are_named(fresh_devhub, tmp_
         await wait_for(pilot, lambda: isinstance(app.screen, DownloadDetailsScreen), what="the details")
         await pilot.pause(0.6)
         figures = plain(app.screen.query_one("#details-figures", Static))
-        assert "bytes from" in figures and "127.0.0.2:" in figures and "not from the mirror 127.0.0.1:" in figures
+        assert "bytes from" in figures and "127.0.0.3:" in figures and "not from the mirror 127.0.0.1:" in figures
 
 
 async def test_no_worker_error_is_lost_in_the_add_dialog_or_the_mirror_picker(tmp_path):

@@ -18,6 +18,12 @@ SLOW_TAIL_RATIO = 0.25
 SLOW_TAIL_MIN_AGE = 15.0
 """Seconds a download must have run before its speed can be judged against its average."""
 
+SHORT_RATE_WINDOWS = (3.0, 1.5)
+"""Seconds of the shorter windows whose speed is shown while it is under half the longer one's."""
+
+SLOW_TAIL_FRESH = 2.5
+"""A slow tail is still moving: bytes came within this many seconds (else it is a pause, or a stall coming)."""
+
 
 class DownloadState(Enum):
     """Where a download stands. The value is what the dashboard shows."""
@@ -81,6 +87,27 @@ def window_rate(samples: Sequence[ProgressSample], now: float, window: float = R
     return max(0, last.done - first.done) / span
 
 
+def current_rate(
+    samples: Sequence[ProgressSample], now: float, windows: Sequence[float] = SHORT_RATE_WINDOWS
+) -> float | None:
+    """The speed over the last RATE_WINDOW seconds, or over a shorter window (`windows`) while that is
+    under half the longer one's: a download that slowed sharply (a slow tail) gets its new pace, and an
+    ETA from it, within seconds instead of once the long window has emptied."""
+    rate = window_rate(samples, now)
+    for window in windows:
+        short = window_rate(samples, now, window)
+        if rate is None or short is None or short >= rate / 2:
+            break
+        rate = short
+    return rate
+
+
+def judged_rate(samples: Sequence[ProgressSample], now: float) -> float | None:
+    """The speed a slow tail is judged on: the shortest window is left out, so a look that straddles
+    the drop does not call a tail whose pace is not known yet."""
+    return current_rate(samples, now, SHORT_RATE_WINDOWS[:1])
+
+
 def eta_seconds(remaining: int | None, rate: float | None) -> float | None:
     """Seconds left at `rate`; None when the rate is unknown or zero, or the size unknown."""
     if remaining is None or rate is None or rate <= 0:
@@ -107,7 +134,7 @@ def running_state(
     """The state of a download whose process is alive.
 
     Stalled: no new bytes for `stall_after` seconds (counting from the start when none came yet).
-    Slow tail: still moving (some bytes in the rate window), but at under a quarter of its own
+    Slow tail: still moving (bytes within SLOW_TAIL_FRESH seconds), but at under a quarter of its own
     average since it started.
     """
     quiet_since = last_progress_at if last_progress_at is not None else started_at
@@ -116,8 +143,8 @@ def running_state(
     if last_progress_at is None:
         return DownloadState.STARTING
     age = now - started_at
-    # Nothing at all in the window is not a slow tail: it is a pause that may become a stall.
-    if age >= SLOW_TAIL_MIN_AGE and recent_rate and done > 0:
+    # Nothing at all lately is not a slow tail: it is a pause that may become a stall.
+    if age >= SLOW_TAIL_MIN_AGE and recent_rate and done > 0 and now - quiet_since <= SLOW_TAIL_FRESH:
         average = done / age
         if recent_rate < SLOW_TAIL_RATIO * average:
             return DownloadState.SLOW_TAIL
@@ -157,6 +184,16 @@ class DownloadView:
     """`host:port` of its process's established connections, the one that received the most first."""
     endpoint_addresses: frozenset[str] = frozenset()
     """The addresses the endpoint's host name resolves to."""
+    transport: str | None = None
+    """"Xet" or "plain HTTP", as huggingface_hub chose for the current file (its progress reporter says)."""
+
+    @property
+    def transport_why(self) -> str:
+        if self.plan.request.disable_xet:
+            return "started with HF_HUB_DISABLE_XET=1"
+        if self.transport == "Xet":
+            return "huggingface_hub hands the file to hf_xet (the Hub answered with its xet hash)"
+        return "the file is not on Xet, or hf_xet is not installed"
 
     @property
     def request(self) -> DownloadRequest:
@@ -235,6 +272,8 @@ class PartialReading:
     """Free space on the filesystem the file is written to."""
     hidden_owner: bool = False
     """Its lock is held by a process hftop cannot see (another container or machine)."""
+    taken_over_by: int | None = None
+    """The local process now holding its lock while writing a partial file of its own: a take-over."""
     disk_error: str | None = None
     """The writer reported a full disk (hf_xet's log says so), in its words."""
     started: float | None = None
@@ -245,6 +284,8 @@ class PartialReading:
     """The writing process's pid, for the evidence."""
     sharing: int = 1
     """How many of its process's files share the socket bytes in `net_bytes` (evenly)."""
+    xet: bool = False
+    """The writer fetches over Xet: hf_xet writes whole terms in file order and buffers far ahead of them."""
 
 
 @dataclass
@@ -313,8 +354,15 @@ class PartialProgressTracker:
                 # Sockets that carried this file alone hold at most one unwritten step more than the
                 # file: count it. More (a connection that carried other files first), or less (a
                 # retry from the last step), says nothing: count the file alone.
+                # hf_xet holds up to hundreds of MB not yet written: any amount that fits the rest of the file.
                 unwritten = r.net_bytes - r.real_bytes
-                w.net_base = (r.real_bytes + (unwritten if 0 <= unwritten < WRITE_STEP else 0), r.net_bytes)
+                if r.xet:
+                    counts = unwritten >= 0 and (
+                        r.expected_size is None or r.net_bytes <= r.expected_size + SOCKET_SLACK
+                    )
+                else:
+                    counts = 0 <= unwritten < WRITE_STEP
+                w.net_base = (r.real_bytes + (unwritten if counts else 0), r.net_bytes)
             elif w.net_samples and r.net_bytes < w.net_samples[-1].done:
                 w.net_base = (r.real_bytes, r.net_bytes)  # a connection closed (a retry)
             w.samples = pruned((*w.samples, ProgressSample(now, r.real_bytes)), now, RATE_WINDOW * 6)
@@ -332,7 +380,7 @@ def partial_progress(w: _Watched, now: float, reading: PartialReading, stall_aft
     real, expected = r.real_bytes, r.expected_size
     # Socket counters give a true speed; disk growth needs a wider window (it comes in 10 MiB steps).
     if len(w.net_samples) > 1:
-        rate = window_rate(w.net_samples, now)
+        rate = current_rate(w.net_samples, now)
     else:
         rate = window_rate(w.samples, now, window=RATE_WINDOW * 6)
     quiet_since = w.last_growth if w.last_growth is not None else w.first_seen
@@ -354,6 +402,12 @@ def partial_progress(w: _Watched, now: float, reading: PartialReading, stall_aft
                 else "it grew while no local process had it open"
             )
             evidence.append("its writer runs elsewhere: another machine or container sharing this cache")
+        elif r.taken_over_by is not None:
+            state = DownloadState.ORPHANED
+            evidence.append(
+                f"no local process has it open; pid {r.taken_over_by} took its lock over and writes a file of its own"
+            )
+            evidence.append("huggingface_hub never resumes a partial file; it only takes space")
         else:
             state = DownloadState.ORPHANED
             evidence.append("no local process has it open and its lock is free")
@@ -401,7 +455,7 @@ def partial_progress(w: _Watched, now: float, reading: PartialReading, stall_aft
             started_at=started_at,
             last_progress_at=quiet_since,
             done=done,
-            recent_rate=rate,
+            recent_rate=judged_rate(w.net_samples, now) if len(w.net_samples) > 1 else rate,
             stall_after=stall_after,
         )
         evidence.extend(_moving_evidence(state, r, quiet, rate, w))
@@ -437,7 +491,8 @@ def _moving_evidence(
     elif len(w.net_samples) > 1 and rate:
         evidence.append(f"{fmt.rate(rate)} arriving on its {_connections(r.connections)}")
     elif rate:
-        evidence.append(f"the file grows at {fmt.rate(rate)} (in 10 MiB steps for plain HTTP)")
+        steps = "in whole Xet terms" if r.xet else "in 10 MiB steps for plain HTTP"
+        evidence.append(f"the file grows at {fmt.rate(rate)} ({steps})")
     elif r.net_idle is not None:
         evidence.append(f"last data arrived {_ago(r.net_idle)}")
     else:
@@ -482,6 +537,8 @@ class ExternalDownload:
     """When the owning process started (epoch seconds)."""
     owner_cpu: float | None = None
     """The owning process's CPU use since the last look, in percent of one core."""
+    transport: tuple[str, str] | None = None
+    """How its process fetches ("Xet" or "plain HTTP") and how hftop knows; None without a live writer."""
 
     @property
     def label(self) -> str:

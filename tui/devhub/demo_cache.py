@@ -73,7 +73,9 @@ def leave_orphan_partial(cache_dir: Path, endpoint: str, timeout: float = 60.0) 
         "import sys; from huggingface_hub import hf_hub_download; "
         "hf_hub_download(sys.argv[1], sys.argv[2], cache_dir=sys.argv[3], endpoint=sys.argv[4])"
     )
-    env = {**os.environ, "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
+    # Over plain HTTP, which writes the file as it comes (10 MiB steps); hf_xet would write nothing
+    # before its first whole term arrives.
+    env = {**os.environ, "HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_HUB_DISABLE_XET": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-c", code, ORPHAN_REPO, ORPHAN_FILE, str(cache_dir), endpoint],
         stdout=subprocess.DEVNULL,

@@ -56,6 +56,17 @@ class Fault:
     """... for this many requests of the file (HEAD and GET alike)."""
     corrupt: bool = False
     """Flip bytes in the body (the ETag stays the one of the real content)."""
+    over: str | None = None
+    """Only on this path of the file's bytes: "xet" (the CAS and xorb storage) or "http" (resolve and the
+    download origin, as under HF_HUB_DISABLE_XET=1); None: on both."""
+
+    def __post_init__(self) -> None:
+        if self.over not in (None, "xet", "http"):
+            raise ValueError(f"over must be xet or http, not {self.over!r}")
+
+    def applies_to(self, transport: str) -> bool:
+        """Whether it touches a request on `transport`: "xet", "http", or "both" (the resolve HEAD)."""
+        return self.over is None or self.over == transport
 
     def to_json(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) != f.default}
@@ -94,6 +105,8 @@ def parse_fault(text: str) -> tuple[str, Fault]:
             values[key] = float(value)
         elif key == "corrupt":
             values[key] = value.lower() in {"1", "true", "yes"}
+        elif key == "over":
+            values[key] = value.strip().lower()
         else:
             raise ValueError(f"unknown fault field {key!r} in {text!r}")
     return pattern or "*", Fault(**values)

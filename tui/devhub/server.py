@@ -1,36 +1,62 @@
 """A loopback imitation of the Hugging Face Hub that real huggingface_hub clients download from.
 
-Two HTTP servers: the API (resolve, revision, tree) and a download origin on another loopback
-address, to which large files are redirected the way the Hub redirects LFS files to its CDN.
+Four HTTP servers, as the Hub has them: the API (resolve, revision, tree, Xet read tokens); a
+download origin on another loopback address, to which large files are redirected the way the Hub
+redirects LFS files to its CDN (the plain-HTTP path, `HF_HUB_DISABLE_XET=1`); a Xet CAS answering
+reconstructions; and xorb storage on a third loopback address, where hf_xet fetches the bytes.
+Faults apply to a file on every path its bytes take.
 """
 
 from __future__ import annotations
 
+import atexit
+import errno
 import json
+import secrets
+import shutil
 import socket
+import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from .faults import Fault, matching_fault
-from .repos import HubCommit, HubFile, HubRepo, default_repos
+from .repos import DEMO_DOWNLOADS, HubCommit, HubFile, HubRepo, default_repos
+from .xet import XetStore
 
 _TYPE_PREFIX = {"datasets": "dataset", "spaces": "space", "models": "model"}
 _CHUNK = 64 * 1024
+_CATCH_UP = 0.25
+_STORE: XetStore | None = None
+_STORE_LOCK = threading.Lock()
+
+
+def _process_store() -> XetStore:
+    """The xorb store the hubs of this process share, in a temporary folder removed at exit."""
+    global _STORE
+    with _STORE_LOCK:
+        if _STORE is None:
+            root = Path(tempfile.mkdtemp(prefix="hftop-devhub-xet-"))
+            atexit.register(shutil.rmtree, root, ignore_errors=True)
+            _STORE = XetStore(root)
+        return _STORE
 
 
 @dataclass(frozen=True)
 class RequestRecord:
     """One request the devhub saw."""
 
-    server: str  # "api" or "origin"
+    server: str  # "api", "origin", "cas" or "xorbs"
     method: str
     path: str
     range: str | None
     authorized: bool
+    """An Authorization header came, other than the Xet access token this hub handed out."""
     status: int
     at: float
 
@@ -66,7 +92,8 @@ class _Handler(BaseHTTPRequestHandler):
                 method=self.command,
                 path=unquote(urlsplit(self.path).path),
                 range=self.headers.get("Range"),
-                authorized=bool(self.headers.get("Authorization")),
+                # The Xet token the hub itself handed out is not the user's: only another one counts.
+                authorized=self.headers.get("Authorization", "") not in ("", f"Bearer {self.server.hub.xet_token}"),
                 status=status,
                 at=time.time(),
             )
@@ -112,9 +139,17 @@ class _Handler(BaseHTTPRequestHandler):
                 self._admin(path)
             elif self.server.role == "origin":
                 self._origin(path)
+            elif self.server.role == "cas":
+                self._cas(path)
+            elif self.server.role == "xorbs":
+                self._xorbs(path)
             else:
                 self._api(path)
-        except (BrokenPipeError, ConnectionResetError):
+        except (ConnectionError, TimeoutError):  # the client went away: reset, broken pipe
+            self.close_connection = True
+        except OSError as e:
+            if e.errno not in (errno.ENOTCONN, errno.EBADF):  # gone while held (a stall, a drop)
+                raise
             self.close_connection = True
 
     # --- admin ----------------------------------------------------------------------------
@@ -174,10 +209,20 @@ class _Handler(BaseHTTPRequestHandler):
         if hub_file is None:
             self._error(404, "EntryNotFound", f'{file_path} does not exist on "{revision}"', commit.sha)
             return
-        fault = self.server.hub._fault_for(repo_id, hub_file)
+        # The HEAD comes before either path of the bytes: only a fault on both paths touches it.
+        fault = self.server.hub._fault_for(repo_id, hub_file, "http" if self.command == "GET" else "both")
         if self._injected_status(repo_id, hub_file, fault):
             return
         headers = {"X-Repo-Commit": commit.sha, "Accept-Ranges": "bytes"}
+        if hub_file.is_lfs and self.server.hub.xet is not None:
+            xet_hash = self._xet_hash(hub_file)
+            if xet_hash is None:
+                return
+            type_path = f"{repo.repo_type}s/{repo.repo_id}"
+            headers["X-Xet-Hash"] = xet_hash
+            headers["Link"] = (
+                f'<{self.server.hub.endpoint}/api/{type_path}/xet-read-token/{commit.sha}>; rel="xet-auth"'
+            )
         if hub_file.is_lfs:
             location = self.server.hub.origin_url + "/lfs/" + hub_file.sha256 + "?name=" + quote(file_path)
             headers.update(
@@ -191,7 +236,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(302, b"", headers)
             return
         headers["ETag"] = f'"{hub_file.git_sha1}"'
-        self._serve_body(repo_id, hub_file, headers, fault)
+        self._serve(_Body.plain(repo_id, hub_file), headers, fault)
 
     def _api_call(self, parts: list[str]) -> None:
         # /api/{models|datasets|spaces}/{org}/{name}[/revision/{rev} | /tree/{rev}[/path]]
@@ -205,7 +250,7 @@ class _Handler(BaseHTTPRequestHandler):
         revision = "main"
         kind = "info"
         if rest:
-            if rest[0] not in ("revision", "tree", "paths-info") or len(rest) < 2:
+            if rest[0] not in ("revision", "tree", "paths-info", "xet-read-token") or len(rest) < 2:
                 self._error(404, None, "Not found")
                 return
             kind, revision = rest[0], rest[1]
@@ -213,20 +258,126 @@ class _Handler(BaseHTTPRequestHandler):
         if commit is None:
             self._error(404, "RevisionNotFound", f"Invalid rev id: {revision}")
             return
+        hub = self.server.hub
         if kind in ("info", "revision"):
             self._json(_repo_info(repo, repo_type, commit))
+        elif kind == "xet-read-token":
+            if hub.xet is None:
+                self._error(404, None, "Xet is off on this hub")
+                return
+            expires = int(time.time()) + 3600
+            headers = {
+                "X-Xet-Cas-Url": hub.cas_url,
+                "X-Xet-Access-Token": hub.xet_token,
+                "X-Xet-Token-Expiration": str(expires),
+            }
+            self._json({"casUrl": hub.cas_url, "accessToken": hub.xet_token, "exp": expires}, headers=headers)
         elif kind == "tree":
             prefix = "/".join(rest[2:]).strip("/")
             query = parse_qs(urlsplit(self.path).query)
             recursive = query.get("recursive", ["false"])[0].lower() == "true"
-            self._json(_tree(commit, prefix, recursive))
+            entries = _tree(commit, prefix, recursive)
+            if self._add_xet_hashes(commit, entries):
+                self._json(entries)
         else:  # paths-info
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length).decode()
             wanted = parse_qs(body).get("paths", [])
             if not wanted and body.startswith("{"):
                 wanted = json.loads(body).get("paths", [])
-            self._json([_file_entry(f) for f in commit.files if f.path in wanted])
+            entries = [_file_entry(f) for f in commit.files if f.path in wanted]
+            if self._add_xet_hashes(commit, entries):
+                self._json(entries)
+
+    # --- Xet --------------------------------------------------------------------------------
+    def _xet_hash(self, hub_file: HubFile) -> str | None:
+        """The file's xet hash, making its xorbs first if need be; None once a 500 is sent."""
+        assert self.server.hub.xet is not None
+        try:
+            return self.server.hub.xet.file_hash(hub_file)
+        except (OSError, RuntimeError, ValueError) as e:
+            self._error(500, None, f"devhub could not make the xorbs: {e}")
+            return None
+
+    def _add_xet_hashes(self, commit: HubCommit, entries: list[dict[str, Any]]) -> bool:
+        """Put `xetHash` on the listed LFS files, as the Hub's tree listing does; False once a 500 is sent."""
+        store = self.server.hub.xet
+        if store is None:
+            return True
+        listed = [e for e in entries if e.get("lfs")]
+        files = [f for f in (commit.file(e["path"]) for e in listed) if f is not None]
+        try:
+            hashes = store.ensure(files)
+        except (OSError, RuntimeError, ValueError) as e:
+            self._error(500, None, f"devhub could not make the xorbs: {e}")
+            return False
+        for entry, xet_hash in zip(listed, hashes, strict=True):
+            entry["xetHash"] = xet_hash
+        return True
+
+    def _cas(self, path: str) -> None:
+        # GET /v1/reconstructions/{file hash}; v2 is not served (hf_xet falls back to v1 on a 404).
+        hub = self.server.hub
+        parts = path.strip("/").split("/")
+        if len(parts) != 3 or parts[1] != "reconstructions" or self.command != "GET":
+            self._error(404, None, "Not found")
+            return
+        if parts[0] != "v1":
+            self._error(404, None, "Not found")
+            return
+        if self.headers.get("Authorization") != f"Bearer {hub.xet_token}":
+            self._error(401, None, "Missing or expired Xet token")
+            return
+        assert hub.xet is not None
+        hub_file = hub.xet.file(parts[2])
+        found = hub._by_sha256.get(hub_file.sha256) if hub_file else None
+        if hub_file is None or found is None:
+            self._error(404, None, "No such file")
+            return
+        repo_id = found[0]
+        fault = hub._fault_for(repo_id, hub_file, "xet")
+        if self._injected_status(repo_id, hub_file, fault):
+            return
+        first, last = 0, hub_file.size - 1
+        range_header = self.headers.get("Range")
+        if range_header and range_header.startswith("bytes="):
+            a, _, b = range_header[6:].partition("-")
+            try:
+                first = int(a)
+                last = min(int(b), hub_file.size - 1) if b else last
+            except ValueError:
+                self._error(400, None, "Bad range")
+                return
+            if first >= hub_file.size:
+                self._error(416, None, "Range not satisfiable")
+                return
+        self._json(hub.xet.reconstruction(parts[2], first, last, hub.xorbs_url))
+
+    def _xorbs(self, path: str) -> None:
+        hub = self.server.hub
+        parts = path.strip("/").split("/")
+        if len(parts) != 3 or parts[0] != "xorbs" or self.command not in ("GET", "HEAD") or hub.xet is None:
+            self._error(404, None, "Not found")
+            return
+        store, xorb = hub.xet, parts[2]
+        hub_file = store.xorb_file(xorb)
+        found = hub._by_sha256.get(hub_file.sha256) if hub_file else None
+        if hub_file is None or found is None:
+            self._error(404, None, "No such xorb")
+            return
+        repo_id = found[0]
+        fault = hub._fault_for(repo_id, hub_file, "xet")
+        if self._injected_status(repo_id, hub_file, fault):
+            return
+        size = store.xorb_path(xorb).stat().st_size
+
+        def read(start: int, end: int) -> bytes:
+            with open(store.xorb_path(xorb), "rb") as f:
+                f.seek(start)
+                return f.read(end - start)
+
+        body = _Body(repo_id, hub_file, size, read, lambda offset: store.packed_offset(xorb, offset))
+        self._serve(body, {"Accept-Ranges": "bytes"}, fault)
 
     # --- download origin ------------------------------------------------------------------
     def _origin(self, path: str) -> None:
@@ -239,10 +390,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(404, None, "No such object")
             return
         repo_id, hub_file = found
-        fault = self.server.hub._fault_for(repo_id, hub_file)
+        fault = self.server.hub._fault_for(repo_id, hub_file, "http")
         if self._injected_status(repo_id, hub_file, fault):
             return
-        self._serve_body(repo_id, hub_file, {"ETag": f'"{hub_file.sha256}"', "Accept-Ranges": "bytes"}, fault)
+        self._serve(_Body.plain(repo_id, hub_file), {"ETag": f'"{hub_file.sha256}"', "Accept-Ranges": "bytes"}, fault)
 
     # --- bodies and faults ----------------------------------------------------------------
     def _injected_status(self, repo_id: str, hub_file: HubFile, fault: Fault | None) -> bool:
@@ -253,24 +404,24 @@ class _Handler(BaseHTTPRequestHandler):
         self._error(fault.status, None, f"Injected error {fault.status}")
         return True
 
-    def _serve_body(self, repo_id: str, hub_file: HubFile, headers: dict[str, str], fault: Fault | None) -> None:
-        start, end = 0, hub_file.size
+    def _serve(self, body: _Body, headers: dict[str, str], fault: Fault | None) -> None:
+        start, end = 0, body.size
         status = 200
         range_header = self.headers.get("Range")
         if range_header and range_header.startswith("bytes="):
             first, _, last = range_header[6:].partition("-")
             try:
-                start = int(first) if first else max(hub_file.size - int(last), 0)
-                end = int(last) + 1 if (first and last) else hub_file.size
+                start = int(first) if first else max(body.size - int(last), 0)
+                end = int(last) + 1 if (first and last) else body.size
             except ValueError:
                 self._error(416, None, "Bad range")
                 return
-            if start >= hub_file.size:
+            if start >= body.size:
                 self._error(416, None, "Range not satisfiable")
                 return
-            end = min(end, hub_file.size)
+            end = min(end, body.size)
             status = 206
-            headers["Content-Range"] = f"bytes {start}-{end - 1}/{hub_file.size}"
+            headers["Content-Range"] = f"bytes {start}-{end - 1}/{body.size}"
         self._record(status)
         self.send_response(status)
         for key, value in headers.items():
@@ -280,26 +431,29 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command == "HEAD":
             return
-        self._stream(repo_id, hub_file, start, end, fault)
+        self._stream(body, start, end, fault)
 
-    def _stream(self, repo_id: str, hub_file: HubFile, start: int, end: int, fault: Fault | None) -> None:
+    def _stream(self, body: _Body, start: int, end: int, fault: Fault | None) -> None:
+        """Send body bytes [start, end), with the fault's file offsets taken to this body's own."""
         hub = self.server.hub
-        drop_at = None
-        # A request starting right at the drop point is dropped before its first byte, as a broken
-        # edge server does; huggingface_hub's retries then run out instead of creeping forward.
-        if fault and fault.drop_after is not None and start <= fault.drop_after:
-            if hub._consume(("drop", repo_id, hub_file.path), fault.drop_times):
-                drop_at = fault.drop_after
-        tail_start = hub_file.size - int(hub_file.size * (fault.tail_fraction if fault else 0))
+        path = body.hub_file.path
+        drop_at = stall_at = tail_at = None
+        if fault and fault.drop_after is not None:
+            at = body.position(fault.drop_after)
+            # A request starting right at the drop point is dropped before its first byte, as a broken
+            # edge server does; huggingface_hub's retries then run out instead of creeping forward.
+            if start <= at and hub._consume(("drop", body.repo_id, path), fault.drop_times):
+                drop_at = at
+        if fault and fault.stall_after is not None:
+            stall_at = body.position(fault.stall_after)
+        if fault and fault.tail_rate is not None:
+            tail_at = body.position(body.hub_file.size - int(body.hub_file.size * fault.tail_fraction))
         pos = start
-        began = time.monotonic()
-        sent_at_rate = 0
-        rate_key = None
         while pos < end:
             if hub.stopping.is_set():
                 self.close_connection = True
                 return
-            if fault and fault.stall_after is not None and pos >= fault.stall_after:
+            if stall_at is not None and pos >= stall_at:
                 self.wfile.flush()
                 # Hold the connection open, sending nothing, until the client gives up or the hub stops.
                 while not hub.stopping.wait(0.25):
@@ -312,36 +466,47 @@ class _Handler(BaseHTTPRequestHandler):
                 self.connection.shutdown(socket.SHUT_RDWR)
                 self.close_connection = True
                 return
-            rate = None
-            if fault:
-                rate = fault.throttle
-                if fault.tail_rate is not None and pos >= tail_start:
-                    rate = fault.tail_rate
-            if rate != rate_key:  # rate changed (entering the tail): restart the pacing clock
-                rate_key, began, sent_at_rate = rate, time.monotonic(), 0
+            rate = fault.throttle if fault else None
+            if tail_at is not None and pos >= tail_at:
+                rate = fault.tail_rate if fault else None
             step = _CHUNK if not rate else max(1024, min(_CHUNK, rate // 20))
             limit = end
-            for boundary in (
-                fault.stall_after if fault else None,
-                drop_at,
-                tail_start if fault and fault.tail_rate else None,
-            ):
+            for boundary in (stall_at, drop_at, tail_at):
                 if boundary is not None and pos < boundary < limit:
                     limit = boundary
-            chunk = hub_file.read(pos, min(pos + step, limit))
+            chunk = body.read(pos, min(pos + step, limit))
+            if not chunk:
+                break
             if fault and fault.corrupt:
                 chunk = bytes(b ^ 0xFF for b in chunk[:16]) + chunk[16:]
             self.wfile.write(chunk)
             pos += len(chunk)
-            sent_at_rate += len(chunk)
             if rate:
-                delay = began + sent_at_rate / rate - time.monotonic()
+                # One pace for every connection serving this file: hf_xet fetches several xorb
+                # ranges at once, and the throttle is the file's, as a slow link would be.
+                delay = hub._pace((body.repo_id, path, rate), len(chunk) / rate)
                 if delay > 0:
                     self.wfile.flush()
                     if hub.stopping.wait(delay):
                         self.close_connection = True
                         return
         self.wfile.flush()
+
+
+@dataclass(frozen=True)
+class _Body:
+    """What one response streams: a file's bytes (plain HTTP) or a xorb's (Xet)."""
+
+    repo_id: str
+    hub_file: HubFile
+    size: int
+    read: Callable[[int, int], bytes]
+    position: Callable[[int], int]
+    """The body offset at which the file reaches a given offset (the identity for plain HTTP)."""
+
+    @classmethod
+    def plain(cls, repo_id: str, hub_file: HubFile) -> _Body:
+        return cls(repo_id, hub_file, hub_file.size, hub_file.read, lambda offset: offset)
 
 
 def _peer_closed(sock: socket.socket) -> bool:
@@ -409,7 +574,13 @@ def _repo_info(repo: HubRepo, repo_type: str, commit: HubCommit) -> dict[str, An
 
 
 class DevHub:
-    """The loopback hub. `start()` binds both servers; `endpoint` is what clients use as HF_ENDPOINT."""
+    """The loopback hub. `start()` binds its servers; `endpoint` is what clients use as HF_ENDPOINT.
+
+    With `xet` (the default) LFS files are Xet-backed as on the Hub: huggingface_hub with hf_xet
+    fetches them from the CAS and xorb storage, and over plain HTTP under `HF_HUB_DISABLE_XET=1`.
+    Xorbs are made in `xet_dir`, else in a temporary folder every hub of this process shares (a file's
+    xorbs depend on its bytes alone) and that goes when the process ends.
+    """
 
     def __init__(
         self,
@@ -417,13 +588,18 @@ class DevHub:
         port: int = 0,
         origin_host: str | None = None,
         repos: dict[tuple[str, str], HubRepo] | None = None,
+        xet: bool = True,
+        xet_dir: Path | None = None,
     ) -> None:
         self.repos = repos if repos is not None else default_repos()
         self.stopping = threading.Event()
         self._lock = threading.Lock()
         self._faults: dict[str, Fault] = {}
         self._counters: dict[tuple[str, str, str], int] = {}
+        self._paced: dict[tuple[str, str, int], float] = {}
         self._requests: list[RequestRecord] = []
+        self.xet = (XetStore(xet_dir) if xet_dir else _process_store()) if xet else None
+        self.xet_token = "devhub-xet-" + secrets.token_hex(8)
         self._by_sha256 = {
             f.sha256: (repo.repo_id, f)
             for repo in self.repos.values()
@@ -432,7 +608,10 @@ class DevHub:
             if f.is_lfs
         }
         self._api = _Server((host, port), self, "api")
-        self._origin = _bind_origin(origin_host, host, self)
+        self._origin = _bind_other("origin", origin_host or "127.0.0.2", host, self)
+        self._cas = _Server((host, 0), self, "cas")
+        self._xorbs = _bind_other("xorbs", "127.0.0.3", host, self)
+        self._servers = (self._api, self._origin, self._cas, self._xorbs)
         self._threads: list[threading.Thread] = []
 
     @property
@@ -443,16 +622,43 @@ class DevHub:
     def origin_url(self) -> str:
         return self._origin.url
 
+    @property
+    def cas_url(self) -> str:
+        return self._cas.url
+
+    @property
+    def xorbs_url(self) -> str:
+        return self._xorbs.url
+
     def start(self) -> DevHub:
-        for server in (self._api, self._origin):
+        for server in self._servers:
             thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
             thread.start()
             self._threads.append(thread)
         return self
 
+    def prepare_xet(self, wait: bool) -> None:
+        """Make the xorbs of every Xet file now (`wait`) or in the background, the demo's live downloads
+        first; otherwise each file's are made at its first HEAD or tree listing, which then waits for them."""
+        if self.xet is None:
+            return
+        demo = {f for repo_id in DEMO_DOWNLOADS for f in self._files_of(repo_id)}
+        lfs = sorted(
+            {f for repo in self.repos.values() for c in repo.commits for f in c.files if f.is_lfs},
+            key=lambda f: (f not in demo, f.size),
+        )
+        if wait:
+            self.xet.ensure(lfs)
+        else:
+            self.xet.prepare(lfs, self.stopping)
+
+    def _files_of(self, repo_id: str) -> tuple[HubFile, ...]:
+        repo = self.repos.get(("model", repo_id))
+        return () if repo is None else tuple(f for c in repo.commits for f in c.files)
+
     def stop(self) -> None:
         self.stopping.set()
-        for server in (self._api, self._origin):
+        for server in self._servers:
             server.shutdown()
             server.server_close()
 
@@ -491,10 +697,20 @@ class DevHub:
             self._requests.append(record)
             del self._requests[:-10_000]
 
-    def _fault_for(self, repo_id: str, hub_file: HubFile) -> Fault | None:
+    def _fault_for(self, repo_id: str, hub_file: HubFile, transport: str) -> Fault | None:
+        """The fault for a request on `transport` ("http": resolve and origin; "xet": CAS and xorbs)."""
         with self._lock:
             found = matching_fault(self._faults, f"{repo_id}/{hub_file.path}")
-        return None if found is None else found[1]
+        return None if found is None or not found[1].applies_to(transport) else found[1]
+
+    def _pace(self, key: tuple[str, str, int], seconds: float) -> float:
+        """Book `seconds` of the link shared by `key`; returns how long to wait before sending more.
+        A sender that fell behind (making the bytes takes time too) may catch up for a moment."""
+        with self._lock:
+            now = time.monotonic()
+            free = max(self._paced.get(key, now), now - _CATCH_UP)
+            self._paced[key] = free + seconds
+            return free + seconds - now
 
     def _consume(self, key: tuple[str, str, str], times: int) -> bool:
         """True for the first `times` calls with this key."""
@@ -515,13 +731,13 @@ class DevHub:
         return found
 
 
-def _bind_origin(origin_host: str | None, api_host: str, hub: DevHub) -> _Server:
-    # The Hub sends large files to a CDN on another host; 127.0.0.2 plays that part where it can be bound.
-    candidates = [origin_host] if origin_host else (["127.0.0.2", api_host] if api_host == "127.0.0.1" else [api_host])
+def _bind_other(role: str, preferred: str, api_host: str, hub: DevHub) -> _Server:
+    # The Hub's CDN and xorb storage are other hosts; 127.0.0.2 and .3 play them where they can be bound.
+    candidates = [preferred, api_host] if api_host == "127.0.0.1" else [api_host]
     error: OSError | None = None
-    for host in candidates:
+    for host in dict.fromkeys(candidates):
         try:
-            return _Server((host, 0), hub, "origin")
+            return _Server((host, 0), hub, role)
         except OSError as e:
             error = e
     assert error is not None

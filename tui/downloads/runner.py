@@ -1,7 +1,8 @@
 """The child process of one download hftop starts: `python -m tui.downloads.runner ...`.
 
 It fetches the planned files one after another with `hf_hub_download` and reports on stdout,
-one JSON object a line: `file` (starting a file), `progress` (bytes of the current file written),
+one JSON object a line: `file` (starting a file), `transport` (Xet or plain HTTP, as huggingface_hub
+chose for it), `progress` (bytes of the current file written),
 `received` (bytes read from the network so far), `file_done`, then `done`, `failed` (with the
 error in words) or `cancelled`.
 
@@ -39,21 +40,56 @@ def emit(event: str, **fields: object) -> None:
 
 
 class NetworkCounter:
-    """Body bytes received so far by this process (HTTP and Xet), reported every PROGRESS_INTERVAL."""
+    """Body bytes received so far by this process (HTTP and Xet), reported every PROGRESS_INTERVAL.
+
+    hf_xet's reporter counts a term's bytes only once the whole term has arrived (16 MiB and more), so
+    from the first Xet file on, the process's own TCP sockets are read too (once a second), and the
+    larger of the two counts is reported: a Xet transfer's bytes show as they arrive.
+    """
 
     def __init__(self) -> None:
         self.total = 0
+        self._sockets_from: int | None = None
+        """`total` when the sockets began to be read (the first Xet file)."""
+        self._seen: dict[int, int] = {}
+        self._on_sockets = 0
 
     def add(self, n: int) -> None:
         self.total += n
 
+    def watch_sockets(self) -> None:
+        if self._sockets_from is None:
+            self._seen = self._socket_bytes()
+            self._sockets_from = self.total
+
+    def _socket_bytes(self) -> dict[int, int]:
+        from tui.probes.partials import process_socket_bytes
+
+        return process_socket_bytes(os.getpid())
+
+    def _read_sockets(self) -> int:
+        """Bytes all of this process's connections received since the sockets began to be read,
+        those that opened since counted whole."""
+        now = self._socket_bytes()
+        self._on_sockets += sum(max(0, n - self._seen.get(inode, 0)) for inode, n in now.items())
+        self._seen = now
+        return self._on_sockets
+
     def report_forever(self) -> None:
-        reported = -1
+        reported, ticks, best = -1, 0, 0
         while True:
             time.sleep(PROGRESS_INTERVAL)
-            if self.total != reported:
-                reported = self.total
+            ticks += 1
+            if self._sockets_from is not None and ticks % SOCKET_TICKS == 0:
+                best = max(best, self._sockets_from + self._read_sockets())
+            best = max(best, self.total)
+            if best != reported:
+                reported = best
                 emit("received", bytes=reported)
+
+
+SOCKET_TICKS = 4
+"""Progress intervals between two reads of the process's sockets."""
 
 
 RECEIVED = NetworkCounter()
@@ -105,6 +141,9 @@ class ProgressReport:
         # Only huggingface_hub's Xet reporter passes a bar format; its transfer bytes bypass the
         # HTTP client. http_get reports the same bytes the counting transport already counted.
         self._counts_transfer = "bar_format" in kwargs
+        emit("transport", name="Xet" if self._counts_transfer else "plain HTTP")
+        if self._counts_transfer:
+            RECEIVED.watch_sockets()
         self.n = initial or 0
         self.total = total
         self._last = 0.0

@@ -23,10 +23,11 @@ from tui.core.downloads import (
     DownloadState,
     DownloadView,
     ProgressSample,
+    current_rate,
     eta_seconds,
+    judged_rate,
     pruned,
     running_state,
-    window_rate,
 )
 from tui.probes.locks import lock_is_held
 
@@ -108,6 +109,8 @@ class _Attempt:
         self.received = 0
         """Body bytes the child read from the network (its `received` events)."""
         self.received_at_write = 0
+        self.received_at_file = 0
+        """`received` when the current file began."""
         self.peak_current = 0
         """The most bytes the current file reached: what stopping it now throws away."""
         self.last_progress_at: float | None = None
@@ -120,16 +123,24 @@ class _Attempt:
         self.last_log_line = ""
         """The child's last line on stderr, for a process that dies without a word."""
         self.readers: list[threading.Thread] = []
+        self.transport: str | None = None
+        """How huggingface_hub fetches the current file: "Xet" (through hf_xet) or "plain HTTP"."""
 
     @property
     def current_bytes(self) -> int:
         """Bytes of the current file: those written, plus those received since the last write.
 
         huggingface_hub writes plain HTTP in 10 MiB steps; the received bytes fill the gaps.
+        hf_xet's terms arrive long before they are written: over Xet the received bytes are the figure.
         """
         if self.current is None:
             return 0
-        guess = self.current_written + max(0, self.received - self.received_at_write)
+        if self.transport == "Xet":
+            # hf_xet writes whole terms, far behind what has arrived: everything received since the
+            # file began is the file's (this process fetches one file at a time).
+            guess = max(self.current_written, self.received - self.received_at_file)
+        else:
+            guess = self.current_written + max(0, self.received - self.received_at_write)
         return min(guess, self.current.size) if self.current.size else guess
 
     @property
@@ -184,8 +195,9 @@ class DownloadSupervisor:
             if attempt is not None:
                 self._stop(attempt)
 
-    def retry(self, download_id: int) -> None:
-        """Restart from the first unfinished file (stopping the running attempt first)."""
+    def retry(self, download_id: int, disable_xet: bool | None = None) -> None:
+        """Restart from the first unfinished file (stopping the running attempt first); with
+        `disable_xet`, over plain HTTP (True) or with Xet allowed again (False)."""
         with self._acting_on(download_id) as attempt:
             if attempt is None:
                 return
@@ -195,6 +207,8 @@ class DownloadSupervisor:
                 lost = attempt.lost_bytes if attempt.final is not DownloadState.DONE else 0
             # Files the last attempt finished are in the cache now: the new attempt only links them.
             plan = attempt.plan
+            if disable_xet is not None:
+                plan = replace(plan, request=replace(plan.request, disable_xet=disable_xet))
             files = tuple(replace(f, cached=f.cached or self._blob_exists(plan, f)) for f in plan.files)
             self._spawn(download_id, replace(plan, files=files), attempt=attempt.attempt + 1, lost_bytes=lost)
 
@@ -240,7 +254,7 @@ class DownloadSupervisor:
         return sum(1 for a in list(self._attempts.values()) if a.final is None)
 
     def _view(self, download_id: int, a: _Attempt, now: float) -> DownloadView:
-        rate = window_rate(a.samples, now) if a.final is None else None
+        rate = current_rate(a.samples, now) if a.final is None else None
         total = a.plan.bytes_to_fetch
         if a.final is not None:
             state = a.final
@@ -252,7 +266,7 @@ class DownloadSupervisor:
                 started_at=a.started_at,
                 last_progress_at=a.last_progress_at,
                 done=a.done_bytes,
-                recent_rate=rate,
+                recent_rate=judged_rate(a.samples, now),
                 stall_after=self.stall_after,
             )
         quiet_since = a.last_progress_at if a.last_progress_at is not None else a.started_at
@@ -274,6 +288,7 @@ class DownloadSupervisor:
             error=a.error,
             lost_bytes=a.lost_bytes,
             endpoint=a.endpoint,
+            transport=a.transport,
         )
 
     # --- processes --------------------------------------------------------------------------
@@ -373,9 +388,12 @@ class DownloadSupervisor:
             path = event.get("path")
             run.current = next((f for f in run.plan.files if f.path == path), None)
             run.current_written, run.received_at_write, run.peak_current = 0, run.received, 0
+            run.received_at_file, run.transport = run.received, None
         elif kind == "progress" and run.current is not None:
             run.current_written = int(event.get("bytes", 0))
             run.received_at_write = int(event.get("received", run.received))
+        elif kind == "transport":
+            run.transport = str(event.get("name") or "") or None
         elif kind == "received":
             received = int(event.get("bytes", 0))
             if received > run.received:

@@ -71,6 +71,8 @@ class OtherDownloads:
         """Writer → socket → bytes received at the last look."""
         self._shared_net: dict[str, int] = {}
         """Partial file → the bytes it was given of its process's sockets so far."""
+        self._received: dict[int, tuple[int, dict[int, int]]] = {}
+        """Writer of one file → (bytes received since first seen, socket → bytes at the last look)."""
         self.in_cache: tuple[int, int] = (0, 0)
         """Partial files in the cache at the last sample, hftop's own included, and their bytes on disk."""
 
@@ -102,22 +104,28 @@ class OtherDownloads:
         xet = {p.owners[0].pid: self._xet_log(p.owners[0].pid) for p in partials if p.owners}
         cpu = self._cpu_use({o.pid: o.cpu_seconds for p in partials for o in p.owners[:1]}, now)
         shared = self._share_sockets(partials)
+        received = self._count_received(partials)
+        transport = {pid: self._transport(pid, log) for pid, log in xet.items()}
         readings = {
             str(p.path): PartialReading(
                 p.real_bytes,
                 p.expected_size,
                 alive=bool(p.owners),
                 modified=p.modified,
-                net_bytes=p.net_bytes if (share := shared.get(str(p.path))) is None else share[0],
+                net_bytes=(received.get(p.owners[0].pid, p.net_bytes) if p.owners else p.net_bytes)
+                if (share := shared.get(str(p.path))) is None
+                else share[0],
                 net_idle=p.net_idle if share is None else share[1].idle,
                 sharing=1 if share is None else share[1].sharing,
                 connections=p.connections,
                 free_bytes=p.free_bytes,
-                hidden_owner=p.lock_holder is not None and not p.owners,
+                hidden_owner=p.lock_holder is not None and not p.owners and not p.taken_over,
+                taken_over_by=p.lock_holder if p.taken_over else None,
                 disk_error=_xet_disk_error(xet.get(p.owners[0].pid)) if p.owners else None,
                 started=p.owners[0].started if p.owners else None,
                 stopped=bool(p.owners) and p.owners[0].status in ("stopped", "tracing-stop"),
                 writer=p.owners[0].pid if p.owners else None,
+                xet=bool(p.owners) and transport[p.owners[0].pid][0] == XET,
             )
             for p in partials
         }
@@ -139,6 +147,7 @@ class OtherDownloads:
                 notes=_xet_notes(xet.get(p.owners[0].pid), now) if p.owners else (),
                 owner_started=p.owners[0].started if p.owners else None,
                 owner_cpu=cpu.get(p.owners[0].pid) if p.owners else None,
+                transport=transport[p.owners[0].pid] if p.owners else None,
             )
             for p in partials
         ]
@@ -157,7 +166,7 @@ class OtherDownloads:
         """Rows for processes waiting on the lock of a blob another process is fetching."""
         holders, by_lock = {}, {}
         for p, d in zip(partials, downloads, strict=True):
-            if p.repo_type != "local" and p.lock_holder:
+            if p.repo_type != "local" and p.lock_holder and not p.taken_over:
                 lock = str(lock_path(self.cache_dir, p.path, p.etag))
                 holders[lock], by_lock[lock] = p.lock_holder, (p, d)
         waits = self._locks.look(holders, exclude) if holders else {}
@@ -216,6 +225,33 @@ class OtherDownloads:
         self._shared_net = {key: total for key, total in self._shared_net.items() if key in result}
         return result
 
+    def _count_received(self, partials: list[PartialFile]) -> dict[int, int]:
+        """For processes writing one file: bytes received since first seen, across connections that
+        close and open between looks (hf_xet fetches each term on a pooled connection of several)."""
+        totals: dict[int, int] = {}
+        counters: dict[int, dict[int, int]] = {}
+        for p in partials:
+            if not p.owners or not p.sockets or p.shared_sockets or p.owners[0].pid in totals:
+                continue
+            pid = p.owners[0].pid
+            now_bytes = {s.inode: s.bytes_received for s in p.sockets}
+            before = self._received.get(pid)
+            if before is None:
+                totals[pid] = sum(now_bytes.values())
+            else:
+                totals[pid] = before[0] + sum(max(0, n - before[1].get(i, 0)) for i, n in now_bytes.items())
+            counters[pid] = now_bytes
+        self._received = {pid: (totals[pid], counters[pid]) for pid in totals}
+        return totals
+
+    def _transport(self, pid: int, log: XetLogReading | None) -> tuple[str, str]:
+        """How the process fetches (Xet or plain HTTP), and how hftop knows."""
+        if self._owner_environ(pid).get("HF_HUB_DISABLE_XET", "").upper() in ("1", "ON", "YES", "TRUE"):
+            return PLAIN_HTTP, "HF_HUB_DISABLE_XET is set in its environment"
+        if log is not None:
+            return XET, f"hf_xet runs in it and logs to {log.path.name}"
+        return PLAIN_HTTP, "hf_xet does not run in it (no hf_xet log for its pid)"
+
     def _remembered(self, p: PartialFile) -> PartialFile:
         """What was known of the file before fills what this look could not tell (its writer died)."""
         key = str(p.path)
@@ -264,6 +300,10 @@ class OtherDownloads:
                 use[pid] = max(0.0, 100 * (seconds - before[0]) / (now - before[1]))
         self._cpu_seen = {pid: (s, now) for pid, s in cpu_seconds.items() if s is not None}
         return use
+
+
+XET = "Xet"
+PLAIN_HTTP = "plain HTTP"
 
 
 def _xet_notes(log: XetLogReading | None, now: float) -> tuple[str, ...]:

@@ -66,6 +66,9 @@ class PartialFile:
     """Live processes that have the file open (none: its writer is gone)."""
     lock_holder: int | None
     """The pid holding `.locks/<repo>/<etag>.lock`, when one does (0: a process in another pid namespace)."""
+    taken_over: bool = False
+    """Its lock is held by a local process that writes another partial of the same blob: this file's
+    own writer is gone (the process that waited for the lock took over)."""
     free_bytes: int | None = None
     """Free space on the file's filesystem for an unprivileged writer."""
     net_bytes: int | None = None
@@ -77,6 +80,9 @@ class PartialFile:
     shared_sockets: tuple[SocketCounters, ...] = ()
     """The writer's sockets when it writes several partial files at once (snapshot_download's
     workers): which one carries this file is for the caller to work out."""
+    sockets: tuple[SocketCounters, ...] = ()
+    """The writer's established TCP sockets, one by one (to count bytes across connections that
+    close and open, as hf_xet's do)."""
 
 
 class PartialFinder:
@@ -205,9 +211,16 @@ def _describe(
     owners = _open_by(set(held) | set(unheld_recent), pids=pids)
     if sweep:
         table.swept(unheld_recent, owners)
+    taken_over = set()
     for held_path, holder in held.items():
-        # A holder whose open files hftop may not read (another user's process) still owns the file.
-        if held_path not in owners and holder > 0 and (owner := _owner(holder, None)) is not None:
+        if held_path in owners or holder <= 0:
+            continue
+        if _open_files(str(holder)):
+            # The holder is readable and does not have this file open: it writes a partial of its own,
+            # having taken the lock over from the writer of this one, who is gone.
+            taken_over.add(held_path)
+        elif (owner := _owner(holder, None)) is not None:
+            # A holder whose open files hftop may not read (another user's process) still owns the file.
             owners[held_path] = [owner]
     files_of: dict[int, int] = {}
     for listed in owners.values():
@@ -224,7 +237,7 @@ def _describe(
             free[repo_folder] = _free_bytes(path.parent)
         name, size, commit = names[repo_folder].get(etag, (None, None, None))
         writers = tuple(_with_remotes(o, counters) for o in owners.get(str(path), ()))
-        net = _network(writers[0], counters, files_of) if writers else (None, None, None, ())
+        net = _network(writers[0], counters, files_of) if writers else (None, None, None, (), ())
         result.append(
             PartialFile(
                 path=path,
@@ -238,11 +251,13 @@ def _describe(
                 commit=commit,
                 owners=writers,
                 lock_holder=locks.get(str(lock_of[path])),
+                taken_over=str(path) in taken_over,
                 free_bytes=free[repo_folder],
                 net_bytes=net[0],
                 net_idle=net[1],
                 connections=net[2],
                 shared_sockets=net[3],
+                sockets=net[4],
             )
         )
     return tuple(result)
@@ -257,18 +272,18 @@ def _with_remotes(owner: OwnerProcess, counters: dict[int, SocketCounters] | Non
 
 def _network(
     owner: OwnerProcess, counters: dict[int, SocketCounters] | None, files_of: dict[int, int]
-) -> tuple[int | None, float | None, int | None, tuple[SocketCounters, ...]]:
-    """(bytes received, seconds idle, connections, shared sockets) of the writer's sockets. Bytes and
-    idle time are given only when the writer has this one partial file open; otherwise its sockets
-    are handed over whole, to be shared out among its files."""
+) -> tuple[int | None, float | None, int | None, tuple[SocketCounters, ...], tuple[SocketCounters, ...]]:
+    """(bytes received, seconds idle, connections, shared sockets, sockets) of the writer's sockets.
+    Bytes and idle time are given only when the writer has this one partial file open; otherwise its
+    sockets are handed over whole, to be shared out among its files."""
     if owner.sockets is None or counters is None:
-        return None, None, None, ()
-    mine = [counters[i] for i in owner.sockets if i in counters]
+        return None, None, None, (), ()
+    mine = tuple(counters[i] for i in owner.sockets if i in counters)
     if not mine:
-        return None, None, 0, ()
+        return None, None, 0, (), ()
     if files_of.get(owner.pid, 0) > 1:
-        return None, None, len(mine), tuple(mine)
-    return sum(c.bytes_received for c in mine), min(c.idle_ms for c in mine) / 1000, len(mine), ()
+        return None, None, len(mine), mine, mine
+    return sum(c.bytes_received for c in mine), min(c.idle_ms for c in mine) / 1000, len(mine), (), mine
 
 
 def _free_bytes(folder: Path) -> int | None:
@@ -496,6 +511,7 @@ def find_local_dir_partials() -> tuple[PartialFile, ...]:
                 net_idle=net[1],
                 connections=net[2],
                 shared_sockets=net[3],
+                sockets=net[4],
             )
         )
     return tuple(result)
@@ -523,3 +539,12 @@ def process_remotes(pid: int) -> tuple[str, ...]:
         return ()
     ordered = sorted((c for i, c in counters.items() if i in mine), key=lambda c: -c.bytes_received)
     return tuple(dict.fromkeys(c.remote for c in ordered))
+
+
+def process_socket_bytes(pid: int) -> dict[int, int]:
+    """Bytes received so far on each of a process's established TCP sockets, by socket inode."""
+    mine = _sockets(_open_files(str(pid)))
+    counters = established_sockets() if mine else None
+    if not counters:
+        return {}
+    return {i: c.bytes_received for i, c in counters.items() if i in mine}

@@ -60,11 +60,18 @@ def read_xet_log(xet_cache: Path, pid: int) -> XetLogReading | None:
         when = _timestamp(entry.get("timestamp"))
         last_entry = when if when is not None else last_entry
         if str(entry.get("level", "")).upper() in ("WARN", "WARNING", "ERROR"):
-            problem = _message(entry)
+            message = _message(entry)
+            if not _routine(message):
+                problem = message
     if last_entry is None:
         last_entry = newest.stat().st_mtime
     no_space = problem is not None and ("No space left" in problem or "ENOSPC" in problem)
     return XetLogReading(Path(newest.path), last_entry, problem, no_space)
+
+
+def _routine(message: str) -> bool:
+    """hf_xet logs its fallback from the v2 reconstruction API to v1 as a fatal error; it is not one."""
+    return "get_reconstruction_v2" in message and ("404" in message or "501" in message)
 
 
 def _timestamp(value: object) -> float | None:

@@ -77,6 +77,7 @@ def _figures(row: DownloadView | ExternalDownload, now: float) -> Text:
                 f"{row.attempt}" + (f" (the last threw away {fmt.size(row.lost_bytes)})" if row.lost_bytes else ""),
             ),
             ("process", f"pid {row.pid}, started by hftop" if row.pid else "–"),
+            ("transport", f"{row.transport}: {row.transport_why}" if row.transport else "–"),
             ("endpoint", row.endpoint or "–"),
             ("connected to", ", ".join(row.remotes) or "–"),
             *(
@@ -97,7 +98,7 @@ def _figures(row: DownloadView | ExternalDownload, now: float) -> Text:
             ("file", row.file_name or f"unknown (blob {row.etag})"),
             ("bytes on disk", fmt.size(p.real_bytes) + (f" of {fmt.size(p.expected_size)}" if p.expected_size else "")),
             *(
-                [("bytes fetched", f"{fmt.size(p.done)}: those on disk and those received since (10 MiB steps)")]
+                [("bytes fetched", f"{fmt.size(p.done)}: those on disk and those received, not yet written")]
                 if fmt.size(p.done) != fmt.size(p.real_bytes)
                 else []
             ),
@@ -106,6 +107,7 @@ def _figures(row: DownloadView | ExternalDownload, now: float) -> Text:
             ("last progress", f"{fmt.duration(p.quiet_for)} ago (file growth or bytes on its sockets)"),
             ("process", f"pid {row.owner_pid} ({row.owner_status}): {row.owner_command}" if row.owner_pid else "none"),
             ("process runs", _process_figures(row, now)),
+            ("transport", f"{row.transport[0]}: {row.transport[1]}" if row.transport else "–"),
             ("connected to", ", ".join(row.owner_remotes) or "–"),
             ("lock held by", f"pid {row.lock_holder}" if row.lock_holder else "nobody"),
             ("partial file", row.key),

@@ -13,11 +13,12 @@ from textual.notifications import SeverityLevel
 from tui.actions.processes import ActionRefused, AlreadyGone, delete_orphan, stop_process
 from tui.core import formatting as fmt
 from tui.core.download_plan import DownloadPlan, DownloadRequest, RequestError
-from tui.core.downloads import DownloadView, ExternalDownload, running_overlap
+from tui.core.downloads import DownloadState, DownloadView, ExternalDownload, running_overlap
 from tui.probes.hub import plan_download
 from tui.screens.add_download import AddDownloadScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.download_details import DownloadDetailsScreen
+from tui.screens.restart import RestartScreen, Transport
 
 if TYPE_CHECKING:
     from tui.screens.dashboard import DashboardScreen
@@ -99,6 +100,13 @@ class DownloadFlows:
     def retry(self, view: DownloadView) -> None:
         if self.dashboard.refused_read_only("restart downloads"):
             return
+        if view.transport == "Xet" and view.state in (
+            DownloadState.STALLED,
+            DownloadState.SLOW_TAIL,
+            DownloadState.FAILED,
+        ):
+            self._offer_plain_http(view)
+            return
         if not view.state.active:
             self._retry(view.id)  # its process is gone and took its partial file along
             return
@@ -121,9 +129,24 @@ class DownloadFlows:
 
         self._in_worker(cancel, "cancel")
 
-    def _retry(self, download_id: int) -> None:
+    def _offer_plain_http(self, view: DownloadView) -> None:
+        """A Xet download that is stalled, crawls or failed: restart it over plain HTTP, the usual cure, or over Xet."""
+        lost = _throw_away(view) if view.state.active else Text("Its process is gone; nothing more is lost.")
+        body = Text.assemble(
+            "Restart ", (view.request.label, "bold"), f"? It is {view.state.value} over Xet.\n\n", lost, "\n\n",
+            "Over plain HTTP (HF_HUB_DISABLE_XET=1), huggingface_hub fetches the same file from the resolve URL's "
+            "download server instead of hf_xet's CAS and xorb storage: the fix for a stuck Xet transfer.",
+        )  # fmt: skip
+        self.dashboard.app.push_screen(
+            RestartScreen(body, "Keep waiting" if view.state.active else "Leave it"),
+            lambda transport: self._retry(view.id, transport) if transport else None,
+        )
+
+    def _retry(self, download_id: int, transport: Transport | None = None) -> None:
         def retry() -> None:
-            self.dashboard.supervisor.retry(download_id)
+            self.dashboard.supervisor.retry(
+                download_id, disable_xet=None if transport is None else transport == "plain"
+            )
             self._done()
 
         self._in_worker(retry, "retry")
@@ -184,10 +207,11 @@ class DownloadFlows:
             if row.owner_pid is not None
             else "The partial file its dead download left "
         )
+        over = " over plain HTTP (HF_HUB_DISABLE_XET=1), as it is stuck over Xet" if _stuck_on_xet(row) else ""
         body = Text.assemble(
             "Fetch ", (f"{row.label} {row.file_name}", "bold"), " with hftop?\n\n",
             f"{first}({fmt.size(row.progress.real_bytes)}) is deleted, and hftop downloads the file again from "
-            f"{d.settings.endpoint}: huggingface_hub cannot resume. When the program runs again, it finds "
+            f"{d.settings.endpoint}{over}: huggingface_hub cannot resume. When the program runs again, it finds "
             "the file in the cache.",
         )  # fmt: skip
         d.app.push_screen(
@@ -197,7 +221,11 @@ class DownloadFlows:
 
     def _take_over(self, row: ExternalDownload) -> None:
         request = DownloadRequest(
-            row.repo_id, row.repo_type, revision=row.commit or "main", patterns=(row.file_name or "",)
+            row.repo_id,
+            row.repo_type,
+            revision=row.commit or "main",
+            patterns=(row.file_name or "",),
+            disable_xet=_stuck_on_xet(row),
         )
         try:
             if row.owner_pid is not None:
@@ -210,6 +238,11 @@ class DownloadFlows:
         except (ActionRefused, RequestError) as error:
             self._notify_from_worker(f"{row.label}: {error}", severity="warning")
         self._done()
+
+
+def _stuck_on_xet(row: ExternalDownload) -> bool:
+    """Its program fetches it over Xet and it is stuck: hftop fetches it over plain HTTP instead."""
+    return row.transport is not None and row.transport[0] == "Xet" and row.state is DownloadState.STALLED
 
 
 def _throw_away(view: DownloadView) -> Text:
