@@ -89,10 +89,17 @@ async def shoot_demo_downloads(hub: DevHub, cache: Path) -> None:
                 break
         else:
             raise SystemExit(f"the demo downloads did not reach their states: {app.dashboard.snapshot.own}")
-        app.dashboard.downloads_pane.table.focus()
-        app.dashboard.downloads_pane.table.move_cursor(row=2)  # the stalled one, for the line that explains it
+        table = app.dashboard.downloads_pane.table
+        table.focus()
+        stalled = next(v for v in app.dashboard.snapshot.own if v.state is DownloadState.STALLED)
+        table.move_cursor(row=table.get_row_index(f"own:{stalled.id}"))  # for the line that explains it
         await pilot.pause(0.3)
         print(app.save_screenshot(filename="demo-downloads.svg", path=str(HERE)))
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause(1.5)
+        print(app.save_screenshot(filename="demo-downloads-80x24.svg", path=str(HERE)))
+        await pilot.resize_terminal(120, 36)
+        await pilot.pause(0.5)
 
         await pilot.press("a", *"hftop-demo/gpt-micro")
         app.screen.query_one("#add-files").value = "*.safetensors config.json"
@@ -113,10 +120,10 @@ OUTSIDE = (
 
 
 async def shoot_stall(hub: DevHub, cache: Path) -> None:
-    """Another program's download held by the hub at 10 MiB, a second process waiting for its lock,
+    """Another program's download (over plain HTTP) held by the hub at 10 MiB, a second process waiting for its lock,
     and the details of the stall. Real clock: the verdicts need time to pass."""
     hub.set_fault(*parse_fault("hftop-demo/qwen-small/model.safetensors:stall_after=10485760"))
-    env = {**os.environ, "HF_ENDPOINT": hub.endpoint, "HF_HUB_DOWNLOAD_TIMEOUT": "600"}
+    env = {**os.environ, "HF_ENDPOINT": hub.endpoint, "HF_HUB_DOWNLOAD_TIMEOUT": "600", "HF_HUB_DISABLE_XET": "1"}
     holder = subprocess.Popen([sys.executable, "-c", OUTSIDE, str(cache)], env=env, stderr=subprocess.DEVNULL)
     time.sleep(3)
     waiter = subprocess.Popen([sys.executable, "-c", OUTSIDE, str(cache)], env=env, stderr=subprocess.DEVNULL)

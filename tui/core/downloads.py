@@ -199,14 +199,25 @@ class DownloadView:
     def request(self) -> DownloadRequest:
         return self.plan.request
 
+    endpoint_is_hub: bool = False
+    """The endpoint is a hub of its own, not a mirror (the demo's imitation of the Hub)."""
+
     @property
-    def bytes_elsewhere(self) -> str | None:
-        """When a mirror is in use but the connection that received the most goes elsewhere (a CDN,
-        Xet's data plane): that connection. None when the mirror itself serves, or nothing is known."""
-        if not self.remotes or not self.endpoint_addresses or is_official_endpoint(self.endpoint):
+    def bytes_from(self) -> str | None:
+        """The connection that received the most, when it is not the endpoint's own address."""
+        if not self.remotes or not self.endpoint_addresses:
             return None
         busiest = self.remotes[0]
         return None if busiest.rsplit(":", 1)[0].strip("[]") in self.endpoint_addresses else busiest
+
+    @property
+    def bytes_elsewhere(self) -> str | None:
+        """When a mirror is in use but the connection that received the most goes elsewhere (a CDN,
+        Xet's data plane): that connection. None when the mirror itself serves, when the endpoint is the
+        Hub or a hub of its own (its redirects to its CDN and Xet storage are its own), or nothing is known."""
+        if self.endpoint_is_hub or is_official_endpoint(self.endpoint):
+            return None
+        return self.bytes_from
 
     @property
     def fraction(self) -> float | None:

@@ -120,8 +120,11 @@ class Monitor:
         sources: Sources | None = None,
         history_seconds: float = 300.0,
         local_dirs: bool = True,
+        home_endpoint: str | None = None,
     ) -> None:
         self.cache_dir = Path(cache_dir)
+        self.home_endpoint = home_endpoint
+        """An endpoint that is a hub, not a mirror (the demo's): where it sends the bytes is its own affair."""
         self.stall_after = stall_after
         self.supervisor = supervisor
         self.sources = sources or Sources()
@@ -183,7 +186,12 @@ class Monitor:
         if self.supervisor is None:
             return ()
         return tuple(
-            replace(v, remotes=process_remotes(v.pid), endpoint_addresses=self._endpoint_addresses(v.endpoint, now))
+            replace(
+                v,
+                remotes=process_remotes(v.pid),
+                endpoint_addresses=self._endpoint_addresses(v.endpoint, now),
+                endpoint_is_hub=v.endpoint == self.home_endpoint,
+            )
             if v.pid and v.state.active
             else v
             for v in self.supervisor.views(now)

@@ -8,19 +8,24 @@ when the snapshot says a download started or ended, every few seconds, or when a
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
+from pathlib import Path
 
 from textual import on, work
-from textual.app import ComposeResult
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal
 from textual.events import Resize
 from textual.screen import Screen
-from textual.widgets import Footer
+from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
 from tui.core.cache_query import CacheSort
 from tui.core.mirrors import Mirror, mirror_list, token_allowed
+from tui.core.throughput import CounterReading
 from tui.downloads.supervisor import DownloadSupervisor
 from tui.messages import CacheScanned, SnapshotTaken
 from tui.monitor.monitor import Monitor, Snapshot, Sources
@@ -28,12 +33,13 @@ from tui.probes.cache_scan import CacheScan
 from tui.screens.download_details import DownloadDetailsScreen
 from tui.screens.help import HelpScreen, binding_rows
 from tui.screens.mirrors import MirrorScreen
-from tui.screens.warnings import WarningsScreen
+from tui.screens.warnings import CacheWarning, WarningsScreen, corrupted_folder
 from tui.settings import Settings, save_endpoint
 from tui.widgets.cache.flows import CacheFlows
 from tui.widgets.cache.pane import CachePane
 from tui.widgets.downloads.flows import DownloadFlows
 from tui.widgets.downloads.pane import DownloadsPane
+from tui.widgets.footer import FittingFooter
 from tui.widgets.network_pane import NetworkPane
 from tui.widgets.status_line import StatusLine
 
@@ -46,24 +52,68 @@ WORKER_NAMES = {
 }
 """What each worker group does, in the words of the message that says it failed."""
 
+MIN_SIZE = (80, 24)
+"""Under this the dashboard says the terminal is too small instead of showing panes cut to pieces."""
+
+NETWORK_HEIGHT = 9
+"""The network pane's figures and its two sparklines, with its border."""
+
+CACHE_SHARE = 0.4
+"""Of the height under the status line, what the cache pane keeps when the downloads want more."""
+
+
+def _loopback_counted(counters: Callable[[], CounterReading]) -> Callable[[], CounterReading]:
+    """`counters`, with no interface marked loopback: the total of all interfaces includes `lo`."""
+
+    def read() -> CounterReading:
+        return replace(counters(), loopback=frozenset())
+
+    return read
+
+
+class DashboardCommands(Provider):
+    """hftop's actions in the command palette (Ctrl+P), each named with its key, beside Textual's own.
+    A provider of the dashboard's, not system commands: they show only over the dashboard."""
+
+    def _commands(self) -> list[SystemCommand]:
+        screen = self.screen
+        return screen.palette_commands() if isinstance(screen, DashboardScreen) else []
+
+    async def discover(self) -> Hits:
+        for command in self._commands():
+            yield DiscoveryHit(command.title, command.callback, help=command.help)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for command in self._commands():
+            score = matcher.match(command.title)
+            if score > 0:
+                yield Hit(score, matcher.highlight(command.title), command.callback, help=command.help)
+
 
 class DashboardScreen(Screen[None]):
     """Status line, downloads, network and cache panes, fed by one monitor."""
+
+    COMMANDS = {DashboardCommands}
 
     BINDINGS = [
         Binding("q", "app.quit", "Quit"),
         Binding("question_mark", "app.help", "Help", key_display="?"),
         Binding("a", "add_download", "Download"),
         Binding("r", "rescan", "Rescan"),
-        Binding("c", "show_cache", "Cache", show=False),
+        Binding("c", "show_cache", "Cache"),
         Binding("m", "mirrors", "Mirror"),
         Binding("i", "next_interface", "Interface"),
-        Binding("w", "warnings", "Warnings", show=False),
+        Binding("w", "warnings", "Warnings"),
     ]
 
     def __init__(self, settings: Settings, sources: Sources) -> None:
         super().__init__()
         self.settings = settings
+        if settings.demo:
+            # The demo's hub and downloads are all on loopback, which the network pane leaves out of
+            # "all" elsewhere: in the demo it counts (the pane says so).
+            sources = replace(sources, counters=_loopback_counted(sources.counters))
         self.sources = sources
         self.mirrors = mirror_list(settings.mirrors, settings.endpoint)
         self.send_token = token_allowed(settings.endpoint, self.mirrors)
@@ -80,6 +130,7 @@ class DashboardScreen(Screen[None]):
             supervisor=self.supervisor,
             sources=sources,
             history_seconds=max(300.0, 150 * settings.refresh),
+            home_endpoint=settings.endpoint if settings.demo else None,
         )
         self.downloads_flows = DownloadFlows(self)
         self.cache_flows = CacheFlows(self)
@@ -101,7 +152,7 @@ class DashboardScreen(Screen[None]):
             read_only=self.settings.read_only,
             id="status",
         )
-        self.network_pane = NetworkPane(id="network")
+        self.network_pane = NetworkPane(loopback_counted=self.settings.demo, id="network")
         self.cache_pane = CachePane(clock=self.sources.clock, id="cache")
         self.downloads_pane = DownloadsPane(id="downloads")
         yield self.status_line
@@ -109,7 +160,8 @@ class DashboardScreen(Screen[None]):
             yield self.downloads_pane
             yield self.network_pane
         yield self.cache_pane
-        yield Footer()
+        yield FittingFooter()
+        yield Static(id="too-small")
 
     def on_mount(self) -> None:
         self.cache_pane.query_one("#cache-table").focus()
@@ -124,7 +176,34 @@ class DashboardScreen(Screen[None]):
         self.monitor.close()
 
     def on_resize(self, event: Resize) -> None:
-        self.set_class(event.size.width < 100, "-narrow")
+        width, height = event.size
+        self.set_class(width < 100, "-narrow")
+        # The network pane gives way first, so the downloads keep every column.
+        self.network_pane.styles.width = 46 if width >= 140 else 40 if width >= 120 else 36 if width >= 100 else 18
+        too_small = width < MIN_SIZE[0] or height < MIN_SIZE[1]
+        self.set_class(too_small, "-too-small")
+        notice = self.query_one("#too-small", Static)
+        notice.update(
+            f"terminal too small: {width}×{height}, hftop needs {MIN_SIZE[0]}×{MIN_SIZE[1]} or more.\n\n"
+            "Make the window larger (or the font smaller); q quits."
+            if too_small
+            else ""
+        )
+        self.share_height()
+
+    def share_height(self) -> None:
+        """Give each pane the rows it needs: the downloads pane grows with its rows, the cache pane
+        keeps what it needs of the rest, and at least `CACHE_SHARE` of the height when both want more."""
+        if not self.is_mounted:
+            return
+        room = self.size.height - 2  # the status line and the footer
+        upper_need = max(NETWORK_HEIGHT, self.downloads_pane.wanted_height())
+        cache_need = self.cache_pane.wanted_height()
+        cache_keeps = min(cache_need, max(10, int(room * CACHE_SHARE)))
+        upper = max(min(upper_need, room - cache_keeps), min(NETWORK_HEIGHT, room // 2))
+        upper_box = self.query_one("#upper")
+        if upper_box.styles.height is None or upper_box.styles.height.value != upper:
+            upper_box.styles.height = upper
 
     # --- the refresh loop ------------------------------------------------------------------
     def _tick(self) -> None:
@@ -160,12 +239,15 @@ class DashboardScreen(Screen[None]):
     def _show_snapshot(self, message: SnapshotTaken) -> None:
         snapshot = self.snapshot = message.snapshot
         self.status_line.space = snapshot.disk
+        self.status_line.states = tuple(row.state for row in snapshot.rows)
         self.network_pane.view = snapshot.network
         self.downloads_pane.snapshot = snapshot
+        self.share_height()
         if self.cache_pane.partials != snapshot.partials_in_cache:
             self.cache_pane.partials = snapshot.partials_in_cache
         for screen in self.app.screen_stack:
-            if isinstance(screen, DownloadDetailsScreen):
+            # Not to a details screen on its way out (closing, or the app quitting): its widgets are gone.
+            if isinstance(screen, DownloadDetailsScreen) and screen.is_attached and screen.query("#details-body"):
                 screen.snapshot = snapshot
         if snapshot.look_at_cache:
             self._cache_look_due = True
@@ -174,6 +256,11 @@ class DashboardScreen(Screen[None]):
     def _show_scan(self, message: CacheScanned) -> None:
         self.last_scan = message.scan
         self.cache_pane.scan = message.scan
+        self.share_height()
+
+    @on(CachePane.RowsShown)
+    def _cache_rows_shown(self) -> None:
+        self.share_height()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR:
@@ -243,7 +330,14 @@ class DashboardScreen(Screen[None]):
 
     def action_warnings(self) -> None:
         info = self.last_scan.info if self.last_scan else None
-        self.app.push_screen(WarningsScreen([str(w) for w in info.warnings] if info else []))
+        cache_dir = self.settings.cache_dir
+        warnings = [CacheWarning(str(w), corrupted_folder(str(w), cache_dir)) for w in (info.warnings if info else [])]
+
+        def chosen(folder: Path | None) -> None:
+            if folder is not None:
+                self.cache_flows.delete_corrupted(folder)
+
+        self.app.push_screen(WarningsScreen(warnings), chosen)
 
     def action_mirrors(self) -> None:
         def chosen(mirror: Mirror | None) -> None:
@@ -268,6 +362,38 @@ class DashboardScreen(Screen[None]):
                 saved = f"; not saved ({e.strerror or e})"
         token = "your token is sent to it" if self.send_token else "no token is sent to it"
         self.notify(f"New downloads and retries use {mirror.name} ({mirror.url}): {token}{saved}.", timeout=8)
+
+    def palette_commands(self) -> list[SystemCommand]:
+        """Every hftop action, for the command palette (Ctrl+P), each with the key that does the same."""
+        downloads, cache = self.downloads_pane, self.cache_pane
+        commands: list[tuple[str, str, str, Callable[[], object]]] = [
+            ("?", "Show every key", "What each key does, pane by pane", self.show_help),
+            ("a", "Add a download", "Plan a repo's download, see what it fetches, start it", self.action_add_download),
+            ("r", "Rescan the cache", "Read the whole cache again now", self.action_rescan),
+            ("c", "Cache by size", "The cache pane, largest repos first, to free space", self.action_show_cache),
+            ("m", "Choose a mirror", "The endpoints new downloads can use, each probed", self.action_mirrors),
+            ("i", "Next network interface", "All interfaces, then each one alone", self.action_next_interface),
+            ("w", "Show cache warnings", "Corrupted repo folders; d there deletes one after a review",
+             self.action_warnings),
+            ("x", "Cancel the highlighted download", "Or stop another program's; asks first", downloads.action_cancel),
+            ("R", "Retry the highlighted download", "Restart it (says what it throws away)", downloads.action_retry),
+            ("⏎", "Details of the highlighted download", "The numbers behind its verdict", downloads.show_details),
+            ("/", "Filter the cache", "size>1GB accessed>30d type=model refs=main, or words of a repo id",
+             cache.action_filter),
+            ("s", "Sort the cache by size", "Again reverses", partial(cache.action_sort, "size")),
+            ("n", "Sort the cache by name", "Again reverses", partial(cache.action_sort, "name")),
+            ("u", "Sort the cache by last used", "Again reverses", partial(cache.action_sort, "accessed")),
+            ("t", "Sort the cache by last modified", "Again reverses", partial(cache.action_sort, "modified")),
+            ("⏎", "Open the highlighted cache row", "A repo's revisions, a revision's files", cache.open_highlighted),
+            ("Esc", "Back up one level in the cache", "Or clear the filter at the top", cache.action_back),
+            ("Space", "Mark the highlighted cache row", "Again unmarks; the cursor moves down", cache.action_mark),
+            ("d", "Delete the marked items", "A review of what each frees comes first", cache.action_delete),
+            ("P", "Prune the cache", "Detached revisions, dead partial files, unheld locks; reviewed first",
+             cache.action_prune),
+            ("v", "Verify the highlighted repo or revision", "Each file against its blob's hash, offline",
+             cache.action_verify),
+        ]  # fmt: skip
+        return [SystemCommand(f"{title} ({key})", help, callback) for key, title, help, callback in commands]
 
     def help_sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
         """Every key, by where it works, gathered from the bindings themselves."""

@@ -46,8 +46,8 @@ class DownloadDetailsScreen(ModalScreen[None]):
         self.watch_snapshot()
 
     def watch_snapshot(self) -> None:
-        if not self.is_mounted:
-            return
+        if not self.is_mounted or not self.query("#details-body"):
+            return  # not shown yet, or closing: its widgets are gone
         snapshot = self.snapshot
         row = None if snapshot is None else snapshot.row(self.key)
         body = self.query_one("#details-body")
@@ -83,6 +83,13 @@ def _figures(row: DownloadView | ExternalDownload, now: float) -> Text:
             *(
                 [("bytes from", f"{row.bytes_elsewhere}, not from the mirror {urlsplit(row.endpoint).netloc}")]
                 if row.bytes_elsewhere
+                else [
+                    (
+                        "bytes from",
+                        f"{row.bytes_from}, where {urlsplit(row.endpoint).netloc} sent it (its CDN or Xet storage)",
+                    )
+                ]
+                if row.bytes_from
                 else []
             ),
             (

@@ -44,11 +44,12 @@ class HelpScreen(ModalScreen[None]):
             table.add_row("", "")
         with VerticalScroll(id="help-body"):
             yield Static(table)
-        yield Static(Text("Esc, q or ? closes this help", style="dim"), id="help-footer")
 
     def on_mount(self) -> None:
-        self.query_one("#help-body").border_title = "hftop keys"
-        self.query_one("#help-body").focus()  # arrows, Page Up/Down, Home and End scroll it
+        body = self.query_one("#help-body")
+        body.border_title = "hftop keys"
+        body.border_subtitle = "↑↓ PgUp PgDn Home End scroll · Esc, q or ? closes"
+        body.focus()  # arrows, Page Up/Down, Home and End scroll it
 
 
 def binding_rows(bindings: Iterable[Binding | tuple[str, ...]]) -> list[tuple[str, str]]:

@@ -70,6 +70,20 @@ class VerifyScreen(ModalScreen[tuple[CachedFileInfo, ...]]):
 
     def _show(self, result: VerifyResult) -> None:
         self.result = result
+        # Done: the line above the bar says so, and the bar's countdown (`--:--:--` once at 100 %) goes.
+        bar = self.query_one("#verify-progress", ProgressBar)
+        bar.update(progress=bar.total or 1)
+        for eta in bar.query("#eta"):
+            eta.display = False
+        trouble = len(result.mismatches) + len(result.unreadable)
+        verdict = f": {fmt.count(trouble, 'problem')}" if trouble else ": all good"
+        self.query_one("#verify-what", Static).update(
+            Text.assemble(
+                ("Done", "bold green" if not trouble else "bold red"),
+                f" checking {fmt.count(result.checked, 'file')}{verdict}.",
+            )
+        )
+        self.query_one("#verify-body").border_title = f"Verify {self.label} · done"
         lines = []
         if not result.mismatches and not result.unreadable:
             lines.append(Text(f"All {fmt.count(result.checked, 'file')} match their names.", style="bold green"))

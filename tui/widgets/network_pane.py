@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.table import Table
 from rich.text import Text
@@ -16,11 +16,16 @@ from tui.core.throughput import ALL, ThroughputView
 
 
 class NetworkPane(Vertical, can_focus=True):
-    """Receive and send rates of the chosen interface (all but loopback by default)."""
+    """Receive and send rates of the chosen interface (all but loopback by default; all in the demo)."""
 
     KEYS: ClassVar[list[tuple[str, str]]] = [("i", "cycle the network pane between all interfaces and each one")]
 
     view: reactive[ThroughputView | None] = reactive(None, init=False)
+
+    def __init__(self, loopback_counted: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.loopback_counted = loopback_counted
+        """The demo counts loopback in "all": its hub and downloads are all there."""
 
     def compose(self) -> ComposeResult:
         self._figures = Static(id="net-figures")
@@ -49,18 +54,27 @@ class NetworkPane(Vertical, can_focus=True):
         if view is None:
             figures.update("Sampling…")
             return
-        which = "all but loopback" if view.interface == ALL else view.interface
-        self.border_title = f"Network · {which}"
+        everything = "all, loopback included" if self.loopback_counted else "all but loopback"
+        which = everything if view.interface == ALL else view.interface
         span = int(view.seconds_covered)
-        self.border_subtitle = f"last {span // 60}:{span % 60:02d} · i: interface"
-        # Four figures need about 44 cells; a narrow pane leaves out the average.
-        wide = self.content_size.width >= 42
+        # A title longer than the border is cut without a mark: a narrow pane gets the short forms.
+        room = self.size.width - 4
+        title = f"Network · {which}"
+        self.border_title = title if len(title) <= room else which if len(which) <= room else "Network"
+        subtitle = f"last {span // 60}:{span % 60:02d} · i: interface"
+        self.border_subtitle = subtitle if len(subtitle) <= room else "i: interface"
+        # Four figures need about 44 cells; a narrower pane leaves out the average, then the peak,
+        # then the total (the sparklines still show the peak).
+        width = self.content_size.width
+        shown = (
+            (0, 1, 2, 3, 4) if width >= 42 else (0, 1, 3, 4) if width >= 32 else (0, 1, 4) if width >= 20 else (0, 1)
+        )
         grid = Table.grid(padding=(0, 1))
-        for _ in range(5 if wide else 4):
+        for _ in shown:
             grid.add_column(justify="right", no_wrap=True)
 
-        def row(*cells):
-            grid.add_row(*(cells if wide else cells[:2] + cells[3:]))
+        def row(*cells: Text | str) -> None:
+            grid.add_row(*(cells[i] for i in shown))
 
         row("", *(Text(h, style="dim") for h in ("now", "avg", "peak", "total")))
         row(

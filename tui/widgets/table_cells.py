@@ -23,3 +23,26 @@ def right(value: object, width: int, style: str = "") -> Text:
 
 def plain(cell: object) -> str:
     return cell.plain if isinstance(cell, Text) else str(cell)
+
+
+def middle_cut(text: str, width: int) -> str:
+    """`text` in at most `width` cells, cut in the middle with `…` (both ends of a repo id tell it apart)."""
+    if len(text) <= width:
+        return text
+    if width <= 1:
+        return "…"[:width]
+    head = (width - 1) // 2
+    tail = width - 1 - head
+    return text[:head] + "…" + text[len(text) - tail :]
+
+
+def shared_prefix(labels: list[str]) -> str:
+    """The `org/` that every label starts with (only when there is one and each has a name after it), else ''."""
+    if not labels:
+        return ""
+    first = labels[0]
+    slash = first.rfind("/")
+    if slash <= 0:
+        return ""
+    prefix = first[: slash + 1]
+    return prefix if all(label.startswith(prefix) and len(label) > len(prefix) for label in labels) else ""

@@ -3,19 +3,21 @@ verify. Called by the dashboard for the pane's requests; the deleting runs in wo
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from huggingface_hub import CachedFileInfo, HFCacheInfo
+from huggingface_hub import CachedFileInfo, DeleteCacheStrategy, HFCacheInfo
 from rich.text import Text
 
-from tui.actions.cleanup import PlanChanged, execute_deletion, execute_prune
+from tui.actions.cleanup import PlanChanged, execute_deletion, execute_prune, outside_paths
 from tui.core import formatting as fmt
 from tui.core.cleanup import DeletionPlan, Mark, PlanItem, plan_deletion
 from tui.probes.cache_scan import scan_cache
-from tui.probes.cleanup import current_plan
+from tui.probes.cleanup import busy_repos, current_plan
 from tui.probes.prune import PrunePlan, plan_prune
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.verify import VerifyScreen
@@ -134,6 +136,60 @@ class CacheFlows:
         if len(errors) > 5:
             d.notify(f"…and {len(errors) - 5} more that could not be deleted.", severity="error", timeout=12)
 
+    # --- a corrupted repo folder (from `w`) ----------------------------------------------------
+    def delete_corrupted(self, folder: Path) -> None:
+        """Review, then delete, a repo folder huggingface_hub cannot read: only the folder shown, only while a
+        fresh scan still warns about it, no live download writes into it, and it lies in the cache."""
+        if self.dashboard.refused_read_only("delete anything"):
+            return
+        cache_dir = self.dashboard.settings.cache_dir
+
+        def review() -> None:
+            problem = _corrupted_folder_problem(folder, cache_dir)
+            if problem is not None:
+                self._call(partial(self.dashboard.notify, problem, severity="warning", timeout=8))
+                return
+            self._call(self._ask_corrupted, folder, _folder_size(folder))
+
+        self._in_worker(review, "cleanup", "review corrupted")
+
+    def _ask_corrupted(self, folder: Path, size: int) -> None:
+        body = Text.assemble(
+            "huggingface_hub cannot read this repo folder, so it is in no list and no total:\n\n",
+            (str(folder), "bold"),
+            f"\n{fmt.size(size)} in it.",
+            "\n\nDeleting it removes the folder and everything in it; a download run again fetches the repo anew. "
+            "hftop checks first that the cache still warns about it and that no download writes into it.",
+        )
+        self.dashboard.app.push_screen(
+            ConfirmScreen("Delete a corrupted repo folder", body, "Delete", "Keep it"),
+            lambda yes: self._delete_corrupted(folder, size) if yes else None,
+        )
+
+    def _delete_corrupted(self, folder: Path, size: int) -> None:
+        cache_dir = self.dashboard.settings.cache_dir
+
+        def delete() -> None:
+            problem = _corrupted_folder_problem(folder, cache_dir)
+            if problem is not None:
+                self._call(partial(self.dashboard.notify, problem, severity="warning", timeout=8))
+                return
+            strategy = DeleteCacheStrategy(
+                expected_freed_size=size,
+                blobs=frozenset(),
+                refs=frozenset(),
+                repos=frozenset({folder}),
+                snapshots=frozenset(),
+            )
+            if outside_paths(strategy, cache_dir):
+                self._call(self._deleted, 0, (f"{folder}: outside the cache or a link; nothing was deleted",), False)
+                return
+            strategy.execute()
+            errors = (f"{folder}: could not be deleted (permission denied?)",) if folder.exists() else ()
+            self._call(self._deleted, 0 if errors else size, errors, False)
+
+        self._in_worker(delete, "cleanup", "delete corrupted")
+
     # --- prune --------------------------------------------------------------------------------
     def prune(self) -> None:
         if self.dashboard.refused_read_only("prune anything"):
@@ -200,6 +256,32 @@ class CacheFlows:
                 self._pane.mark_mismatches(request, mismatched)
 
         self.dashboard.app.push_screen(VerifyScreen(request.label, files), mark)
+
+
+def _corrupted_folder_problem(folder: Path, cache_dir: Path) -> str | None:
+    """Why `folder` is not to be deleted now (None: it may go). Reads the cache: call it in a worker."""
+    scan = scan_cache(cache_dir)
+    if scan.info is None:
+        return scan.error or "The cache is gone."
+    if not folder.exists():
+        return f"{folder.name} is gone already."
+    if not any(str(folder) in str(w) or folder.name in str(w) for w in scan.info.warnings):
+        return f"The cache no longer warns about {folder.name}: hftop leaves it alone."
+    if folder in busy_repos(cache_dir):
+        return f"{folder.name}: {busy_repos(cache_dir)[folder]}; hftop leaves it alone."
+    return None
+
+
+def _folder_size(folder: Path) -> int:
+    """Bytes on disk of the files under `folder` (links not followed)."""
+    total = 0
+    for root, _, files in os.walk(folder):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                continue
+    return total
 
 
 def _item_line(item: PlanItem, note: str = "") -> Text:

@@ -17,13 +17,65 @@ from textual.widgets import DataTable, Static
 from tui.core import formatting as fmt
 from tui.core.downloads import DownloadState, DownloadView, ExternalDownload, row_key
 from tui.monitor.monitor import Row, Snapshot
-from tui.widgets.downloads.verdict import STATE_STYLE, explain
-from tui.widgets.table_cells import cursor_key
+from tui.widgets.downloads.verdict import STATE_STYLE, explain, severity
+from tui.widgets.table_cells import cursor_key, middle_cut, shared_prefix
 
 # (header, key); every column fits its content, the repo column takes what is left
 _COLUMNS = [("State", "state"), ("Repo", "repo"), ("Done", "done"), ("Speed", "speed"), ("ETA", "eta")]
 _REPO = 1
-_MIN_REPO = 12
+_MIN_REPO = 10
+"""Under this a repo id cut in the middle no longer tells one from another: ETA, then speed give way."""
+
+
+@dataclass(frozen=True)
+class _Cells:
+    """A row before it is fitted to the pane's width."""
+
+    state: Text
+    repo: str
+    done: str
+    """Bytes done, e.g. `100.5 MB`."""
+    percent: str
+    """e.g. ` 63%`; empty when the size is unknown."""
+    speed: Text
+    short_speed: Text
+    """The speed in fewer cells (`148 kB/s`), for a narrow pane."""
+    eta: Text
+
+    def fitted(self, form: _Form, repo_width: int, columns: int) -> tuple[Text, ...]:
+        prefix = form.prefix
+        repo = PREFIX_MARK + self.repo[len(prefix) :] if prefix and self.repo.startswith(prefix) else self.repo
+        with_bytes = form.with_bytes
+        done = f"{self.done} {self.percent}".strip() if with_bytes or not self.percent else self.percent.strip()
+        speed = self.short_speed if form.short_speed else self.speed
+        cells = (
+            self.state,
+            Text(middle_cut(repo, repo_width)),
+            Text(done.rjust(13 if with_bytes else 4)),  # "999.9 MB 100%"
+            Text(speed.plain.rjust(8 if form.short_speed else 9), style=speed.style),
+            Text(self.eta.plain.rjust(5), style=self.eta.style),
+        )
+        return cells[:columns]
+
+
+PREFIX_MARK = "…/"
+"""Where the `org/` that every row shares is left out (the pane's title names it)."""
+
+
+@dataclass(frozen=True)
+class _Form:
+    """How much of a row a layout shows."""
+
+    with_bytes: bool = True
+    prefix: str = ""
+    """The `org/` left out of every repo id ('' for none)."""
+    short_speed: bool = False
+
+
+class DownloadsTable(DataTable[Text]):
+    """The downloads' rows; Enter shows the highlighted one's details (and says so in the footer)."""
+
+    BINDINGS = [Binding("enter", "select_cursor", "Details", key_display="⏎")]
 
 
 @dataclass
@@ -91,7 +143,14 @@ class DownloadsPane(Vertical, can_focus=True):
             ),
             id="downloads-empty",
         )
-        table: DataTable[Text] = DataTable(id="downloads-table", cursor_type="row", zebra_stripes=False)
+        # The cells' colours win over the cursor's, so the state stays readable on the highlighted row.
+        table = DownloadsTable(
+            id="downloads-table",
+            cursor_type="row",
+            zebra_stripes=False,
+            cursor_foreground_priority="renderable",
+            cursor_background_priority="renderable",
+        )
         table.display = False
         yield table
         yield Static(id="downloads-detail")
@@ -107,6 +166,11 @@ class DownloadsPane(Vertical, can_focus=True):
     def highlighted(self) -> Row | None:
         key = cursor_key(self.table)
         return None if key is None or self.snapshot is None else self.snapshot.row(key)
+
+    def wanted_height(self) -> int:
+        """Lines the pane needs to show every row: its border, the header, the rows, the verdict's two lines."""
+        rows = len(self._rows())
+        return 2 + (1 + rows if rows else 1) + 2
 
     def _rows(self) -> tuple[Row, ...]:
         return () if self.snapshot is None else self.snapshot.rows
@@ -127,27 +191,15 @@ class DownloadsPane(Vertical, can_focus=True):
         if had_focus and not empty:
             table.focus()  # rows arrived while the user was on the empty pane: stay in the pane
         if empty:
+            self.border_title = "Downloads"
             self._render_detail()
             return
         previous = cursor_key(table)
-        rows = [(row_key(v), self._cells(v) if isinstance(v, DownloadView) else _external_cells(v)) for v in shown]
-        columns = list(range(len(_COLUMNS)))
-        visible_rows = self.content_size.height - 3  # the header and the two lines under the table
-        scrollbar = 2 if len(rows) > visible_rows else 0
-        widths = [
-            max([len(label), *(len(cells[i].plain) for _, cells in rows)]) for i, (label, _) in enumerate(_COLUMNS)
-        ]
-        # Two cells of padding a column. A long repo id is cut; in a narrow pane ETA, then speed,
-        # give way (the line under the table still says both).
-        while True:
-            others = sum(widths[i] + 2 for i in columns if i != _REPO)
-            room = self.content_size.width - others - 2 - scrollbar
-            if room >= _MIN_REPO or len(columns) <= 3:
-                break
-            columns.pop()
-        repo_width = max(_MIN_REPO, min(widths[_REPO], room))
-        layout = tuple((_COLUMNS[i][1], repo_width if i == _REPO else widths[i]) for i in columns)
-        rows = [(key, tuple(cells[i] for i in columns)) for key, cells in rows]
+        # What needs a person first; within a state, in the order they came.
+        ordered = sorted(shown, key=lambda v: severity(v.state))
+        fitted = self._fit([(row_key(v), _cells(v)) for v in ordered])
+        rows = [(key, cells) for key, cells in fitted.rows]
+        layout = fitted.layout
         if layout == self._layout and [k for k, _ in rows] == [str(k.value) for k in table.rows]:
             # Same rows, same columns: change only the cells that changed (a rebuild every
             # refresh costs more CPU than everything else the pane does).
@@ -157,18 +209,70 @@ class DownloadsPane(Vertical, can_focus=True):
                         table.update_cell(key, column, cell)
         else:
             table.clear(columns=True)
-            for i, (column, width) in zip(columns, layout, strict=True):
+            for i, (column, width) in enumerate(layout):
                 table.add_column(_COLUMNS[i][0], key=column, width=width)
             for key, cells in rows:
                 table.add_row(*cells, key=key)
             self._layout = layout
             if previous is not None and previous in table.rows:
                 table.move_cursor(row=table.get_row_index(previous), animate=False)
+        self.border_title = f"Downloads · {PREFIX_MARK} is {fitted.prefix}" if fitted.prefix else "Downloads"
         self._render_detail()
+
+    def _fit(self, rows: list[tuple[str, _Cells]]) -> _Fitted:
+        """The columns that fit the pane: every repo id whole if it can be; else the `org/` all rows share
+        left out (the title says which), the bytes left out of Done (the percent stays), the id cut in
+        the middle with `…`; last, in a pane narrower still, ETA and then speed give way."""
+        visible_rows = self.content_size.height - 3  # the header and the two lines under the table
+        scrollbar = 2 if len(rows) > visible_rows else 0
+        room = self.content_size.width - scrollbar
+        prefix = shared_prefix([c.repo for _, c in rows])
+
+        def widths(columns: int, form: _Form) -> list[int]:
+            sample = [c.fitted(form, 10_000, columns) for _, c in rows]
+            return [
+                max([len(label), *(len(cells[i].plain) for cells in sample)])
+                for i, (label, _) in enumerate(_COLUMNS[:columns])
+            ]
+
+        forms = [_Form(), _Form(prefix=prefix), _Form(False, prefix), _Form(False, prefix, short_speed=True)]
+        choice: tuple[int, _Form, int] | None = None
+        for columns in (5, 4, 3):
+            for form in forms:
+                w = widths(columns, form)
+                left = room - sum(x + 2 for i, x in enumerate(w) if i != _REPO) - 2
+                if left >= w[_REPO]:
+                    choice = (columns, form, w[_REPO])
+                    break
+                if form is forms[-1] and left >= _MIN_REPO:
+                    choice = (columns, form, left)  # cut in the middle
+                    break
+            if choice is not None:
+                break
+        if choice is None:  # narrower than any layout: the fewest columns, repo cut as needed
+            w = widths(3, forms[-1])
+            choice = (3, forms[-1], max(4, room - sum(x + 2 for i, x in enumerate(w) if i != _REPO) - 2))
+        columns, form, repo_width = choice
+        w = widths(columns, form)
+        w[_REPO] = repo_width
+        layout = tuple((_COLUMNS[i][1], w[i]) for i in range(columns))
+        return _Fitted(
+            layout=layout,
+            rows=[(key, c.fitted(form, repo_width, columns)) for key, c in rows],
+            prefix=form.prefix,
+        )
 
     @on(DataTable.RowHighlighted, "#downloads-table")
     def _follow_cursor(self) -> None:
         self._render_detail()
+
+    def show_details(self) -> None:
+        """The details of the highlighted download, as Enter on its row."""
+        key = cursor_key(self.table)
+        if key is None:
+            self.notify("No download to show.", severity="warning", timeout=3)
+        else:
+            self.post_message(self.DetailsRequested(key))
 
     @on(DataTable.RowSelected, "#downloads-table")
     def _ask_for_details(self, event: DataTable.RowSelected) -> None:
@@ -176,15 +280,6 @@ class DownloadsPane(Vertical, can_focus=True):
 
     def on_resize(self) -> None:
         self._show_rows()
-
-    def _cells(self, v: DownloadView) -> tuple[Text, ...]:
-        if v.state is DownloadState.DONE:
-            done = f"{fmt.size(v.total_bytes)} ✓"
-        elif v.fraction is not None:
-            done = f"{fmt.size(v.done_bytes)} {v.fraction:4.0%}"
-        else:
-            done = fmt.size(v.done_bytes)
-        return _row_cells(v.state, v.request.label, done, v.rate, v.eta, v.quiet_for)
 
     def _render_detail(self) -> None:
         detail = self.query_one("#downloads-detail", Static)
@@ -246,30 +341,61 @@ class DownloadsPane(Vertical, can_focus=True):
             self.post_message(self.RetryRequested(view))
 
 
-def _external_cells(row: ExternalDownload) -> tuple[Text, ...]:
+@dataclass(frozen=True)
+class _Fitted:
+    layout: tuple[tuple[str, int], ...]
+    rows: list[tuple[str, tuple[Text, ...]]]
+    prefix: str
+    """The `org/` left out of every repo id ('' for none)."""
+
+
+def _cells(row: Row) -> _Cells:
+    if isinstance(row, DownloadView):
+        v = row
+        if v.state is DownloadState.DONE:
+            return _row_cells(v.state, v.request.label, fmt.size(v.total_bytes), "100%", None, None, 0)
+        percent = f"{v.fraction:4.0%}" if v.fraction is not None else ""
+        return _row_cells(v.state, v.request.label, fmt.size(v.done_bytes), percent, v.rate, v.eta, v.quiet_for)
     p = row.progress
     if row.state is DownloadState.WAITING:
-        return _row_cells(p.state, row.label, f"pid {row.waiting_for}", None, p.eta, p.quiet_for)
-    done = fmt.size(p.done)  # bytes received count, also those not yet written (10 MiB steps)
-    if p.expected_size:
-        done += f" {min(1.0, p.done / p.expected_size):4.0%}"
-    return _row_cells(p.state, row.label, done, p.rate, p.eta, p.quiet_for)
+        return _row_cells(p.state, row.label, f"pid {row.waiting_for}", "", None, p.eta, p.quiet_for)
+    # Bytes received count, also those not yet written (10 MiB steps).
+    percent = f"{min(1.0, p.done / p.expected_size):4.0%}" if p.expected_size else ""
+    return _row_cells(p.state, row.label, fmt.size(p.done), percent, p.rate, p.eta, p.quiet_for)
 
 
 def _row_cells(
-    state: DownloadState, label: str, done: str, rate: float | None, eta: float | None, quiet_for: float
-) -> tuple[Text, ...]:
-    """State, repo, done, speed, ETA; a stalled row shows for how long nothing came instead."""
+    state: DownloadState,
+    label: str,
+    done: str,
+    percent: str,
+    rate: float | None,
+    eta: float | None,
+    quiet_for: float,
+) -> _Cells:
+    """State, repo, done, speed, ETA. Where an ETA means nothing the ETA column says why: a stalled row
+    reads `no bytes` `for 1m21s`, a waiting one `waits`, one that does not fit `no room`."""
+    short = Text(_short_rate(rate))
     if state is DownloadState.STALLED:
-        speed, left = Text("no bytes", style="red"), Text(fmt.duration(quiet_for), style="red")
+        speed = short = Text("no bytes", style="bold #ff5f5f")
+        left = Text(f"for {fmt.duration(quiet_for)}", style="bold #ff5f5f")
+    elif state is DownloadState.WAITING:
+        speed, short, left = Text(""), Text(""), Text("waits", style="cyan")
+    elif state is DownloadState.NO_SPACE:
+        speed, left = Text(fmt.rate(rate)), Text("no room", style="#ff8700")
     elif state.active:
         speed, left = Text(fmt.rate(rate)), Text(fmt.duration(eta))
     else:
-        speed, left = Text(""), Text("")
-    return (
-        Text(state.value, style=STATE_STYLE[state]),
-        Text(label),
-        Text(done.rjust(13)),  # "999.9 MB 100%"
-        Text(speed.plain.rjust(9), style=speed.style),
-        Text(left.plain.rjust(5), style=left.style),
-    )
+        speed, short, left = Text(""), Text(""), Text("")
+    return _Cells(Text(state.value, style=STATE_STYLE[state]), label, done, percent, speed, short, left)
+
+
+def _short_rate(rate: float | None) -> str:
+    """`148 kB/s` for `147.8 kB/s`: no decimal from 10 up (three digits say enough at a glance)."""
+    text = fmt.rate(rate)
+    number, _, unit = text.partition(" ")
+    try:
+        value = float(number)
+    except ValueError:
+        return text
+    return f"{value:.0f} {unit}" if value >= 10 else text

@@ -7,21 +7,66 @@ from rich.text import Text
 from tui.core import formatting as fmt
 from tui.core.downloads import DownloadState, DownloadView, ExternalDownload
 
+# Each state a colour of its own, readable on the pane and under its cursor (the downloads table
+# keeps the cells' colours there, on a grey bar). The three that need a person stand out most.
 STATE_STYLE = {
     DownloadState.STARTING: "dim",
     DownloadState.DOWNLOADING: "green",
     DownloadState.SLOW_TAIL: "bold yellow",
-    DownloadState.STALLED: "bold red",
-    DownloadState.CANCELLING: "yellow",
+    DownloadState.STALLED: "bold #ffffff on #c01c28",
+    DownloadState.CANCELLING: "dim yellow",
     DownloadState.FINISHING: "green",
-    DownloadState.ORPHANED: "bold magenta",
-    DownloadState.OWNER_UNKNOWN: "magenta",
-    DownloadState.NO_SPACE: "bold red",
-    DownloadState.WAITING: "yellow",
-    DownloadState.DONE: "green",
-    DownloadState.FAILED: "bold red",
+    DownloadState.ORPHANED: "bold #ff87ff",
+    DownloadState.OWNER_UNKNOWN: "italic #af87ff",
+    DownloadState.NO_SPACE: "bold #ff8700",
+    DownloadState.WAITING: "bold cyan",
+    DownloadState.DONE: "dim green",
+    DownloadState.FAILED: "bold #ff5f5f",
     DownloadState.CANCELLED: "dim",
 }
+
+SEVERITY = (
+    DownloadState.STALLED,
+    DownloadState.FAILED,
+    DownloadState.NO_SPACE,
+    DownloadState.WAITING,
+    DownloadState.ORPHANED,
+    DownloadState.OWNER_UNKNOWN,
+    DownloadState.SLOW_TAIL,
+    DownloadState.CANCELLING,
+    DownloadState.STARTING,
+    DownloadState.DOWNLOADING,
+    DownloadState.FINISHING,
+    DownloadState.CANCELLED,
+    DownloadState.DONE,
+)
+"""The downloads pane's order: what needs a person first, what is over last."""
+
+_RANK = {state: i for i, state in enumerate(SEVERITY)}
+
+NEEDS_A_LOOK = SEVERITY[: SEVERITY.index(DownloadState.SLOW_TAIL) + 1]
+"""The states the status line counts."""
+
+
+def severity(state: DownloadState) -> int:
+    """The rank of `state` in `SEVERITY` (0 is the most urgent)."""
+    return _RANK.get(state, len(SEVERITY))
+
+
+def badge(states: list[DownloadState], most: int | None = None) -> Text:
+    """`1 stalled · 1 failed`: how many downloads are in each state that needs a look, worst first;
+    with `most`, the worst `most` states and `+N` for the downloads in the others."""
+    parts = [
+        Text(f"{states.count(state)} {state.value}", style=STATE_STYLE[state])
+        for state in NEEDS_A_LOOK
+        if state in states
+    ]
+    if most is not None and len(parts) > most:
+        rest = sum(states.count(state) for state in NEEDS_A_LOOK if state in states) - sum(
+            int(part.plain.split()[0]) for part in parts[:most]
+        )
+        return Text(" · ").join(parts[:most]) + Text(f" +{rest}", style="bold")
+    return Text(" · ").join(parts)
 
 
 def explain(row: DownloadView | ExternalDownload, stall_after: float) -> Text:
