@@ -266,20 +266,6 @@ class XetStore:
                 fetch[run.xorb].append(entry)
         return {"offset_into_first_range": offset_into_first, "terms": terms, "fetch_info": fetch}
 
-    def file_offset(self, xorb: str, packed: int) -> int:
-        """The file offset of the byte at `packed` in a xorb (the first place the file uses it)."""
-        layout = self.layout(xorb)
-        owner = self._xorb_owner.get(xorb)
-        if owner is None:
-            return 0
-        for run in self.runs(owner):
-            if run.xorb != xorb or not layout.packed[run.start] <= packed < layout.packed[run.end]:
-                continue
-            chunk = bisect_right(layout.packed, packed) - 1
-            before = sum(layout.unpacked[run.start : chunk])
-            return run.file_start + before + min(packed - layout.packed[chunk], layout.unpacked[chunk])
-        return 0
-
     def packed_offset(self, xorb: str, file_offset: int) -> int:
         """The xorb byte at which the file reaches `file_offset`: 0 before the xorb's part, its end after."""
         layout = self.layout(xorb)
