@@ -23,6 +23,7 @@ _ADVICE = {
     DownloadState.OWNER_UNKNOWN: "written by a process out of sight (another machine or container): check there",
     DownloadState.NO_SPACE: "the rest does not fit on the disk: free space (hftop's cache pane), then retry",
     DownloadState.WAITING: "waits for another process fetching the same file; it goes on when that one is done",
+    DownloadState.QUEUED: "its process fetches its other files first; it goes on when one of them is done",
 }
 
 

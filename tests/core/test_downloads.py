@@ -441,3 +441,22 @@ def test_a_processs_socket_bytes_are_shared_out_among_its_files(files, before, n
     shares = share_out(files, _socks(*now), ties_before, before)
     assert {k: s.received for k, s in shares.items()} == received
     assert {k: s.tied_to for k, s in shares.items() if s.tied_to is not None} == tied
+
+
+@pytest.mark.parametrize(
+    ("process_receiving", "state"),
+    [
+        pytest.param(True, DownloadState.QUEUED, id="its-process-receives-for-its-other-files"),
+        pytest.param(False, DownloadState.STALLED, id="its-process-receives-nothing"),
+    ],
+)
+def test_a_file_with_nothing_of_its_own_while_its_process_receives_is_queued(process_receiving, state):
+    """One of several files in one process, no socket of its own, nothing for past the threshold."""
+    readings = [
+        (1000.0 + t, PartialReading(0, 50 * MB, True, net_bytes=0, net_idle=0.0, sharing=1,
+                                    process_receiving=process_receiving))
+        for t in range(0, 70, 5)
+    ]  # fmt: skip
+    progress = _track_readings(readings, stall_after=60.0)
+    assert progress.state is state
+    assert (state is DownloadState.QUEUED) == ("it waits its turn" in progress.evidence[0])

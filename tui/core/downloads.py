@@ -36,6 +36,7 @@ class DownloadState(Enum):
     FINISHING = "finishing"
     NO_SPACE = "disk full"
     WAITING = "waiting for lock"
+    QUEUED = "queued"
     ORPHANED = "process gone"
     OWNER_UNKNOWN = "owner unknown"
     DONE = "done"
@@ -57,6 +58,7 @@ _ACTIVE = {
     DownloadState.FINISHING,
     DownloadState.NO_SPACE,
     DownloadState.WAITING,
+    DownloadState.QUEUED,
 }
 
 
@@ -297,6 +299,9 @@ class PartialReading:
     """How many of its process's files share the socket bytes in `net_bytes` (evenly)."""
     xet: bool = False
     """The writer fetches over Xet: hf_xet writes whole terms in file order and buffers far ahead of them."""
+    process_receiving: bool = False
+    """It has no socket of its own and its process, which writes several files, received bytes since
+    the last look: for its other files, if none came for this one."""
 
 
 @dataclass
@@ -469,7 +474,15 @@ def partial_progress(w: _Watched, now: float, reading: PartialReading, stall_aft
             recent_rate=judged_rate(w.net_samples, now) if len(w.net_samples) > 1 else rate,
             stall_after=stall_after,
         )
-        evidence.extend(_moving_evidence(state, r, quiet, rate, w))
+        if state is DownloadState.STALLED and r.process_receiving:
+            # Nothing of its own, while its process receives for its other files: its turn is to come.
+            state = DownloadState.QUEUED
+            evidence.append(
+                f"nothing of its own for {fmt.duration(quiet)}, while its process receives for its other files: "
+                "it waits its turn"
+            )
+        else:
+            evidence.extend(_moving_evidence(state, r, quiet, rate, w))
 
     return PartialProgress(
         first_seen=w.first_seen,
@@ -622,6 +635,8 @@ class FileShare:
     """The socket that carries this file alone, when one can be told; else the file shares the rest."""
     sharing: int
     """How many files shared the bytes this file's figure comes from (1 for a tied socket)."""
+    process_received: int = 0
+    """What all of the process's sockets received since the last look."""
 
 
 SOCKET_SLACK = 64 << 10
@@ -665,7 +680,11 @@ def share_out(
         before = bytes_before.get(s.inode)
         return s.bytes_received if before is None else max(0, s.bytes_received - before)
 
-    shares = {key: FileShare(new_bytes(by_inode[inode]), by_inode[inode].idle, inode, 1) for key, inode in ties.items()}
+    everything = sum(new_bytes(s) for s in sockets)
+    shares = {
+        key: FileShare(new_bytes(by_inode[inode]), by_inode[inode].idle, inode, 1, everything)
+        for key, inode in ties.items()
+    }
     # Files that fit the same sockets share those sockets' new bytes (equal rates cannot be told
     # apart, and need not be); the narrowest groups claim their sockets first, the rest share what is left.
     groups: dict[frozenset[int], list[str]] = {}
@@ -679,5 +698,5 @@ def share_out(
         total = sum(new_bytes(s) for s in pool)
         idle = min((s.idle for s in pool), default=None)
         for key in keys:
-            shares[key] = FileShare(total // len(keys), idle, None, len(keys))
+            shares[key] = FileShare(total // len(keys), idle, None, len(keys), everything)
     return shares

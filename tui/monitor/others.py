@@ -117,6 +117,7 @@ class OtherDownloads:
                 else share[0],
                 net_idle=p.net_idle if share is None else share[1].idle,
                 sharing=1 if share is None else share[1].sharing,
+                process_receiving=share is not None and share[1].tied_to is None and share[1].process_received > 0,
                 connections=p.connections,
                 free_bytes=p.free_bytes,
                 hidden_owner=p.lock_holder is not None and not p.owners and not p.taken_over,
