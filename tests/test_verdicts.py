@@ -544,3 +544,19 @@ def test_the_seeds_slow_tail_is_told_within_10_s_with_an_eta_near_the_truth(fres
         if t >= told and truth > 8:
             assert state is DownloadState.SLOW_TAIL, (round(t - tail_start), state)
             assert eta is not None and abs(eta - truth) <= 0.25 * truth, (round(t - tail_start), eta, truth)
+
+
+def test_a_cache_reached_through_a_symlink_still_finds_its_writer(fresh_devhub, tmp_path, processes):
+    """~/.cache/huggingface is often a link to a bigger disk: the writer's descriptors name the real path."""
+    fresh_devhub.set_fault(f"{REPO}/{FILE}", Fault(throttle=5_000_000))
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    cache = tmp_path / "link" / "hub"
+    processes.append(proc := _start(fresh_devhub, cache))
+    others = OtherDownloads(cache, stall_after=300)
+    try:
+        rows = _until(lambda rows: any(r.progress.real_bytes > 0 for r in rows), others)
+    finally:
+        others.close()
+    [row] = rows
+    assert row.owner_pid == proc.pid and row.state is DownloadState.DOWNLOADING, row.evidence

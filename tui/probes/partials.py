@@ -318,11 +318,13 @@ def _open_by(paths: set[str], pids: set[int] | None) -> dict[str, list[OwnerProc
     if not paths:
         return owners
     candidates = [str(pid) for pid in pids] if pids is not None else [e.name for e in os.scandir("/proc")]
+    # A process's descriptors name the real path: a cache reached through a symlink must match too.
+    real = {os.path.realpath(p): p for p in paths}
     for name in candidates:
         if not name.isdigit():
             continue
         targets = _open_files(name)
-        hit = {t for t in targets if t in paths}
+        hit = {real[t] for t in targets if t in real}
         if hit:
             owner = _owner(int(name), _sockets(targets))
             if owner is not None:
