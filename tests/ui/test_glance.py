@@ -161,3 +161,15 @@ async def test_the_footer_shows_what_fits_by_priority(demo_cache):
             assert right <= size[0], (size, "nothing cut at the right")
             if size[0] >= 120:
                 assert "Warnings" in shown and "Sort" in plain(footer.query_one("FooterLabel"))
+
+
+def test_a_verdict_longer_than_its_two_lines_ends_with_a_mark():
+    from rich.text import Text
+
+    from tui.widgets.downloads.pane import _fitted
+
+    long = Text("2 files · Failed: 127.0.0.2:35915 closed the connection mid-file, again after huggingface_hub's "
+                "retries. 21.0 MB of model.safetensors were thrown away. R retries.")  # fmt: skip
+    fitted = _fitted(long, 76, 2).plain.split("\n")
+    assert len(fitted) == 2 and fitted[-1].endswith("…") and all(len(line) <= 76 for line in fitted)
+    assert _fitted(Text("short"), 76, 2).plain == "short"

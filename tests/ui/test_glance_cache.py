@@ -44,6 +44,8 @@ async def test_the_filter_applies_on_enter_and_keeps_the_last_good_one(demo_cach
         assert [k for k, _ in table_rows(app)] == ["model/hftop-demo/tiny-bert"]
         await pilot.press("escape")  # at the top level, Esc clears the filter
         assert [k for k, _ in table_rows(app)] == everything
+        await pilot.pause()
+        assert not app.query_one("#cache-filter-error").display, "no hint is left under a closed box"
 
 
 @pytest.mark.parametrize(

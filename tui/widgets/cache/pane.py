@@ -314,6 +314,8 @@ class CachePane(Vertical, can_focus=False):
     @on(Input.Changed, "#cache-filter")
     def _filter_typed(self, event: Input.Changed) -> None:
         # Nothing applies while typing (a half-typed word is no filter); what is wrong is said at once.
+        if not event.input.display:
+            return  # the box was closed (Esc cleared the filter): no hint under a box that is not there
         error = self.query_one("#cache-filter-error", Static)
         problem = filter_problem(event.value)
         if problem is None:
@@ -330,7 +332,7 @@ class CachePane(Vertical, can_focus=False):
         if problem is not None:
             # Not applied: the filter in force stays the last good one.
             self.query_one("#cache-filter-error", Static).update(
-                Text.assemble((problem, "bold red"), ("  The filter in force is unchanged.", "dim"))
+                Text.assemble((problem, "bold red"), (" The filter in force is unchanged.", "dim"))
             )
             return
         self.cache_filter = parse_filter(event.value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from rich.console import Console
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -285,7 +286,10 @@ class DownloadsPane(Vertical, can_focus=True):
         detail = self.query_one("#downloads-detail", Static)
         row = self.highlighted
         snapshot = self.snapshot
-        detail.update("" if row is None or snapshot is None else explain(row, snapshot.stall_after))
+        if row is None or snapshot is None:
+            detail.update("")
+            return
+        detail.update(_fitted(explain(row, snapshot.stall_after), detail.content_size.width, DETAIL_LINES))
 
     def action_cancel(self) -> None:
         view = self.highlighted
@@ -399,3 +403,26 @@ def _short_rate(rate: float | None) -> str:
     except ValueError:
         return text
     return f"{value:.0f} {unit}" if value >= 10 else text
+
+
+DETAIL_LINES = 2
+"""The lines under the table for the highlighted download's verdict."""
+
+_MEASURE = Console(width=1000)  # lays text out in lines; it draws nothing
+
+
+def _fitted(text: Text, width: int, lines: int) -> Text:
+    """`text` in at most `lines` lines of `width`, its end replaced by `…` when it does not fit (never cut
+    without a mark); Enter shows it whole."""
+    if width <= 1:
+        return text
+    wrapped = text.wrap(_MEASURE, width)
+    if len(wrapped) <= lines:
+        return text
+    kept = list(wrapped)[:lines]
+    last = kept[-1].copy()
+    last.rstrip()
+    last.truncate(width - 1)
+    last.append("…")
+    kept[-1] = last
+    return Text("\n").join(kept)
