@@ -315,6 +315,19 @@ class _Handler(BaseHTTPRequestHandler):
             entry["xetHash"] = xet_hash
         return True
 
+    def _xet_request(self, hub_file: HubFile | None, missing: str) -> tuple[str, Fault | None] | None:
+        """The repo and the fault for a CAS or xorb request of `hub_file`; None once an answer is sent
+        (a 404 for a file the hub does not serve, or an injected status)."""
+        hub = self.server.hub
+        found = hub._by_sha256.get(hub_file.sha256) if hub_file else None
+        if hub_file is None or found is None:
+            self._error(404, None, missing)
+            return None
+        fault = hub._fault_for(found[0], hub_file, "xet")
+        if self._injected_status(found[0], hub_file, fault):
+            return None
+        return found[0], fault
+
     def _cas(self, path: str) -> None:
         # GET /v1/reconstructions/{file hash}; v2 is not served (hf_xet falls back to v1 on a 404).
         hub = self.server.hub
@@ -330,13 +343,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         assert hub.xet is not None
         hub_file = hub.xet.file(parts[2])
-        found = hub._by_sha256.get(hub_file.sha256) if hub_file else None
-        if hub_file is None or found is None:
-            self._error(404, None, "No such file")
-            return
-        repo_id = found[0]
-        fault = hub._fault_for(repo_id, hub_file, "xet")
-        if self._injected_status(repo_id, hub_file, fault):
+        served = self._xet_request(hub_file, "No such file")
+        if hub_file is None or served is None:
             return
         first, last = 0, hub_file.size - 1
         range_header = self.headers.get("Range")
@@ -361,14 +369,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         store, xorb = hub.xet, parts[2]
         hub_file = store.xorb_file(xorb)
-        found = hub._by_sha256.get(hub_file.sha256) if hub_file else None
-        if hub_file is None or found is None:
-            self._error(404, None, "No such xorb")
+        served = self._xet_request(hub_file, "No such xorb")
+        if hub_file is None or served is None:
             return
-        repo_id = found[0]
-        fault = hub._fault_for(repo_id, hub_file, "xet")
-        if self._injected_status(repo_id, hub_file, fault):
-            return
+        repo_id, fault = served
         size = store.xorb_path(xorb).stat().st_size
 
         def read(start: int, end: int) -> bytes:
