@@ -16,6 +16,7 @@ from tui.settings import (
     DEFAULT_REFRESH,
     DEFAULT_STALL_AFTER,
     DEMO_STALL_AFTER,
+    Config,
     ConfigError,
     Settings,
     cache_dir_and_origin,
@@ -49,9 +50,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "command",
         nargs="?",
-        choices=["doctor"],
+        choices=["doctor", "resume"],
         help="doctor: print the downloads in the cache with their verdicts once, and exit "
-        "(status 1 when one is stalled or orphaned)",
+        "(status 1 when one is stalled or orphaned); resume: continue partial downloads from their bytes "
+        "(hftop resume --help)",
     )
     parser.add_argument("--json", action="store_true", help="doctor: print JSON")
     parser.add_argument(
@@ -139,8 +141,38 @@ def _closed_stdout() -> int:
     return SIGPIPE_STATUS
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+def _resume_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="hftop resume",
+        description="Continue partial downloads in the Hub cache from the bytes they have: the rest is fetched "
+        "with a Range request, the whole file is checked against its hash and placed in the cache as "
+        "huggingface_hub places it. Exit status 0 when every file was placed and checked, 1 otherwise.",
+    )
+    parser.add_argument("partials", nargs="*", type=Path, metavar="PARTIAL_FILE", help="a `….incomplete` file")
+    parser.add_argument("--all", action="store_true", help="every partial file that no live process writes")
+    parser.add_argument("--cache-dir", type=_path("--cache-dir"), help="the Hub cache (default as for hftop)")
+    parser.add_argument("--endpoint", metavar="URL", help="where to fetch the rest (default as for hftop)")
+    parser.add_argument("--config", type=_path("--config"), metavar="PATH", help="the config file")
+    return parser
+
+
+def _endpoint(given: str | None, config: Config) -> tuple[str, str]:
+    """The endpoint and where it came from: the flag, HF_ENDPOINT, the config, else the Hub."""
+    if given is not None:
+        return given, "--endpoint"
+    if os.environ.get("HF_ENDPOINT"):
+        return os.environ["HF_ENDPOINT"], "HF_ENDPOINT"
+    if config.endpoint:
+        return config.endpoint, f"config file {config.path}: endpoint"
+    return OFFICIAL_URL, "endpoint"
+
+
+def _allows_http(endpoint: str, config: Config) -> bool:
+    return any(m.url == endpoint.strip().rstrip("/") for m in config.mirrors)
+
+
+def _config_and_cache(args: argparse.Namespace) -> tuple[Config, Path, str | None] | int:
+    """The config, the cache folder and what is wrong with it (None: nothing), or the exit status of a bad config."""
     try:
         config = load_config((args.config or default_config_path()).expanduser(), required=args.config is not None)
     except ConfigError as e:
@@ -153,8 +185,46 @@ def main(argv: list[str] | None = None) -> int:
         if origin == "cache_dir":
             origin = f"config file {config.path}: cache_dir"
     problem = cache_dir_problem(cache_dir)
+    return config, cache_dir, None if problem is None else f"{origin}: {problem}"
+
+
+def resume_main(argv: list[str]) -> int:
+    args = _resume_parser().parse_args(argv)
+    if not args.partials and not args.all:
+        print("hftop: resume takes partial files, or --all (hftop resume --help)", file=sys.stderr)
+        return 2
+    found = _config_and_cache(args)
+    if isinstance(found, int):
+        return found
+    config, cache_dir, problem = found
+    if problem is not None:
+        print(f"hftop: {problem}", file=sys.stderr)
+        return 2
+    endpoint, source = _endpoint(args.endpoint, config)
+    try:
+        endpoint = checked_url(endpoint, allow_http=_allows_http(endpoint, config))
+    except MirrorError as e:
+        print(f"hftop: {source}: {e}", file=sys.stderr)
+        return 2
+    from tui.core.mirrors import token_allowed
+    from tui.resume import run as resume
+
+    # The token goes only to the Hub or a mirror marked trusted; None lets huggingface_hub find it.
+    token = None if token_allowed(endpoint, config.mirrors) else False
+    return resume(cache_dir.absolute(), args.partials, args.all, endpoint, token, sys.stderr, live=sys.stderr.isatty())
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["resume"]:
+        return resume_main(argv[1:])
+    args = _parser().parse_args(argv)
+    found = _config_and_cache(args)
+    if isinstance(found, int):
+        return found
+    config, cache_dir, problem = found
     if problem is not None and not (args.demo and args.cache_dir is None):  # the demo makes its own
-        print(f"hftop: {origin}: {problem}", file=sys.stderr)
+        print(f"hftop: {problem}", file=sys.stderr)
         return 2
 
     if args.command != "doctor" and (args.json or args.watch is not None or args.local_dirs):
@@ -178,17 +248,9 @@ def main(argv: list[str] | None = None) -> int:
     from tui.app import make_app
 
     demo = None
-    if args.endpoint is not None:
-        endpoint, source = args.endpoint, "--endpoint"
-    elif os.environ.get("HF_ENDPOINT"):
-        endpoint, source = os.environ["HF_ENDPOINT"], "HF_ENDPOINT"
-    elif config.endpoint:
-        endpoint, source = config.endpoint, f"config file {config.path}: endpoint"
-    else:
-        endpoint, source = OFFICIAL_URL, "endpoint"
-    allow_http = any(m.url == endpoint.strip().rstrip("/") for m in config.mirrors)
+    endpoint, source = _endpoint(args.endpoint, config)
     try:
-        endpoint = checked_url(endpoint, allow_http=allow_http)
+        endpoint = checked_url(endpoint, allow_http=_allows_http(endpoint, config))
     except MirrorError as e:
         if not args.demo:  # the demo uses its own hub
             print(f"hftop: {source}: {e}", file=sys.stderr)

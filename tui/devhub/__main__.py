@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
         metavar="PATTERN:SPEC",
         help="inject a fault, e.g. 'hftop-demo/vit-huge/*:throttle=2MB,tail_rate=50KB' or '*:status=503'. "
         "Fields: throttle, tail_rate, tail_fraction, stall_after, drop_after, drop_times, status, "
-        "status_times, corrupt, over (xet or http: only on that path of the bytes). Change faults while running with POST /_devhub/faults.",
+        "status_times, corrupt, ignore_range, gone, over (xet or http: only on that path of the bytes). Change faults while running with POST /_devhub/faults.",
     )
     parser.add_argument(
         "--exit-with",

@@ -56,6 +56,10 @@ class Fault:
     """... for this many requests of the file (HEAD and GET alike)."""
     corrupt: bool = False
     """Flip bytes in the body (the ETag stays the one of the real content)."""
+    ignore_range: bool = False
+    """Answer a `Range` request with the whole file (200), as some proxies and mirrors do."""
+    gone: bool = False
+    """The file is gone upstream: its resolve URL and its download answer 404."""
     over: str | None = None
     """Only on this path of the file's bytes: "xet" (the CAS and xorb storage) or "http" (resolve and the
     download origin, as under HF_HUB_DISABLE_XET=1); None: on both."""
@@ -80,6 +84,9 @@ class Fault:
         return cls(**data)
 
 
+_FLAGS = ("corrupt", "ignore_range", "gone")
+
+
 def parse_fault(text: str) -> tuple[str, Fault]:
     """Parse `PATTERN:key=value,key=value` (pattern matches `repo_id/path`, `*` for all).
 
@@ -92,8 +99,8 @@ def parse_fault(text: str) -> tuple[str, Fault]:
     for item in filter(None, (part.strip() for part in spec.split(","))):
         key, eq, value = item.partition("=")
         key = key.strip()
-        if key == "corrupt" and not eq:
-            values["corrupt"] = True
+        if key in _FLAGS and not eq:
+            values[key] = True
             continue
         if not eq:
             raise ValueError(f"expected key=value in fault {text!r}, got {item!r}")
@@ -103,7 +110,7 @@ def parse_fault(text: str) -> tuple[str, Fault]:
             values[key] = int(value)
         elif key == "tail_fraction":
             values[key] = float(value)
-        elif key == "corrupt":
+        elif key in _FLAGS:
             values[key] = value.lower() in {"1", "true", "yes"}
         elif key == "over":
             values[key] = value.strip().lower()

@@ -178,6 +178,11 @@ def default_repos() -> dict[tuple[str, str], HubRepo]:
     c = HubCommit(_sha(rid, 1), _files(rid, {"config.json": 600, "model.safetensors": 3 * MB}))
     repos.append(HubRepo("model", rid, (c,), {"main": c.sha}))
 
+    # A file of 128 MiB for the resume tests: a download killed at 90 MiB leaves 38 MiB to fetch.
+    rid = "hftop-demo/olmo-resume"
+    c = HubCommit(_sha(rid, 1), _files(rid, {"config.json": 640, "model.safetensors": 128 * 2**20}))
+    repos.append(HubRepo("model", rid, (c,), {"main": c.sha}))
+
     # Fetched live by `hftop --demo`, one per state a user meets (the demo sets their faults).
     for rid, size in DEMO_DOWNLOADS.items():
         c = HubCommit(_sha(rid, 1), _files(rid, {"config.json": 650, "model.safetensors": size}))

@@ -211,6 +211,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         # The HEAD comes before either path of the bytes: only a fault on both paths touches it.
         fault = self.server.hub._fault_for(repo_id, hub_file, "http" if self.command == "GET" else "both")
+        if fault is not None and fault.gone:
+            self._error(404, "EntryNotFound", f'{file_path} does not exist on "{revision}"', commit.sha)
+            return
         if self._injected_status(repo_id, hub_file, fault):
             return
         headers = {"X-Repo-Commit": commit.sha, "Accept-Ranges": "bytes"}
@@ -395,6 +398,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         repo_id, hub_file = found
         fault = self.server.hub._fault_for(repo_id, hub_file, "http")
+        if fault is not None and fault.gone:
+            self._error(404, None, "No such object")
+            return
         if self._injected_status(repo_id, hub_file, fault):
             return
         self._serve(_Body.plain(repo_id, hub_file), {"ETag": f'"{hub_file.sha256}"', "Accept-Ranges": "bytes"}, fault)
@@ -411,7 +417,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self, body: _Body, headers: dict[str, str], fault: Fault | None) -> None:
         start, end = 0, body.size
         status = 200
-        range_header = self.headers.get("Range")
+        range_header = None if fault is not None and fault.ignore_range else self.headers.get("Range")
         if range_header and range_header.startswith("bytes="):
             first, _, last = range_header[6:].partition("-")
             try:

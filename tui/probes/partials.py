@@ -233,7 +233,7 @@ def _describe(
     for path, repo_type, repo_id, etag, st in found:
         repo_folder = path.parent.parent
         if repo_folder not in names:
-            names[repo_folder] = _names_by_etag(repo_folder)
+            names[repo_folder] = names_by_etag(repo_folder)
             free[repo_folder] = _free_bytes(path.parent)
         name, size, commit = names[repo_folder].get(etag, (None, None, None))
         writers = tuple(_with_remotes(o, counters) for o in owners.get(str(path), ()))
@@ -260,7 +260,21 @@ def _describe(
                 sockets=net[4],
             )
         )
-    return tuple(result)
+    return _one_name_each(result, [st for *_, st in found])
+
+
+def _one_name_each(partials: list[PartialFile], stats: list[os.stat_result]) -> tuple[PartialFile, ...]:
+    """One entry per file: a partial with a second name (the hard link hftop keeps so that a download's bytes
+    outlive its cleanup) shows once, under the name its writer has open while one does, else the first."""
+    by_inode: dict[tuple[int, int], list[PartialFile]] = {}
+    for partial, st in zip(partials, stats, strict=True):
+        by_inode.setdefault((st.st_dev, st.st_ino), []).append(partial)
+    if len(by_inode) == len(partials):
+        return tuple(partials)
+    return tuple(
+        next((n for n in names if n.owners), None) or min(names, key=lambda n: str(n.path))
+        for names in by_inode.values()
+    )
 
 
 def _with_remotes(owner: OwnerProcess, counters: dict[int, SocketCounters] | None) -> OwnerProcess:
@@ -291,7 +305,7 @@ def _free_bytes(folder: Path) -> int | None:
     return None if space is None else space.free
 
 
-def _names_by_etag(repo_folder: Path) -> dict[str, tuple[str, int, str]]:
+def names_by_etag(repo_folder: Path) -> dict[str, tuple[str, int, str]]:
     """etag → (path in repo, size, commit) from the tree listings snapshot_download caches."""
     names: dict[str, tuple[str, int, str]] = {}
     try:
@@ -488,7 +502,7 @@ def find_local_dir_partials() -> tuple[PartialFile, ...]:
         short_hash, _, rest = os.path.basename(target).partition(".")
         etag = rest[: -len(_SUFFIX)].split(".")[0]  # "<etag>.<8 hex>" in huggingface_hub 2.x
         # snapshot_download(local_dir=...) keeps tree listings in <local_dir>/.cache/huggingface/trees.
-        listed, size, commit = _names_by_etag(Path(local_dir, ".cache", "huggingface")).get(etag, (None, None, None))
+        listed, size, commit = names_by_etag(Path(local_dir, ".cache", "huggingface")).get(etag, (None, None, None))
         name = _local_name(os.path.dirname(target), short_hash, locks.get(writers[0].pid, set()))
         try:
             st = os.stat(target)
