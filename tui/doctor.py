@@ -19,7 +19,8 @@ _ADVICE = {
     DownloadState.SLOW_TAIL: "still arriving, slowly: wait, or restart it on a faster mirror",
     DownloadState.STALLED: "no progress for longer than the stall threshold: stop the process and retry",
     DownloadState.FINISHING: "full size reached; huggingface_hub is moving it into place",
-    DownloadState.ORPHANED: "its process is gone and huggingface_hub never resumes it: delete it to free the space",
+    DownloadState.ORPHANED: "its process is gone and huggingface_hub never resumes it: `hftop resume <file>` "
+    "continues it from its bytes, or delete it to free the space",
     DownloadState.OWNER_UNKNOWN: "written by a process out of sight (another machine or container): check there",
     DownloadState.NO_SPACE: "the rest does not fit on the disk: free space (hftop's cache pane), then retry",
     DownloadState.WAITING: "waits for another process fetching the same file; it goes on when that one is done",

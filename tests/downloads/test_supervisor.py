@@ -131,6 +131,47 @@ def test_cancel_stops_the_process_group_and_leaves_no_partial_then_retry_complet
     _assert_served(fresh_devhub, cache, plan)
 
 
+def _cancelled_keeping_20_mib(hub, cache, supervisor):
+    """hftop-demo/phi-tiny cancelled with its bytes kept once 20 MiB are on disk: (id, plan, its view)."""
+    hub.set_fault("hftop-demo/phi-tiny/model.safetensors", Fault(throttle=8_000_000))
+    plan = _plan(hub, cache, "hftop-demo/phi-tiny")
+    download_id = supervisor.start(plan)
+    _wait(supervisor, download_id, lambda v: v.on_disk >= 20 * MiB, what="20 MiB on disk")
+    supervisor.cancel(download_id, keep=True)
+    return download_id, plan, supervisor.view(download_id)
+
+
+def _retried(supervisor, download_id, attempt, **kwargs):
+    supervisor.retry(download_id, **kwargs)
+    return _wait(supervisor, download_id, lambda v: v.attempt == attempt and not v.state.active, what="the retry")
+
+
+def _origin_ranges(hub, since: int) -> list[str | None]:
+    return [r.range for r in hub.requests()[since:] if r.method == "GET" and r.server == "origin"]
+
+
+def test_a_resume_the_server_refuses_is_said_and_r_then_downloads_afresh(fresh_devhub, tmp_path, supervisor_for):
+    cache = tmp_path / "hub"
+    supervisor = supervisor_for(fresh_devhub)
+    download_id, plan, cancelled = _cancelled_keeping_20_mib(fresh_devhub, cache, supervisor)
+    kept = cancelled.kept_bytes
+    assert kept >= 20 * MiB
+
+    fresh_devhub.set_fault("hftop-demo/phi-tiny/model.safetensors", Fault(ignore_range=True))
+    refused = _retried(supervisor, download_id, 2)
+    assert refused.state is DownloadState.FAILED and refused.fresh_needed
+    assert "ignored the Range request" in refused.error and "Traceback" not in refused.error
+    assert refused.kept_bytes == kept, "nothing was written to the kept bytes"
+    blob = cache / "models--hftop-demo--phi-tiny" / "blobs" / plan.files[1].etag
+    assert not blob.exists()
+
+    done = _retried(supervisor, download_id, 3, fresh=True)
+    assert done.state is DownloadState.DONE, done.error
+    assert done.lost_bytes >= kept and done.reused_bytes == 0
+    _assert_served(fresh_devhub, cache, plan)
+    assert _partials(cache) == []
+
+
 def test_a_xet_download_says_so_and_a_stuck_one_restarted_over_plain_http_completes(
     fresh_devhub, tmp_path, supervisor_for
 ):
@@ -146,9 +187,13 @@ def test_a_xet_download_says_so_and_a_stuck_one_restarted_over_plain_http_comple
     assert 36 * MiB <= stuck.done_bytes <= 40 * MiB + MiB, "bytes received count, not only whole terms on disk"
     assert any(r.server == "xorbs" for r in fresh_devhub.requests())
 
+    before = len(fresh_devhub.requests())
     supervisor.retry(download_id, disable_xet=True)
     done = _wait(supervisor, download_id, lambda v: v.attempt == 2 and not v.state.active, what="the restart")
     assert done.state is DownloadState.DONE, done.error
+    # What hf_xet had written is kept and resumed over plain HTTP with a Range request.
+    ranges = [r.range for r in fresh_devhub.requests()[before:] if r.method == "GET" and r.server == "origin"]
+    assert len(ranges) == 1 and ranges[0] and int(ranges[0][6:-1]) > 0, ranges
     assert done.transport == "plain HTTP" and done.transport_why == "started with HF_HUB_DISABLE_XET=1"
     assert done.plan.request.disable_xet
     _assert_served(fresh_devhub, cache, plan)
@@ -163,7 +208,35 @@ def test_a_dropped_connection_that_keeps_dropping_fails_in_words(fresh_devhub, t
     view = _wait(supervisor, download_id, lambda v: not v.state.active, timeout=90, what="the failure")
     assert view.state is DownloadState.FAILED
     assert "closed the connection" in view.error and "Traceback" not in view.error
-    assert view.lost_bytes >= 20 * MiB
+    # Its bytes are kept for a retry: nothing is lost, and they show as hftop's, not as an orphan.
+    assert view.lost_bytes == 0 and view.kept_bytes >= 20 * MiB
+    assert [str(p) for p in _partials(cache)] == list(view.kept_paths)
+
+    fresh_devhub.clear_faults()
+    before = len(fresh_devhub.requests())
+    done = _retried(supervisor, download_id, 2)
+    assert done.state is DownloadState.DONE, done.error
+    assert _origin_ranges(fresh_devhub, before) == [f"bytes={view.kept_bytes}-"], "resumed from the kept bytes"
+    _assert_served(fresh_devhub, cache, _plan(fresh_devhub, cache, "hftop-demo/bloom-mini"))
+    assert _partials(cache) == []
+
+
+def test_cancel_that_keeps_the_bytes_then_retry_resumes_from_them(fresh_devhub, tmp_path, supervisor_for):
+    cache = tmp_path / "hub"
+    supervisor = supervisor_for(fresh_devhub)
+    download_id, plan, cancelled = _cancelled_keeping_20_mib(fresh_devhub, cache, supervisor)
+    assert cancelled.state is DownloadState.CANCELLED
+    assert cancelled.kept_bytes >= 20 * MiB and cancelled.kept_bytes % (10 * MiB) == 0
+    assert cancelled.lost_bytes < 10 * MiB, "at most the unwritten step is lost"
+    assert len(_partials(cache)) == 1
+
+    fresh_devhub.clear_faults()
+    before = len(fresh_devhub.requests())
+    done = _retried(supervisor, download_id, 2)
+    assert done.state is DownloadState.DONE, done.error
+    assert _origin_ranges(fresh_devhub, before) == [f"bytes={cancelled.kept_bytes}-"]
+    assert done.reused_bytes == cancelled.kept_bytes
+    _assert_served(fresh_devhub, cache, plan)
     assert _partials(cache) == []
 
 
@@ -188,10 +261,10 @@ def test_a_stall_with_a_short_read_timeout_ends_in_a_timeout_error_in_words(fres
     view = _wait(supervisor, download_id, lambda v: not v.state.active, timeout=60, what="the timeout")
     assert view.state is DownloadState.FAILED
     assert "stopped sending data (read timed out" in view.error
-    assert _partials(cache) == []
+    assert view.kept_bytes == 10 * MiB and len(_partials(cache)) == 1
 
 
-def test_a_killed_runner_is_a_failure_and_its_partial_is_removed(fresh_devhub, tmp_path, supervisor_for):
+def test_a_killed_runner_is_a_failure_whose_bytes_a_retry_resumes(fresh_devhub, tmp_path, supervisor_for):
     cache = tmp_path / "hub"
     fresh_devhub.set_fault("hftop-demo/phi-tiny/model.safetensors", Fault(throttle=8_000_000))
     supervisor = supervisor_for(fresh_devhub)
@@ -201,7 +274,13 @@ def test_a_killed_runner_is_a_failure_and_its_partial_is_removed(fresh_devhub, t
     os.kill(view.pid, signal.SIGKILL)  # no cleanup runs in the child
     view = _wait(supervisor, download_id, lambda v: not v.state.active, what="the end")
     assert view.state is DownloadState.FAILED and "ended unexpectedly" in view.error
-    assert _partials(cache) == []
+    assert view.kept_bytes >= 10 * MiB and len(_partials(cache)) == 2, "huggingface_hub's name and hftop's link"
+
+    fresh_devhub.clear_faults()
+    supervisor.retry(download_id)
+    done = _wait(supervisor, download_id, lambda v: v.attempt == 2 and not v.state.active, what="the retry")
+    assert done.state is DownloadState.DONE, done.error
+    assert _partials(cache) == [], "both names of the resumed bytes are gone"
 
 
 def test_the_runner_stops_and_cleans_up_when_its_owner_dies(fresh_devhub, tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -13,6 +14,7 @@ from tui.core.download_plan import DownloadRequest
 from tui.core.downloads import DownloadState
 from tui.devhub.faults import Fault
 from tui.screens.add_download import AddDownloadScreen
+from tui.screens.choice import ChoiceScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.download_details import DownloadDetailsScreen
 from tui.settings import Settings
@@ -32,6 +34,14 @@ def _throttled_phi_tiny(hub, cache, rate: int):
     app = _app(hub, cache)
     return app, lambda: app.dashboard.downloads_flows.start_planned(
         app.dashboard.downloads_flows.plan(DownloadRequest("hftop-demo/phi-tiny"))
+    )
+
+
+async def _started_until_on_disk(pilot, app, start, at: int) -> None:
+    """Start the download and wait until `at` bytes of its file are on disk."""
+    start()
+    await wait_for(
+        pilot, lambda: app.dashboard.snapshot.own and app.dashboard.snapshot.own[0].on_disk >= at, what=f"{at} on disk"
     )
 
 
@@ -81,17 +91,12 @@ async def test_add_dialog_refuses_bad_input_plans_and_starts(fresh_devhub, tmp_p
         assert [p.name for p in snapshot.glob("*/*")] == ["model.safetensors"]
 
 
-async def test_cancel_asks_with_the_bytes_it_throws_away_and_retry_restarts(fresh_devhub, tmp_path):
+async def test_cancel_asks_whether_to_keep_the_bytes_and_deletes_them_by_default(fresh_devhub, tmp_path):
     cache = tmp_path / "hub"
     app, start = _throttled_phi_tiny(fresh_devhub, cache, 6_000_000)
     async with app.run_test(size=(120, 36)) as pilot:
-        start()
         pane = app.dashboard.downloads_pane
-        await wait_for(
-            pilot,
-            lambda: app.dashboard.snapshot.own and app.dashboard.snapshot.own[0].partial_bytes > 11 * MiB,
-            what="11 MiB",
-        )
+        await _started_until_on_disk(pilot, app, start, 10 * MiB)
         pane.table.focus()
         await pilot.press("enter")  # the details: numbers behind the verdict, speed over time
         await wait_for(pilot, lambda: isinstance(app.screen, DownloadDetailsScreen), what="the details")
@@ -101,13 +106,14 @@ async def test_cancel_asks_with_the_bytes_it_throws_away_and_retry_restarts(fres
         assert max(app.screen.query_one("#details-speed").data) > 1_000_000
         await pilot.press("escape")
         await pilot.press("x")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
+        await wait_for(pilot, lambda: isinstance(app.screen, ChoiceScreen), what="the question")
         text = plain(app.screen.query_one("#confirm-text", Static))
-        assert "This throws away" in text and "MB of model.safetensors" in text
-        await pilot.press("n")  # keep it
+        assert "model.safetensors has" in text and "Cancelling deletes them, or keeps them" in text
+        assert "Cancel, delete them (y)" in plain(app.screen.query_one("#choice-0"))
+        await pilot.press("n")  # keep downloading
         assert app.dashboard.snapshot.own[0].state.active
         await pilot.press("x")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
+        await wait_for(pilot, lambda: isinstance(app.screen, ChoiceScreen), what="the question")
         await pilot.press("y")
         await wait_for(pilot, lambda: app.dashboard.snapshot.own[0].state is DownloadState.CANCELLED, what="cancelled")
         assert list(cache.rglob("*.incomplete")) == []
@@ -118,6 +124,30 @@ async def test_cancel_asks_with_the_bytes_it_throws_away_and_retry_restarts(fres
         await wait_for(pilot, lambda: app.dashboard.snapshot.own[0].attempt == 2 and app.dashboard.snapshot.own[0].state is DownloadState.DONE,
                        what="the retry to finish")  # fmt: skip
         assert "The last attempt threw away" in plain(pane.query_one("#downloads-detail", Static))
+
+
+async def test_cancel_that_keeps_the_bytes_then_r_resumes_from_them(fresh_devhub, tmp_path):
+    cache = tmp_path / "hub"
+    app, start = _throttled_phi_tiny(fresh_devhub, cache, 6_000_000)
+    async with app.run_test(size=(120, 36)) as pilot:
+        pane = app.dashboard.downloads_pane
+        await _started_until_on_disk(pilot, app, start, 20 * MiB)
+        pane.table.focus()
+        await pilot.press("x")
+        await wait_for(pilot, lambda: isinstance(app.screen, ChoiceScreen), what="the question")
+        await pilot.press("k")
+        await wait_for(pilot, lambda: app.dashboard.snapshot.own[0].state is DownloadState.CANCELLED, what="cancelled")
+        kept = app.dashboard.snapshot.own[0].kept_bytes
+        assert kept >= 20 * MiB and len(list(cache.rglob("*.incomplete"))) == 1
+        assert "are kept: R resumes from them" in plain(pane.query_one("#downloads-detail", Static))
+        assert not app.dashboard.snapshot.others, "the kept bytes are hftop's, not another program's orphan"
+
+        fresh_devhub.clear_faults()
+        await pilot.press("R")
+        await wait_for(pilot, lambda: app.dashboard.snapshot.own[0].attempt == 2 and app.dashboard.snapshot.own[0].state is DownloadState.DONE,
+                       what="the resumed download to finish")  # fmt: skip
+        assert f"bytes={kept}-" in [r.range for r in fresh_devhub.requests() if r.server == "origin"]
+        assert list(cache.rglob("*.incomplete")) == []
 
 
 async def test_quit_asks_while_a_download_runs_and_stops_it(fresh_devhub, tmp_path):
@@ -236,7 +266,8 @@ async def test_retry_on_another_programs_download_stops_it_and_fetches_the_file_
         await pilot.press("R")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
         text = plain(app.screen.query_one("#confirm-text", Static))
-        assert "Fetch hftop-demo/qwen-small model.safetensors with hftop" in text and f"Process {proc.pid}" in text
+        assert "Resume hftop-demo/qwen-small model.safetensors with hftop" in text and f"Process {proc.pid}" in text
+        assert "resumes at 10.5 MB of 90.0 MB: 79.5 MB to fetch from" in text
         fresh_devhub.clear_faults()
         await pilot.press("y")
         await wait_for(
@@ -247,6 +278,8 @@ async def test_retry_on_another_programs_download_stops_it_and_fetches_the_file_
         )
         assert proc.poll() is not None and not old_partial.exists()
         assert app.dashboard.snapshot.own[0].plan.request.patterns == ("model.safetensors",)
+        assert f"bytes={10 * MiB}-" in [r.range for r in fresh_devhub.requests() if r.server == "origin"]
+        assert list(cache.rglob("*.incomplete")) == []
         assert not app.dashboard.snapshot.others, "nothing left behind"
 
 
@@ -366,7 +399,7 @@ async def test_switch_a_running_download_to_a_trusted_fast_mirror(fresh_devhub, 
             assert load_config(config).endpoint == fast.endpoint and app.dashboard.send_token
 
             app.dashboard.downloads_pane.table.focus()
-            await pilot.press("R")  # a running download: the restart says first what it throws away
+            await pilot.press("R")  # a running download: the restart says first what it keeps
             await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
             await pilot.press("y")
             await wait_for(
@@ -451,3 +484,42 @@ async def test_no_worker_error_is_lost_in_the_add_dialog_or_the_mirror_picker(tm
             what="every probe's answer",
         )
         assert app.is_running
+
+
+async def test_r_on_a_dead_programs_partial_resumes_it_and_huggingface_hub_finds_the_file(devhub, demo_cache):
+    """The demo cache's orphan: a plain-HTTP download of hftop-demo/vit-huge killed with SIGKILL."""
+    app = make_app(Settings(cache_dir=demo_cache, endpoint=devhub.endpoint, refresh=0.3))
+    async with app.run_test(size=(120, 36)) as pilot:
+        pane = app.dashboard.downloads_pane
+        await wait_for(
+            pilot,
+            lambda: app.dashboard.snapshot.others and app.dashboard.snapshot.others[0].file_name,
+            what="the orphan with its name, asked of hftop's endpoint",
+        )
+        row = app.dashboard.snapshot.others[0]
+        assert row.state is DownloadState.ORPHANED and row.file_name == "model.safetensors"
+        kept = row.progress.real_bytes
+        pane.table.focus()
+        await pilot.press("R")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
+        text = plain(app.screen.query_one("#confirm-text", Static))
+        assert "Its program is gone" in text and f"resumes at {kept / 1e6:.1f} MB of 250.0 MB" in text
+        before = len(devhub.requests())
+        await pilot.press("y")
+        await wait_for(
+            pilot,
+            lambda: app.dashboard.snapshot.own and app.dashboard.snapshot.own[0].state is DownloadState.DONE,
+            timeout=60,
+            what="done",
+        )
+        assert "resumed from bytes on disk" in plain(pane.query_one("#downloads-detail", Static))
+        assert not app.dashboard.snapshot.others
+    ranges = [r.range for r in devhub.requests()[before:] if r.method == "GET" and r.range]
+    assert ranges and ranges[-1] == f"bytes={kept}-"
+    assert list(demo_cache.rglob("*.incomplete")) == []
+    from huggingface_hub import hf_hub_download
+
+    path = hf_hub_download("hftop-demo/vit-huge", "model.safetensors", cache_dir=demo_cache, local_files_only=True)
+    blob = Path(path).resolve()
+    digest = hashlib.sha256(blob.read_bytes()).hexdigest()
+    assert digest == devhub.file("hftop-demo/vit-huge", "model.safetensors").sha256

@@ -188,6 +188,18 @@ class DownloadView:
     """The addresses the endpoint's host name resolves to."""
     transport: str | None = None
     """"Xet" or "plain HTTP", as huggingface_hub chose for the current file (its progress reporter says)."""
+    kept_bytes: int = 0
+    """Bytes of the unfinished file kept on disk by an attempt that ended: a retry resumes from them."""
+    kept_paths: tuple[str, ...] = ()
+    """The partial files holding them (hftop's own, not another program's orphans)."""
+    resumed_from: int | None = None
+    """The current file continues from this many bytes kept by an earlier attempt or another program."""
+    fresh_needed: bool = False
+    """The last resume was refused (ranges ignored, a changed file, a failed hash): a retry starts afresh."""
+    reused_bytes: int = 0
+    """Bytes this attempt took from partial files on disk instead of fetching them."""
+    on_disk: int = 0
+    """Bytes of the current file written to its partial file (what a restart keeps)."""
 
     @property
     def transport_why(self) -> str:
@@ -423,11 +435,11 @@ def partial_progress(w: _Watched, now: float, reading: PartialReading, stall_aft
             evidence.append(
                 f"no local process has it open; pid {r.taken_over_by} took its lock over and writes a file of its own"
             )
-            evidence.append("huggingface_hub never resumes a partial file; it only takes space")
+            evidence.append("huggingface_hub never resumes a partial file; hftop can (R, or hftop resume)")
         else:
             state = DownloadState.ORPHANED
             evidence.append("no local process has it open and its lock is free")
-            evidence.append("huggingface_hub never resumes a partial file; it only takes space")
+            evidence.append("huggingface_hub never resumes a partial file; hftop can (R, or hftop resume)")
         evidence.append(f"last written {_ago(quiet)}")
         rate = None
     elif r.stopped:

@@ -3,13 +3,18 @@
 It fetches the planned files one after another with `hf_hub_download` and reports on stdout,
 one JSON object a line: `file` (starting a file), `transport` (Xet or plain HTTP, as huggingface_hub
 chose for it), `progress` (bytes of the current file written),
-`received` (bytes read from the network so far), `file_done`, then `done`, `failed` (with the
-error in words) or `cancelled`.
+`received` (bytes read from the network so far), `kept` (a second name for a partial file, so its
+bytes outlive a failure), `resumed` (a file continues from a partial's bytes), `file_done`, then
+`done`, `failed` (with the error in words; `fresh` when only a fresh download can go on) or `cancelled`.
 
 Plain HTTP writes in 10 MiB steps, so `progress` alone says nothing for minutes on a slow link;
 `received` counts the body bytes as they arrive, which is what tells slow from stalled.
 SIGTERM and the owner's death become KeyboardInterrupt, so huggingface_hub's own cleanup
-removes the partial file (and aborts a Xet transfer) before the process exits.
+removes the partial file (and aborts a Xet transfer) before the process exits. SIGUSR1 stops the
+same way but keeps the bytes: every partial file the process writes has a hard link beside it
+(made as soon as the file appears), which huggingface_hub's cleanup does not touch. A file with a
+partial of its blob in the cache (a kept one, or one a dead program left) is resumed from it with
+a `Range` request instead of fetched from 0, and checked against its hash before it is placed.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any, Literal, NoReturn
 
@@ -181,8 +186,135 @@ class ProgressReport:
         return False
 
 
+class KeptBytes:
+    """Hard links to the partial files this process writes: the bytes stay when huggingface_hub
+    deletes its own name for them (on a failure or a cancel)."""
+
+    def __init__(self, cache_dir: str) -> None:
+        self._blobs_under = os.path.realpath(cache_dir) + os.sep
+        self._links: dict[str, str] = {}
+        """partial file huggingface_hub writes → the link kept beside it."""
+        self.keep_on_stop = False
+        self.resuming: set[str] = set()
+        """Partial files this process resumes itself: their bytes are not huggingface_hub's to delete."""
+        self._lock = threading.Lock()
+
+    def watch_forever(self) -> None:
+        while True:
+            time.sleep(PROGRESS_INTERVAL)
+            self.link_new()
+
+    def link_new(self) -> None:
+        from pathlib import Path
+
+        from tui.actions.resume import keep_link
+
+        for target in self._open_partials():
+            with self._lock:
+                if target in self._links or target in self._links.values() or target in self.resuming:
+                    continue
+                try:
+                    link = str(keep_link(Path(target)))
+                except OSError:
+                    continue  # renamed into place or deleted meanwhile
+                self._links[target] = link
+            emit("kept", path=link, partial=target)
+
+    def _open_partials(self) -> list[str]:
+        found: list[str] = []
+        try:
+            fds = os.listdir("/proc/self/fd")
+        except OSError:
+            return found
+        for fd in fds:
+            try:
+                target = os.readlink(f"/proc/self/fd/{fd}")
+            except OSError:
+                continue
+            if target.endswith(".incomplete") and target.startswith(self._blobs_under) and "/blobs/" in target:
+                found.append(target)
+        return found
+
+    def drop(self) -> None:
+        """Remove every link: the user let the bytes go."""
+        self._drop(lambda partial: True)
+
+    def drop_placed(self) -> None:
+        """Remove the links of partial files huggingface_hub has renamed into place."""
+        self._drop(lambda partial: not os.path.exists(partial))
+
+    def _drop(self, which: Callable[[str], bool]) -> None:
+        with self._lock:
+            for partial, link in list(self._links.items()):
+                if which(partial):
+                    try:
+                        os.unlink(link)
+                    except OSError:
+                        pass
+                    del self._links[partial]
+
+
+KEPT: KeptBytes | None = None
+
+
 def _interrupt(signum: int, frame: FrameType | None) -> NoReturn:
+    if signum == signal.SIGUSR1 and KEPT is not None:
+        KEPT.keep_on_stop = True
     raise KeyboardInterrupt
+
+
+def _resume_if_kept(args: argparse.Namespace, path: str, etag: str) -> Literal["placed", "fetch", "failed"]:
+    """Continue `path` from the largest partial of its blob in the cache, if there is one ("placed" once it is).
+    Without one, or when its lock is held (another process fetches it), huggingface_hub fetches the file
+    ("fetch"). A resume that fails says why in a `failed` line ("failed"), with `fresh` when only a fresh
+    download can go on (ranges ignored, a changed file, a failed hash)."""
+    from pathlib import Path
+
+    from huggingface_hub.file_download import repo_folder_name
+
+    from tui.actions.resume import Resumable, ResumeFailed, partials_of, resume
+
+    folder = Path(args.cache_dir) / repo_folder_name(repo_id=args.repo_id, repo_type=args.repo_type)
+    found = partials_of(folder, etag)
+    if not found:
+        return "fetch"
+    if args.fresh:
+        for stale in found:  # the user asked for the file afresh: its old bytes go
+            stale.unlink(missing_ok=True)
+        return "fetch"
+    target = Resumable(Path(args.cache_dir), found[0], args.repo_type, args.repo_id, etag, path, args.revision)
+    if KEPT is not None:
+        KEPT.resuming.add(os.path.realpath(found[0]))
+    emit("kept", path=str(found[0]), partial=str(found[0]))  # this download's bytes now, whoever wrote them
+    emit("transport", name="plain HTTP")
+
+    def started(reused: int, size: int) -> None:
+        emit("resumed", path=path, bytes=reused, size=size)
+        emit("progress", bytes=reused, received=RECEIVED.total)
+
+    last = [0.0]
+
+    def progress(have: int, size: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= PROGRESS_INTERVAL or have >= size:
+            last[0] = now
+            emit("progress", bytes=have, received=RECEIVED.total)
+
+    try:
+        resume(
+            target,
+            endpoint=args.endpoint,
+            token=False if args.no_token else None,
+            ref=args.ref,
+            on_progress=progress,
+            on_start=started,
+        )
+    except ResumeFailed as error:
+        if error.lock_held:
+            return "fetch"
+        emit("failed", path=path, message=str(error), fresh=error.fresh)
+        return "failed"
+    return "placed"
 
 
 def _record_ref(args: argparse.Namespace) -> None:
@@ -208,12 +340,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache-dir", required=True)
     parser.add_argument("--endpoint", required=True)
     parser.add_argument("--file", action="append", default=[], dest="files")
+    parser.add_argument(
+        "--etag", action="append", default=[], dest="etags", help="each file's blob name, in --file's order"
+    )
+    parser.add_argument("--fresh", action="store_true", help="delete the files' old partials instead of resuming")
     parser.add_argument("--no-token", action="store_true", help="send no Authorization header")
     parser.add_argument("--owner-pid", type=int, help="stop when this process is gone")
     args = parser.parse_args(argv)
 
+    global KEPT
+    KEPT = KeptBytes(args.cache_dir)
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGUSR1, _interrupt)
     if args.owner_pid:
         from tui.probes.owner import when_owner_dies
 
@@ -229,6 +368,7 @@ def main(argv: list[str] | None = None) -> int:
 
         count_http_bytes()
         threading.Thread(target=RECEIVED.report_forever, daemon=True).start()
+        threading.Thread(target=KEPT.watch_forever, daemon=True).start()
         request = DownloadRequest(args.repo_id, args.repo_type, args.ref or args.revision)
         emit("started", pid=os.getpid())
         if args.ref and args.ref != args.revision:
@@ -237,9 +377,16 @@ def main(argv: list[str] | None = None) -> int:
             except OSError as error:
                 emit("failed", message=describe_hub_error(error, args.endpoint, request))
                 return 1
-        for index, path in enumerate(args.files):
+        etags = args.etags + [""] * (len(args.files) - len(args.etags))
+        for index, (path, etag) in enumerate(zip(args.files, etags, strict=True)):
             emit("file", path=path, index=index)
             try:
+                resumed = _resume_if_kept(args, path, etag) if etag else "fetch"
+                if resumed == "failed":
+                    return 1
+                if resumed == "placed":
+                    emit("file_done", path=path)
+                    continue
                 hf_hub_download(
                     args.repo_id,
                     path,
@@ -257,11 +404,14 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{type(error).__name__}: {error}", file=sys.stderr, flush=True)
                 emit("failed", path=path, message=describe_hub_error(error, args.endpoint, request))
                 return 1
+            KEPT.drop_placed()
             emit("file_done", path=path)
         emit("done")
         return 0
     except KeyboardInterrupt:
-        emit("cancelled")
+        if not KEPT.keep_on_stop:
+            KEPT.drop()
+        emit("cancelled", kept=KEPT.keep_on_stop)
         return 130
 
 

@@ -70,7 +70,14 @@ def child_environment(
 
 
 def runner_argv(
-    plan: DownloadPlan, *, endpoint: str, cache_dir: Path, send_token: bool, owner_pid: int, python: str
+    plan: DownloadPlan,
+    *,
+    endpoint: str,
+    cache_dir: Path,
+    send_token: bool,
+    owner_pid: int,
+    python: str,
+    fresh: bool = False,
 ) -> list[str]:
     """The argument list of a download's process (no shell is involved)."""
     request = plan.request
@@ -87,8 +94,10 @@ def runner_argv(
     ]  # fmt: skip
     if not send_token:
         argv.append("--no-token")
+    if fresh:
+        argv.append("--fresh")
     for planned in plan.files:
-        argv += ["--file", planned.path]
+        argv += ["--file", planned.path, "--etag", planned.etag or ""]
     return argv
 
 
@@ -125,6 +134,17 @@ class _Attempt:
         self.readers: list[threading.Thread] = []
         self.transport: str | None = None
         """How huggingface_hub fetches the current file: "Xet" (through hf_xet) or "plain HTTP"."""
+        self.kept: dict[str, str] = {}
+        """Hard links the child keeps to its partial files (link → the partial it names): their bytes
+        survive a failure, or a stop that keeps them, for the next attempt to resume from."""
+        self.keep_bytes = False
+        """The stop asked for keeps the current file's bytes."""
+        self.resumed_from: int | None = None
+        """The current file continues from this many bytes of a partial file."""
+        self.reused = 0
+        """Bytes taken from partial files instead of fetched, over the attempt's files."""
+        self.fresh_needed = False
+        """The resume was refused (ranges ignored, a changed file, a failed hash): only a fresh download goes on."""
 
     @property
     def current_bytes(self) -> int:
@@ -189,28 +209,34 @@ class DownloadSupervisor:
         self._spawn(download_id, plan, attempt=1, lost_bytes=0)
         return download_id
 
-    def cancel(self, download_id: int) -> None:
-        """Stop the download's whole process group and leave no partial file behind."""
+    def cancel(self, download_id: int, keep: bool = False) -> None:
+        """Stop the download's whole process group; leave no partial file behind, or with `keep` the
+        current file's bytes, for a retry to resume from."""
         with self._acting_on(download_id) as attempt:
             if attempt is not None:
-                self._stop(attempt)
+                self._stop(attempt, keep=keep)
 
-    def retry(self, download_id: int, disable_xet: bool | None = None) -> None:
-        """Restart from the first unfinished file (stopping the running attempt first); with
+    def retry(self, download_id: int, disable_xet: bool | None = None, fresh: bool = False) -> None:
+        """Go on from the first unfinished file (stopping the running attempt first, keeping its bytes),
+        resuming it from the bytes kept; with `fresh`, from 0 (its old bytes are deleted). With
         `disable_xet`, over plain HTTP (True) or with Xet allowed again (False)."""
         with self._acting_on(download_id) as attempt:
             if attempt is None:
                 return
             if attempt.final is None:
-                self._stop(attempt)
+                self._stop(attempt, keep=not fresh)
             with self._lock:
                 lost = attempt.lost_bytes if attempt.final is not DownloadState.DONE else 0
+                if fresh:
+                    lost += _kept_size(attempt)
             # Files the last attempt finished are in the cache now: the new attempt only links them.
             plan = attempt.plan
             if disable_xet is not None:
                 plan = replace(plan, request=replace(plan.request, disable_xet=disable_xet))
             files = tuple(replace(f, cached=f.cached or self._blob_exists(plan, f)) for f in plan.files)
-            self._spawn(download_id, replace(plan, files=files), attempt=attempt.attempt + 1, lost_bytes=lost)
+            self._spawn(
+                download_id, replace(plan, files=files), attempt=attempt.attempt + 1, lost_bytes=lost, fresh=fresh
+            )
 
     @contextmanager
     def _acting_on(self, download_id: int) -> Iterator[_Attempt | None]:
@@ -289,10 +315,16 @@ class DownloadSupervisor:
             lost_bytes=a.lost_bytes,
             endpoint=a.endpoint,
             transport=a.transport,
+            kept_bytes=_kept_size(a) if a.final is not None else 0,
+            kept_paths=tuple(a.kept) if a.final is not None else (),
+            resumed_from=a.resumed_from if a.current is not None else None,
+            reused_bytes=a.reused,
+            on_disk=a.current_written if a.current is not None and a.final is None else 0,
+            fresh_needed=a.fresh_needed,
         )
 
     # --- processes --------------------------------------------------------------------------
-    def _spawn(self, download_id: int, plan: DownloadPlan, attempt: int, lost_bytes: int) -> None:
+    def _spawn(self, download_id: int, plan: DownloadPlan, attempt: int, lost_bytes: int, fresh: bool = False) -> None:
         run = _Attempt(plan, attempt, self._clock(), lost_bytes)
         run.endpoint = self.endpoint
         argv = runner_argv(
@@ -302,6 +334,7 @@ class DownloadSupervisor:
             send_token=self.send_token,
             owner_pid=os.getpid(),
             python=self._python,
+            fresh=fresh,
         )
         env = child_environment(
             self._environ,
@@ -362,16 +395,21 @@ class DownloadSupervisor:
         for reader in run.readers:
             if reader is not threading.current_thread():
                 reader.join(timeout=1)
-        if ended != "done" and run.current is not None:
-            # A killed child never ran huggingface_hub's cleanup: remove what it left.
+        if ended != "done" and run.current is not None and run.stop_requested and not run.keep_bytes:
+            # Cancelled without keeping its bytes: a killed child never ran huggingface_hub's cleanup,
+            # and the links it kept go too.
             self._remove_partials(run.plan, run.current)
+            for link in run.kept:
+                Path(link).unlink(missing_ok=True)
         with self._lock:
             run.ended_at = self._clock()
+            run.kept = {k: v for k, v in run.kept.items() if os.path.isfile(k)}
+            kept = _kept_size(run)
             if ended == "done":
                 run.final = DownloadState.DONE
             elif run.stop_requested:
                 run.final = DownloadState.CANCELLED
-                run.lost_bytes = run.peak_current if run.current is not None else 0
+                run.lost_bytes = max(0, run.peak_current - kept) if run.current is not None else 0
             else:
                 run.final = DownloadState.FAILED
                 if ended == "cancelled":
@@ -380,7 +418,7 @@ class DownloadSupervisor:
                     run.error = (
                         f"The download process ended unexpectedly (exit status {code}). {run.last_log_line}"
                     ).strip()
-                run.lost_bytes = run.peak_current if run.current is not None else 0
+                run.lost_bytes = max(0, run.peak_current - kept) if run.current is not None else 0
 
     def _apply(self, run: _Attempt, kind: str | None, event: dict[str, Any]) -> None:
         now = self._clock()
@@ -388,7 +426,14 @@ class DownloadSupervisor:
             path = event.get("path")
             run.current = next((f for f in run.plan.files if f.path == path), None)
             run.current_written, run.received_at_write, run.peak_current = 0, run.received, 0
-            run.received_at_file, run.transport = run.received, None
+            run.received_at_file, run.transport, run.resumed_from = run.received, None, None
+        elif kind == "kept" and event.get("path"):
+            run.kept[str(event["path"])] = str(event.get("partial") or "")
+        elif kind == "resumed" and run.current is not None:
+            run.resumed_from = int(event.get("bytes", 0))
+            run.reused += run.resumed_from
+            run.current_written, run.received_at_write = run.resumed_from, run.received
+            run.received_at_file = run.received - run.resumed_from  # Xet's rule counts from the file's start
         elif kind == "progress" and run.current is not None:
             run.current_written = int(event.get("bytes", 0))
             run.received_at_write = int(event.get("received", run.received))
@@ -406,17 +451,21 @@ class DownloadSupervisor:
                 run.bytes_before_current += run.current.size
             run.files_done += 1
             run.current = None
+            run.kept = {k: v for k, v in run.kept.items() if os.path.exists(k) and os.path.exists(v)}
         elif kind == "failed":
             run.error = event.get("message") or "The download failed."
+            run.fresh_needed = bool(event.get("fresh"))
 
-    def _stop(self, run: _Attempt) -> None:
+    def _stop(self, run: _Attempt, keep: bool = False) -> None:
+        """SIGTERM (huggingface_hub cleans up, the kept links go) or, with `keep`, SIGUSR1 (the same stop,
+        but the links stay); SIGKILL after STOP_GRACE."""
         process = run.process
         with self._lock:
             if run.final is not None or process is None:
                 return
-            run.stop_requested = True
+            run.stop_requested, run.keep_bytes = True, keep
         if process.poll() is None:  # not reaped yet, so its pid is still its group's id
-            _signal_group(process.pid, signal.SIGTERM)
+            _signal_group(process.pid, signal.SIGUSR1 if keep else signal.SIGTERM)
         try:
             process.wait(timeout=STOP_GRACE)
         except subprocess.TimeoutExpired:
@@ -443,6 +492,17 @@ class DownloadSupervisor:
             return  # another process is downloading the same blob: its partial is alive
         for partial in (folder / "blobs").glob(f"{planned.etag}*.incomplete"):
             partial.unlink(missing_ok=True)
+
+
+def _kept_size(run: _Attempt) -> int:
+    """Bytes of the largest partial the attempt kept a link to (what the next attempt resumes from)."""
+    sizes = [0]
+    for link in run.kept:
+        try:
+            sizes.append(os.stat(link).st_size)
+        except OSError:
+            pass
+    return max(sizes)
 
 
 def _signal_group(pgid: int, signum: int) -> None:

@@ -121,6 +121,7 @@ class Monitor:
         history_seconds: float = 300.0,
         local_dirs: bool = True,
         home_endpoint: str | None = None,
+        endpoint: str | None = None,
     ) -> None:
         self.cache_dir = Path(cache_dir)
         self.home_endpoint = home_endpoint
@@ -131,7 +132,7 @@ class Monitor:
         self._net = ThroughputTracker(history_seconds=history_seconds)
         self._interface = ALL
         self._net_lock = threading.Lock()
-        self._others = OtherDownloads(self.cache_dir, stall_after, local_dirs=local_dirs)
+        self._others = OtherDownloads(self.cache_dir, stall_after, local_dirs=local_dirs, endpoint=endpoint)
         self._records: dict[str, _Record] = {}
         self._downloads_seen: frozenset[tuple[object, ...]] | None = None
         self._cache_looked_at = float("-inf")
@@ -148,7 +149,9 @@ class Monitor:
         """One look at the network, the disk and every download, as of `now` (wall clock)."""
         network = self._sample_network()
         own = self._own_downloads(now)
-        others = self._others.sample(now, exclude_pids={v.pid for v in own if v.pid})
+        others = self._others.sample(
+            now, exclude_pids={v.pid for v in own if v.pid}, exclude_paths={p for v in own for p in v.kept_paths}
+        )
         seen = frozenset([*(("own", v.id, v.state, v.files_done) for v in own), *(("other", d.key) for d in others)])
         look = seen != self._downloads_seen or now - self._cache_looked_at >= CACHE_CHECK_INTERVAL
         self._downloads_seen = seen

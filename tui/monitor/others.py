@@ -48,8 +48,12 @@ class OtherDownloads:
     background thread; a sample never waits for the network.
     """
 
-    def __init__(self, cache_dir: Path, stall_after: float, local_dirs: bool = True) -> None:
+    def __init__(
+        self, cache_dir: Path, stall_after: float, local_dirs: bool = True, endpoint: str | None = None
+    ) -> None:
         self.cache_dir = Path(cache_dir)
+        self.endpoint = endpoint
+        """Where a dead writer's file is asked about (its name, its size): hftop's endpoint; None: HF_ENDPOINT's."""
         self.stall_after = stall_after
         self.local_dirs = local_dirs
         """Also `local_dir` downloads anywhere on the machine (outside the cache)."""
@@ -85,14 +89,17 @@ class OtherDownloads:
         """Give the endpoint lookups under way up to `timeout` seconds to answer."""
         wait(list(self._lookups.values()), timeout=timeout)
 
-    def sample(self, now: float, exclude_pids: Collection[int] = ()) -> tuple[ExternalDownload, ...]:
-        """Partial files not written by `exclude_pids` (hftop's own download processes), and
-        processes waiting for the lock of a file another process is fetching, as of `now` (wall clock)."""
-        exclude = set(exclude_pids)
+    def sample(
+        self, now: float, exclude_pids: Collection[int] = (), exclude_paths: Collection[str] = ()
+    ) -> tuple[ExternalDownload, ...]:
+        """Partial files not written by `exclude_pids` (hftop's own download processes) nor kept by them
+        (`exclude_paths`), and processes waiting for the lock of a file another process is fetching, as of
+        `now` (wall clock)."""
+        exclude, kept = set(exclude_pids), set(exclude_paths)
         in_cache = self._finder.find(self.cache_dir)
         self.in_cache = (len(in_cache), sum(p.real_bytes for p in in_cache))
         partials = [*in_cache, *(self._local_dir_partials(now) if self.local_dirs else ())]
-        partials = [p for p in partials if not {o.pid for o in p.owners} & exclude]
+        partials = [p for p in partials if not {o.pid for o in p.owners} & exclude and str(p.path) not in kept]
         asked = len(self._lookups)
         partials = [self._with_lookup(p) for p in partials]
         if len(self._lookups) > asked:  # a new file: its name and size, at the first look if it can be
@@ -267,7 +274,10 @@ class OtherDownloads:
         if p.expected_size is not None or p.repo_type == "local" or (known is not None and known[1] is not None):
             return p
         # The writer's endpoint (its HF_ENDPOINT); for a dead writer's file, hftop's own.
-        endpoint = default_endpoint(self._owner_environ(p.owners[0].pid) if p.owners else dict(os.environ))
+        if p.owners:
+            endpoint = default_endpoint(self._owner_environ(p.owners[0].pid))
+        else:
+            endpoint = self.endpoint or default_endpoint(dict(os.environ))
         key = (endpoint, p.repo_type, p.repo_id, p.etag)
         future = self._lookups.get(key)
         if future is None:

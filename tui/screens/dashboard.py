@@ -131,6 +131,7 @@ class DashboardScreen(Screen[None]):
             sources=sources,
             history_seconds=max(300.0, 150 * settings.refresh),
             home_endpoint=settings.endpoint if settings.demo else None,
+            endpoint=settings.endpoint,
         )
         self.downloads_flows = DownloadFlows(self)
         self.cache_flows = CacheFlows(self)

@@ -76,6 +76,16 @@ def _figures(row: DownloadView | ExternalDownload, now: float) -> Text:
                 "attempt",
                 f"{row.attempt}" + (f" (the last threw away {fmt.size(row.lost_bytes)})" if row.lost_bytes else ""),
             ),
+            *(
+                [("resumed at", f"{fmt.size(row.resumed_from)}, kept from an earlier attempt or program")]
+                if row.resumed_from
+                else []
+            ),
+            *(
+                [("kept", f"{fmt.size(row.kept_bytes)} of the unfinished file, for R to resume from")]
+                if row.kept_bytes
+                else []
+            ),
             ("process", f"pid {row.pid}, started by hftop" if row.pid else "–"),
             ("transport", f"{row.transport}: {row.transport_why}" if row.transport else "–"),
             ("endpoint", row.endpoint or "–"),

@@ -5,20 +5,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.notifications import SeverityLevel
 
-from tui.actions.processes import ActionRefused, AlreadyGone, delete_orphan, stop_process
+from tui.actions.processes import ActionRefused, delete_orphan, stop_process
+from tui.actions.resume import keep_link
 from tui.core import formatting as fmt
 from tui.core.download_plan import DownloadPlan, DownloadRequest, RequestError
 from tui.core.downloads import DownloadState, DownloadView, ExternalDownload, running_overlap
 from tui.probes.hub import plan_download
 from tui.screens.add_download import AddDownloadScreen
+from tui.screens.choice import Choice, ChoiceScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.download_details import DownloadDetailsScreen
-from tui.screens.restart import RestartScreen, Transport
 
 if TYPE_CHECKING:
     from tui.screens.dashboard import DashboardScreen
@@ -95,10 +97,31 @@ class DownloadFlows:
     def cancel(self, view: DownloadView) -> None:
         if self.dashboard.refused_read_only("cancel downloads"):
             return
-        self._confirm_then(view, "Cancel", "Keep it", self._cancel, "\nFiles it finished stay in the cache.")
+        if not (view.on_disk and view.current_file):
+            self._confirm_then(view, "Cancel", "Keep it", self._cancel, "\nFiles it finished stay in the cache.")
+            return
+        size = fmt.size(view.on_disk)
+        body = Text.assemble(
+            "Cancel ", (view.request.label, "bold"), "?\n\n",
+            f"{view.current_file} has {size} on disk so far. Cancelling deletes them, or keeps them so that R "
+            "resumes the file from there later (hftop checks the whole file against its hash before it goes into "
+            "the cache). Files it finished stay in the cache.",
+        )  # fmt: skip
+        choices = (
+            Choice("delete", "Cancel, delete them", "y", "error"),
+            Choice("keep", f"Cancel, keep {size}", "k"),
+            Choice(None, "Keep downloading", "n"),
+        )
+        self.dashboard.app.push_screen(
+            ChoiceScreen("Cancel download", body, choices),
+            lambda answer: self._cancel(view.id, keep=answer == "keep") if answer else None,
+        )
 
     def retry(self, view: DownloadView) -> None:
         if self.dashboard.refused_read_only("restart downloads"):
+            return
+        if view.fresh_needed and not view.state.active:
+            self._offer_fresh(view)
             return
         if view.transport == "Xet" and view.state in (
             DownloadState.STALLED,
@@ -108,9 +131,20 @@ class DownloadFlows:
             self._offer_plain_http(view)
             return
         if not view.state.active:
-            self._retry(view.id)  # its process is gone and took its partial file along
+            self._retry(view.id)  # its process is gone; its bytes, if kept, are resumed
             return
         self._confirm_then(view, "Restart", "Keep waiting", self._retry)
+
+    def _offer_fresh(self, view: DownloadView) -> None:
+        kept = f" The {fmt.size(view.kept_bytes)} kept are deleted." if view.kept_bytes else ""
+        body = Text.assemble(
+            "Download ", (view.request.label, "bold"), " afresh?\n\n",
+            f"Its file could not be resumed: {view.error}\n\nA fresh download fetches it from 0.{kept}",
+        )  # fmt: skip
+        self.dashboard.app.push_screen(
+            ConfirmScreen("Download afresh", body, "Download afresh", "Leave it"),
+            lambda yes: self._retry(view.id, fresh=True) if yes else None,
+        )
 
     def _confirm_then(
         self, view: DownloadView, verb: str, keep: str, act: Callable[[int], None], note: str = ""
@@ -122,30 +156,36 @@ class DownloadFlows:
             lambda yes: act(view.id) if yes else None,
         )
 
-    def _cancel(self, download_id: int) -> None:
+    def _cancel(self, download_id: int, keep: bool = False) -> None:
         def cancel() -> None:
-            self.dashboard.supervisor.cancel(download_id)
+            self.dashboard.supervisor.cancel(download_id, keep=keep)
             self._done()
 
         self._in_worker(cancel, "cancel")
 
     def _offer_plain_http(self, view: DownloadView) -> None:
         """A Xet download that is stalled, crawls or failed: restart it over plain HTTP, the usual cure, or over Xet."""
-        lost = _throw_away(view) if view.state.active else Text("Its process is gone; nothing more is lost.")
+        lost = _throw_away(view) if view.state.active else _kept(view)
         body = Text.assemble(
             "Restart ", (view.request.label, "bold"), f"? It is {view.state.value} over Xet.\n\n", lost, "\n\n",
-            "Over plain HTTP (HF_HUB_DISABLE_XET=1), huggingface_hub fetches the same file from the resolve URL's "
-            "download server instead of hf_xet's CAS and xorb storage: the fix for a stuck Xet transfer.",
+            "Over plain HTTP (HF_HUB_DISABLE_XET=1), files come from the resolve URL's download server instead "
+            "of hf_xet's CAS and xorb storage: the fix for a stuck Xet transfer. Either way, a file with bytes on "
+            "disk resumes from them over plain HTTP with a Range request.",
         )  # fmt: skip
+        choices = (
+            Choice("plain", "Over plain HTTP", "h,y", "error"),
+            Choice("xet", "Over Xet", "x"),
+            Choice(None, "Keep waiting" if view.state.active else "Leave it", "n"),
+        )
         self.dashboard.app.push_screen(
-            RestartScreen(body, "Keep waiting" if view.state.active else "Leave it"),
+            ChoiceScreen("Restart download", body, choices),
             lambda transport: self._retry(view.id, transport) if transport else None,
         )
 
-    def _retry(self, download_id: int, transport: Transport | None = None) -> None:
+    def _retry(self, download_id: int, transport: str | None = None, fresh: bool = False) -> None:
         def retry() -> None:
             self.dashboard.supervisor.retry(
-                download_id, disable_xet=None if transport is None else transport == "plain"
+                download_id, disable_xet=None if transport is None else transport == "plain", fresh=fresh
             )
             self._done()
 
@@ -165,7 +205,7 @@ class DownloadFlows:
             body = Text.assemble(
                 "Delete the partial file of ", (f"{row.label} {name}", "bold"), "?\n\n",
                 f"No process has it open and its lock is free: its download died, and huggingface_hub never "
-                f"resumes it. Deleting frees {size}.\n\n{row.key}",
+                f"resumes it (R resumes it from its bytes). Deleting frees {size}.\n\n{row.key}",
             )  # fmt: skip
             screen = ConfirmScreen("Delete orphaned partial file", body, "Delete", "Keep it")
         else:
@@ -173,8 +213,9 @@ class DownloadFlows:
                 f"It waits for process {row.waiting_for}, which downloads {row.label} {name}. Stopping it ends "
                 "that program; the other download goes on."
                 if row.waiting_for is not None
-                else f"It is downloading {row.label} {name} ({size} so far). Stopping it throws those bytes away "
-                "(huggingface_hub cannot resume), and the program itself ends."
+                else f"It is downloading {row.label} {name} ({size} so far). The program itself ends; its partial "
+                "file stays behind as an orphan (unless the program deletes it as it stops): R resumes it, d deletes "
+                "it. R on the download instead keeps its bytes for sure and resumes it at once."
             )
             body = Text.assemble(
                 "Stop process ", (str(row.owner_pid), "bold"), "?\n\n", (row.owner_command or "?", "bold"), "\n\n",
@@ -202,39 +243,58 @@ class DownloadFlows:
         d = self.dashboard
         if d.refused_read_only("stop processes or fetch their files"):
             return
+        have, size = row.progress.real_bytes, row.progress.expected_size
+        if size is not None and have <= size:
+            resumes = f"resumes at {fmt.size(have)} of {fmt.size(size)}: {fmt.size(size - have)} to fetch"
+        else:
+            resumes = f"resumes at {fmt.size(have)}"
         first = (
-            f"Process {row.owner_pid} ({row.owner_command}) is stopped first, then its partial file "
+            f"Process {row.owner_pid} ({row.owner_command}) is stopped first (SIGTERM), after hftop keeps a hard "
+            "link to its partial file, so its bytes stay whatever it deletes as it ends. Then hftop "
             if row.owner_pid is not None
-            else "The partial file its dead download left "
+            else "Its program is gone. hftop takes the file's lock, as huggingface_hub does, and "
         )
-        over = " over plain HTTP (HF_HUB_DISABLE_XET=1), as it is stuck over Xet" if _stuck_on_xet(row) else ""
         body = Text.assemble(
-            "Fetch ", (f"{row.label} {row.file_name}", "bold"), " with hftop?\n\n",
-            f"{first}({fmt.size(row.progress.real_bytes)}) is deleted, and hftop downloads the file again from "
-            f"{d.settings.endpoint}{over}: huggingface_hub cannot resume. When the program runs again, it finds "
-            "the file in the cache.",
+            "Resume ", (f"{row.label} {row.file_name or 'blob ' + row.etag[:12]}", "bold"), " with hftop?\n\n",
+            first, (resumes, "bold"), f" from {d.settings.endpoint} with a Range request, checks the whole file "
+            "against its hash, and places it in the cache as huggingface_hub would: when the program runs again, "
+            "it finds the file cached. If the file cannot be resumed, hftop says why and offers a fresh download.",
         )  # fmt: skip
         d.app.push_screen(
-            ConfirmScreen("Take over a download", body, "Fetch it", "Leave it"),
+            ConfirmScreen("Resume a download", body, "Resume it", "Leave it"),
             lambda yes: self._in_worker(partial(self._take_over, row), "take over") if yes else None,
         )
 
     def _take_over(self, row: ExternalDownload) -> None:
+        if row.file_name is None:
+            self._notify_from_worker(
+                f"{row.label}: which file blob {row.etag[:12]}… is, is not known yet (the endpoint has not answered); "
+                "try again in a moment.",
+                severity="warning",
+            )
+            return
         request = DownloadRequest(
             row.repo_id,
             row.repo_type,
             revision=row.commit or "main",
-            patterns=(row.file_name or "",),
+            patterns=(row.file_name,),
             disable_xet=_stuck_on_xet(row),
         )
+        how = ""
         try:
+            plan = self.plan(request)  # before stopping anything: a plan that fails leaves the program running
             if row.owner_pid is not None:
+                try:
+                    keep_link(Path(row.key))
+                    how = f"Kept a hard link to its partial file and stopped process {row.owner_pid} with SIGTERM; "
+                except OSError as error:
+                    how = (
+                        f"Could not keep a hard link ({error.strerror or error}); stopped process {row.owner_pid} with "
+                        "SIGTERM, which runs no clean-up in a Python program; "
+                    )
                 stop_process(row.owner_pid, row.owner_command)
-            try:
-                delete_orphan(self.dashboard.settings.cache_dir, row.key, wait=5.0)
-            except AlreadyGone:
-                pass  # the program deleted its partial file itself when it stopped
-            self.dashboard.supervisor.start(self.plan(request))
+            self.dashboard.supervisor.start(plan)
+            self._notify_from_worker(f"{how}hftop resumes {row.label} {row.file_name}.", timeout=6)
         except (ActionRefused, RequestError) as error:
             self._notify_from_worker(f"{row.label}: {error}", severity="warning")
         self._done()
@@ -247,12 +307,17 @@ def _stuck_on_xet(row: ExternalDownload) -> bool:
 
 def _throw_away(view: DownloadView) -> Text:
     if view.partial_bytes and view.current_file:
+        unwritten = view.partial_bytes - view.on_disk
+        again = f" The {fmt.size(unwritten)} that arrived but are not written yet come again." if unwritten > 0 else ""
         return Text.assemble(
-            ("This throws away ", ""),
-            (fmt.size(view.partial_bytes), "bold red"),
-            (
-                f" of {view.current_file}: huggingface_hub cannot resume across runs, so the file starts again from 0.",
-                "",
-            ),
+            "The ",
+            (fmt.size(view.on_disk), "bold"),
+            f" of {view.current_file} on disk are kept: the new attempt resumes from them with a Range request.{again}",
         )
     return Text("Nothing downloaded so far is lost: no file is half done.")
+
+
+def _kept(view: DownloadView) -> Text:
+    if view.kept_bytes:
+        return Text.assemble("Its process is gone; ", (fmt.size(view.kept_bytes), "bold"), " are kept to resume from.")
+    return Text("Its process is gone; nothing more is lost.")

@@ -322,7 +322,7 @@ class DownloadsPane(Vertical, can_focus=True):
             elif view.repo_type == "local":
                 self.notify(
                     f"{view.label}: a local-dir download does not say which repo it comes from, so hftop cannot "
-                    "fetch it again. x stops it.",
+                    "resume it (it resumes files of the Hub cache). x stops it; run its download again.",
                     severity="warning",
                     timeout=8,
                 )

@@ -88,27 +88,34 @@ def describe(v: DownloadView, stall_after: float) -> Text:
     head = Text.assemble((where, "bold"), f" · pid {v.pid} · " if v.pid and v.state.active else " · ")
     file = v.current_file or "the current file"
     lost = f" The last attempt threw away {fmt.size(v.lost_bytes)}." if v.lost_bytes and v.attempt > 1 else ""
+    if v.resumed_from and v.state.active:
+        lost = f" Resumed at {fmt.size(v.resumed_from)}: those bytes were kept.{lost}"
+    kept = f" {fmt.size(v.kept_bytes)} of {file} are kept: R resumes from them." if v.kept_bytes else ""
     state = v.state
     if state is DownloadState.STALLED:
         body = Text.assemble(
             (f"No new bytes for {fmt.duration(v.quiet_for)}", "bold red"),
-            f" (threshold {fmt.duration(stall_after)}). R restarts it (throws away {fmt.size(v.partial_bytes)}), "
-            "x cancels.",
+            f" (threshold {fmt.duration(stall_after)}). R restarts it, resuming from the bytes on disk; x cancels.",
         )
     elif state is DownloadState.SLOW_TAIL:
         body = Text.assemble(
             ("Slow tail: ", "bold yellow"),
             f"{fmt.rate(v.rate)}, far under its own average; {fmt.duration(v.eta)} to go at this pace. "
-            f"R restarts (throws away {fmt.size(v.partial_bytes)}).",
+            "R restarts it, resuming from the bytes on disk.",
         )
     elif state is DownloadState.FAILED:
         thrown = f" {fmt.size(v.lost_bytes)} of {file} were thrown away." if v.lost_bytes else ""
-        body = Text.assemble(("Failed: ", "bold red"), v.error or "unknown error", thrown, " R retries.")
+        again = " R downloads it afresh." if v.fresh_needed else " R retries."
+        body = Text.assemble(("Failed: ", "bold red"), v.error or "unknown error", thrown, kept, again)
     elif state is DownloadState.CANCELLED:
         thrown = f"; {fmt.size(v.lost_bytes)} of partial file deleted" if v.lost_bytes else ""
-        body = Text(f"Cancelled{thrown}. R starts it again.", style="dim")
+        if v.kept_bytes:
+            body = Text(f"Cancelled{thrown}.{kept}", style="dim")
+        else:
+            body = Text(f"Cancelled{thrown}. R starts it again.", style="dim")
     elif state is DownloadState.DONE:
-        body = Text(f"Done: {fmt.size(v.total_bytes)} fetched in {fmt.duration(v.age)}.{lost}", style="green")
+        reused = f", {fmt.size(v.reused_bytes)} of it resumed from bytes on disk" if v.reused_bytes else " fetched"
+        body = Text(f"Done: {fmt.size(v.total_bytes)}{reused} in {fmt.duration(v.age)}.{lost}", style="green")
     elif state is DownloadState.CANCELLING:
         body = Text("Stopping its process group…", style="yellow")
     elif state is DownloadState.STARTING:
