@@ -60,7 +60,8 @@ class HfTopApp(App[None]):
         if running and not self.settings.demo:
             body = (
                 f"{fmt.count(running, 'download')} started by hftop {'is' if running == 1 else 'are'} running.\n\n"
-                "Quitting cancels them and deletes their partial files (huggingface_hub cannot resume them)."
+                "Quitting cancels them and deletes their partial files (to keep one's bytes for a resume, cancel it "
+                "with x, then k, first)."
             )
             self.push_screen(
                 ConfirmScreen("Quit hftop", body, "Quit and cancel", "Stay"),

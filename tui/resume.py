@@ -42,6 +42,9 @@ def choose(cache_dir: Path, paths: list[Path], every: bool) -> tuple[list[_Choic
         if not path.exists():
             refused.append(f"{path}: no such file")
             continue
+        if path.is_dir():
+            refused.append(f"{path}: a folder, not a partial file (--all resumes every partial file in the cache)")
+            continue
         if cache not in absolute.resolve().parents:
             refused.append(f"{path}: not inside the cache {cache_dir} (give the cache with --cache-dir)")
             continue
@@ -61,7 +64,8 @@ def _busy(p: PartialFile | None) -> str | None:
     if p is None:
         return None
     if p.owners:
-        return f"process {p.owners[0].pid} ({p.owners[0].command[:60]}) is writing it"
+        command = p.owners[0].command
+        return f"process {p.owners[0].pid} ({command[:60] + '…' if len(command) > 60 else command}) is writing it"
     if p.lock_holder is not None and not p.taken_over:
         who = "a process out of sight" if p.lock_holder == 0 else f"process {p.lock_holder}"
         return f"{who} holds its lock: it is being downloaded"
@@ -77,37 +81,48 @@ def run(
     out: TextIO,
     live: bool = False,
 ) -> int:
-    """Resume the partials; `live`: `out` is a terminal, so the progress line redraws in place."""
+    """Resume the partials; `live`: `out` is a terminal, so the progress line redraws in place.
+
+    Exit status: 2 when a path given is no partial file of the cache (nothing is resumed then), 1 when a
+    file could not be placed, 0 otherwise; with `every`, files a live process writes are left alone and said."""
+    if not cache_dir.is_dir():
+        print(f"hftop: no Hub cache at {cache_dir}", file=out)
+        return 2
     choices, refused = choose(cache_dir, paths, every)
-    failures = list(refused)
-    for line in refused:
-        print(f"hftop: {line}", file=out)
-    if not choices and not refused:
-        print("hftop: no partial download files in the cache: nothing to resume", file=out)
+    if refused:
+        for line in refused:
+            print(f"hftop: {line}", file=out)
+        return 2
+    if not choices:
+        print(f"hftop: no partial download files in {cache_dir}: nothing to resume", file=out)
         return 0
-    placed = 0
+    placed, failures, left = 0, 0, 0
     for choice in choices:
         label = choice.partial.name
         if choice.refused is not None:
-            message = f"{label}: not resumed: {choice.refused}"
-            print(f"hftop: {message}", file=out)
+            print(f"hftop: {label}: not resumed: {choice.refused}", file=out)
+            left += 1
             if not every:
-                failures.append(message)
+                failures += 1
             continue
         try:
             target = identify(cache_dir, choice.partial, endpoint)
+        except ResumeFailed as error:
+            print(f"hftop: {label}: {error}", file=out)
+            failures += 1
+            continue
+        try:
             done = _resume_one(target, endpoint, token, out, live)
         except ResumeFailed as error:
-            message = f"{label}: {error}"
-            print(f"hftop: {message}", file=out)
-            failures.append(message)
+            print(f"hftop: {target.label}: {error}", file=out)
+            failures += 1
             continue
         placed += 1
         print(done, file=out)
-    if failures:
-        print(f"hftop: {placed} placed, {len(failures)} not", file=out)
-        return 1
-    return 0
+    alone = f", {left} left alone (a live process writes it)" if every and left else ""
+    if failures or alone:
+        print(f"hftop: {placed} placed and checked, {failures} not{alone}", file=out)
+    return 1 if failures else 0
 
 
 def _resume_one(target: Resumable, endpoint: str, token: str | bool | None, out: TextIO, live: bool) -> str:

@@ -211,6 +211,7 @@ def test_a_partial_a_live_process_writes_is_refused(hub, tmp_path):
         assert f"process {proc.pid}" in done.stderr and "is writing it" in done.stderr
         listed = _resume(cache, hub, "--all")
         assert listed.returncode == 0 and "not resumed" in listed.stderr, "--all leaves live downloads alone"
+        assert "0 placed and checked, 0 not, 1 left alone" in listed.stderr
         assert proc.poll() is None and partial.exists()
     finally:
         proc.kill()
@@ -222,8 +223,9 @@ def test_a_partial_a_live_process_writes_is_refused(hub, tmp_path):
     ("args", "status", "message"),
     [
         ((), 2, "resume takes partial files, or --all"),
-        (("no/such/file.incomplete",), 1, "no such file"),
+        (("no/such/file.incomplete",), 2, "no such file"),
         (("--bogus",), 2, "unrecognized arguments"),
+        (("--cache-dir", "/no/such/cache", "--all"), 2, "no Hub cache at /no/such/cache"),
     ],
 )
 def test_bad_input_gets_a_sentence(hub, cache, args, status, message):
@@ -241,9 +243,11 @@ def test_files_that_are_no_partials_of_the_cache_are_refused(hub, cache, tmp_pat
     inside_local = cache / "local" / ".cache" / "huggingface" / "download"
     inside_local.mkdir(parents=True)
     (inside_local / "abc.def.incomplete").write_bytes(b"x")
-    done = _resume(cache, hub, str(outside), str(inside_local / "abc.def.incomplete"))
-    assert done.returncode == 1
+    done = _resume(cache, hub, str(outside), str(inside_local / "abc.def.incomplete"), str(cache), "--all")
+    assert done.returncode == 2, "bad input: nothing is resumed, not even with --all"
     assert "not inside the cache" in done.stderr
     assert "local_dir download's partial file" in done.stderr
+    assert "a folder, not a partial file" in done.stderr
+    assert "resumes at" not in done.stderr
     (partial,) = _partials(cache)
     assert partial.exists()

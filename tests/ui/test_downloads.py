@@ -109,7 +109,7 @@ async def test_cancel_asks_whether_to_keep_the_bytes_and_deletes_them_by_default
         await wait_for(pilot, lambda: isinstance(app.screen, ChoiceScreen), what="the question")
         text = plain(app.screen.query_one("#confirm-text", Static))
         assert "model.safetensors has" in text and "Cancelling deletes them, or keeps them" in text
-        assert "Cancel, delete them (y)" in plain(app.screen.query_one("#choice-0"))
+        assert "Delete bytes (y)" in plain(app.screen.query_one("#choice-0"))
         await pilot.press("n")  # keep downloading
         assert app.dashboard.snapshot.own[0].state.active
         await pilot.press("x")
@@ -249,7 +249,7 @@ async def test_another_programs_download_shows_with_its_process_then_as_orphan(o
         await wait_for(pilot, lambda: not app.dashboard.snapshot.others, what="the row to go")
 
 
-async def test_retry_on_another_programs_download_stops_it_and_fetches_the_file_with_hftop(
+async def test_r_on_another_programs_stalled_download_keeps_its_bytes_stops_it_and_resumes(
     outside_downloader, fresh_devhub
 ):
     proc, cache = outside_downloader

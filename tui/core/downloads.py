@@ -203,6 +203,8 @@ class DownloadView:
 
     @property
     def transport_why(self) -> str:
+        if self.resumed_from is not None:
+            return "resumed from bytes on disk with a Range request on the resolve URL"
         if self.plan.request.disable_xet:
             return "started with HF_HUB_DISABLE_XET=1"
         if self.transport == "Xet":

@@ -319,7 +319,7 @@ class DownloadSupervisor:
             kept_paths=tuple(a.kept) if a.final is not None else (),
             resumed_from=a.resumed_from if a.current is not None else None,
             reused_bytes=a.reused,
-            on_disk=a.current_written if a.current is not None and a.final is None else 0,
+            on_disk=max(a.current_written, _kept_size(a)) if a.current is not None and a.final is None else 0,
             fresh_needed=a.fresh_needed,
         )
 

@@ -113,12 +113,16 @@ def _stat_refs(entries: list[tuple[str, int, int]], folder: str) -> None:
 
 
 def partial_sizes(paths: list[Path]) -> dict[Path, int]:
-    """Bytes really on disk for each partial file (sparse-aware); vanished files are left out."""
+    """Bytes really on disk for each partial file (sparse-aware); vanished files are left out, and so is a
+    second name of the same bytes (the hard link hftop keeps so that a download's bytes outlive it)."""
     sizes: dict[Path, int] = {}
+    seen: set[tuple[int, int]] = set()
     for p in paths:
         try:
             st = os.stat(p)
         except OSError:
             continue
-        sizes[p] = min(st.st_size, st.st_blocks * 512)
+        if (st.st_dev, st.st_ino) not in seen:
+            seen.add((st.st_dev, st.st_ino))
+            sizes[p] = min(st.st_size, st.st_blocks * 512)
     return sizes

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import VerticalScroll
 from textual.reactive import reactive
 from textual.screen import ModalScreen
 from textual.widgets import Sparkline, Static
@@ -34,15 +34,16 @@ class DownloadDetailsScreen(ModalScreen[None]):
         self.set_reactive(DownloadDetailsScreen.snapshot, snapshot)
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="details-body"):
+        with VerticalScroll(id="details-body"):  # what does not fit scrolls (arrows, Page Up/Down, Home, End)
             yield Static(id="details-verdict")
             yield Static(id="details-figures")
             yield Static(Text("Speed, one bar a refresh (most recent on the right)", style="dim"))
             yield Sparkline([], id="details-speed", summary_function=max)
             yield Static(id="details-timeline")
-        yield Static(Text("Esc closes", style="dim"), id="details-footer")
+        yield Static(Text("Esc closes · ↑ ↓ Page Up/Down scroll", style="dim"), id="details-footer")
 
     def on_mount(self) -> None:
+        self.query_one("#details-body").focus()
         self.watch_snapshot()
 
     def watch_snapshot(self) -> None:

@@ -98,7 +98,19 @@ class DownloadFlows:
         if self.dashboard.refused_read_only("cancel downloads"):
             return
         if not (view.on_disk and view.current_file):
-            self._confirm_then(view, "Cancel", "Keep it", self._cancel, "\nFiles it finished stay in the cache.")
+            lost = (
+                f"Nothing of {view.current_file} is on disk yet: the {fmt.size(view.partial_bytes)} that arrived "
+                "are lost. "
+                if view.partial_bytes and view.current_file
+                else ""
+            )
+            body = Text.assemble(
+                "Cancel ", (view.request.label, "bold"), "?\n\n", lost, "Files it finished stay in the cache."
+            )
+            self.dashboard.app.push_screen(
+                ConfirmScreen("Cancel download", body, "Cancel download", "Keep it"),
+                lambda yes: self._cancel(view.id) if yes else None,
+            )
             return
         size = fmt.size(view.on_disk)
         body = Text.assemble(
@@ -108,9 +120,9 @@ class DownloadFlows:
             "the cache). Files it finished stay in the cache.",
         )  # fmt: skip
         choices = (
-            Choice("delete", "Cancel, delete them", "y", "error"),
-            Choice("keep", f"Cancel, keep {size}", "k"),
-            Choice(None, "Keep downloading", "n"),
+            Choice("delete", "Delete bytes", "y", "error"),
+            Choice("keep", f"Keep {size}", "k"),
+            Choice(None, "Don't cancel", "n"),
         )
         self.dashboard.app.push_screen(
             ChoiceScreen("Cancel download", body, choices),
@@ -133,7 +145,11 @@ class DownloadFlows:
         if not view.state.active:
             self._retry(view.id)  # its process is gone; its bytes, if kept, are resumed
             return
-        self._confirm_then(view, "Restart", "Keep waiting", self._retry)
+        body = Text.assemble("Restart ", (view.request.label, "bold"), "?\n\n", _kept_on_restart(view))
+        self.dashboard.app.push_screen(
+            ConfirmScreen("Restart download", body, "Restart download", "Keep waiting"),
+            lambda yes: self._retry(view.id) if yes else None,
+        )
 
     def _offer_fresh(self, view: DownloadView) -> None:
         kept = f" The {fmt.size(view.kept_bytes)} kept are deleted." if view.kept_bytes else ""
@@ -146,16 +162,6 @@ class DownloadFlows:
             lambda yes: self._retry(view.id, fresh=True) if yes else None,
         )
 
-    def _confirm_then(
-        self, view: DownloadView, verb: str, keep: str, act: Callable[[int], None], note: str = ""
-    ) -> None:
-        """Say what stopping `view`'s process throws away, and `act` on its id if the user agrees."""
-        body = Text.assemble(f"{verb} ", (view.request.label, "bold"), "?\n\n", _throw_away(view), note)
-        self.dashboard.app.push_screen(
-            ConfirmScreen(f"{verb} download", body, f"{verb} download", keep),
-            lambda yes: act(view.id) if yes else None,
-        )
-
     def _cancel(self, download_id: int, keep: bool = False) -> None:
         def cancel() -> None:
             self.dashboard.supervisor.cancel(download_id, keep=keep)
@@ -165,7 +171,7 @@ class DownloadFlows:
 
     def _offer_plain_http(self, view: DownloadView) -> None:
         """A Xet download that is stalled, crawls or failed: restart it over plain HTTP, the usual cure, or over Xet."""
-        lost = _throw_away(view) if view.state.active else _kept(view)
+        lost = _kept_on_restart(view) if view.state.active else _kept(view)
         body = Text.assemble(
             "Restart ", (view.request.label, "bold"), f"? It is {view.state.value} over Xet.\n\n", lost, "\n\n",
             "Over plain HTTP (HF_HUB_DISABLE_XET=1), files come from the resolve URL's download server instead "
@@ -305,7 +311,7 @@ def _stuck_on_xet(row: ExternalDownload) -> bool:
     return row.transport is not None and row.transport[0] == "Xet" and row.state is DownloadState.STALLED
 
 
-def _throw_away(view: DownloadView) -> Text:
+def _kept_on_restart(view: DownloadView) -> Text:
     if view.partial_bytes and view.current_file:
         unwritten = view.partial_bytes - view.on_disk
         again = f" The {fmt.size(unwritten)} that arrived but are not written yet come again." if unwritten > 0 else ""

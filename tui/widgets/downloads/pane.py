@@ -99,13 +99,14 @@ class DownloadsPane(Vertical, can_focus=True):
     KEYS: ClassVar[list[tuple[str, str]]] = [
         (
             "x",
-            "cancel the highlighted download (its partial file is deleted); for another program's, stop its "
-            "process, or delete the partial file a dead one left",
+            "cancel the highlighted download (asks whether to delete the current file's bytes or keep them to "
+            "resume later); for another program's, stop its process, or delete the partial file a dead one left",
         ),
         (
             "R",
-            "retry: restart it; says first how many bytes the restart throws away. On another program's "
-            "download: stop it and fetch the same file with hftop, so the program finds it cached",
+            "retry: restart it, resuming the current file from its bytes on disk. On another program's "
+            "download: keep its bytes, stop it and resume the file with hftop, so the program finds it cached; "
+            "on a dead program's partial file: resume it",
         ),
         ("Enter", "details: the numbers behind the verdict and the speed over time"),
     ]

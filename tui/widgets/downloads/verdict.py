@@ -105,13 +105,21 @@ def describe(v: DownloadView, stall_after: float) -> Text:
         )
     elif state is DownloadState.FAILED:
         thrown = f" {fmt.size(v.lost_bytes)} of {file} were thrown away." if v.lost_bytes else ""
-        again = " R downloads it afresh." if v.fresh_needed else " R retries."
-        body = Text.assemble(("Failed: ", "bold red"), v.error or "unknown error", thrown, kept, again)
-    elif state is DownloadState.CANCELLED:
-        thrown = f"; {fmt.size(v.lost_bytes)} of partial file deleted" if v.lost_bytes else ""
-        if v.kept_bytes:
-            body = Text(f"Cancelled{thrown}.{kept}", style="dim")
+        error = v.error or "unknown error"
+        if v.fresh_needed:
+            again = " R downloads it afresh."
+        elif v.kept_bytes:
+            again = "" if "keeps" in error else f" {fmt.size(v.kept_bytes)} of {file} are kept."
+            again += " R resumes from them."
         else:
+            again = " R retries."
+        body = Text.assemble(("Failed: ", "bold red"), error, thrown, again)
+    elif state is DownloadState.CANCELLED:
+        if v.kept_bytes:
+            lost_too = f" ({fmt.size(v.lost_bytes)} that arrived were not written yet)" if v.lost_bytes else ""
+            body = Text(f"Cancelled.{kept}{lost_too}", style="dim")
+        else:
+            thrown = f"; {fmt.size(v.lost_bytes)} of partial file deleted" if v.lost_bytes else ""
             body = Text(f"Cancelled{thrown}. R starts it again.", style="dim")
     elif state is DownloadState.DONE:
         reused = f", {fmt.size(v.reused_bytes)} of it resumed from bytes on disk" if v.reused_bytes else " fetched"
@@ -138,9 +146,9 @@ def _external_keys(row: ExternalDownload) -> str:
     """What the keys do for this row, in the words of its verdict."""
     state = row.state
     refetch = bool(row.file_name and row.commit) and row.repo_type != "local"
-    again = ", R fetches the file again with hftop" if refetch else ""
+    again = ", R fetches the file with hftop instead" if refetch else ""
     if state is DownloadState.ORPHANED:
-        return f"x deletes it{again}."
+        return "R resumes it from its bytes, x deletes it." if refetch else "x deletes it."
     if state is DownloadState.OWNER_UNKNOWN:
         return "hftop leaves it alone: its writer is out of reach."
     if state is DownloadState.WAITING:
@@ -149,7 +157,7 @@ def _external_keys(row: ExternalDownload) -> str:
         return "c shows the cache, largest first, to free space; x stops the process."
     if state is DownloadState.FINISHING:
         return ""
-    return f"x stops its process{again.replace('again', 'instead')}."
+    return f"x stops its process{again}."
 
 
 def describe_external(row: ExternalDownload, stall_after: float) -> Text:
