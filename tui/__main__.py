@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -50,10 +51,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "command",
         nargs="?",
-        choices=["doctor", "resume"],
+        choices=["doctor", "resume", "exporter", "serve"],
         help="doctor: print the downloads in the cache with their verdicts once, and exit "
         "(status 1 when one is stalled or orphaned); resume: continue partial downloads from their bytes "
-        "(hftop resume --help)",
+        "(hftop resume --help); exporter: serve Prometheus metrics (hftop exporter --help); serve: the dashboard "
+        "in a browser (hftop serve --help)",
     )
     parser.add_argument("--json", action="store_true", help="doctor: print JSON")
     parser.add_argument(
@@ -108,6 +110,7 @@ def _parser() -> argparse.ArgumentParser:
         help="the config file (default: HFTOP_CONFIG, else ~/.config/hftop/config.toml)",
     )
     parser.add_argument("--version", action="version", version=f"hftop {__version__}")
+    parser.add_argument("--check-only", action="store_true", help=argparse.SUPPRESS)  # hftop serve's first check
     return parser
 
 
@@ -214,10 +217,105 @@ def resume_main(argv: list[str]) -> int:
     return resume(cache_dir.absolute(), args.partials, args.all, endpoint, token, sys.stderr, live=sys.stderr.isatty())
 
 
+def _exporter_parser() -> argparse.ArgumentParser:
+    from tui.exporter import DEFAULT_LISTEN
+
+    parser = _Parser(
+        prog="hftop exporter",
+        description="Serve the machine's Hugging Face downloads (with their verdicts) and the cache's figures as "
+        "Prometheus metrics, from the same monitor as the dashboard and doctor.",
+    )
+    parser.add_argument(
+        "--listen",
+        default=DEFAULT_LISTEN,
+        metavar="HOST:PORT",
+        help=f"where to serve /metrics (default {DEFAULT_LISTEN})",
+    )
+    parser.add_argument("--cache-dir", type=_path("--cache-dir"), help="the Hub cache (default as for hftop)")
+    parser.add_argument(
+        "--stall-after", type=_checked(parse_stall_after), metavar="MINUTES", help="as for hftop (default 5)"
+    )
+    parser.add_argument(
+        "--refresh", type=_checked(parse_refresh), metavar="SECONDS", help="seconds between two looks (default 1)"
+    )
+    parser.add_argument("--config", type=_path("--config"), metavar="PATH", help="the config file")
+    return parser
+
+
+def exporter_main(argv: list[str]) -> int:
+    args = _exporter_parser().parse_args(argv)
+    from tui.exporter import parse_listen, serve
+
+    try:
+        host, port = parse_listen(args.listen)
+    except ValueError as e:
+        print(f"hftop: {e}", file=sys.stderr)
+        return 2
+    found = _config_and_cache(args)
+    if isinstance(found, int):
+        return found
+    config, cache_dir, problem = found
+    if problem is not None:
+        print(f"hftop: {problem}", file=sys.stderr)
+        return 2
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # a service manager's stop ends it cleanly
+    stall_after = args.stall_after or config.stall_after or DEFAULT_STALL_AFTER
+    return serve(cache_dir.absolute(), host, port, stall_after, args.refresh or config.refresh or DEFAULT_REFRESH)
+
+
+def _serve_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="hftop serve",
+        description="The dashboard in a browser (through textual-serve): each tab runs its own hftop, read-only "
+        "unless --allow-actions is given.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="the port (default 8000)")
+    parser.add_argument(
+        "--allow-actions",
+        action="store_true",
+        help="let the browser start and cancel downloads, stop processes and delete files",
+    )
+    parser.add_argument("--cache-dir", type=_path("--cache-dir"), help="the Hub cache to show")
+    parser.add_argument("--endpoint", metavar="URL", help="the Hub endpoint or mirror")
+    parser.add_argument("--config", type=_path("--config"), metavar="PATH", help="the config file")
+    parser.add_argument("--demo", action="store_true", help="each tab runs hftop --demo")
+    return parser
+
+
+def serve_main(argv: list[str]) -> int:
+    args = _serve_parser().parse_args(argv)
+    if not 0 < args.port < 65536:
+        print(f"hftop: --port takes 1 to 65535, got {args.port}", file=sys.stderr)
+        return 2
+    if not args.host.strip():
+        print("hftop: --host takes an address, e.g. 127.0.0.1", file=sys.stderr)
+        return 2
+    options: list[str] = []
+    if args.cache_dir is not None:
+        options += ["--cache-dir", str(args.cache_dir.absolute())]
+    if args.endpoint is not None:
+        options += ["--endpoint", args.endpoint]
+    if args.config is not None:
+        options += ["--config", str(args.config.absolute())]
+    if args.demo:
+        options.append("--demo")
+    # The same checks as hftop's own start, here, before a browser sees them as a dead tab.
+    checked = main([*options, "--check-only"])
+    if checked:
+        return checked
+    from tui.serve import serve
+
+    return serve(options, args.host, args.port, args.allow_actions)
+
+
+_COMMANDS = {"resume": resume_main, "exporter": exporter_main, "serve": serve_main}
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["resume"]:
-        return resume_main(argv[1:])
+    if argv[:1] and argv[0] in _COMMANDS:
+        return _COMMANDS[argv[0]](argv[1:])
     args = _parser().parse_args(argv)
     found = _config_and_cache(args)
     if isinstance(found, int):
@@ -233,6 +331,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "doctor":
         if args.demo:
             print("hftop: doctor looks at a real cache; leave out --demo", file=sys.stderr)
+            return 2
+        if args.endpoint is not None or args.read_only:
+            print(
+                "hftop: doctor takes no --endpoint or --read-only: it asks each download's own endpoint and changes "
+                "nothing",
+                file=sys.stderr,
+            )
             return 2
         from tui.doctor import run as doctor
 
@@ -255,6 +360,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.demo:  # the demo uses its own hub
             print(f"hftop: {source}: {e}", file=sys.stderr)
             return 2
+    if args.check_only:
+        return 0
     if args.demo:
         from tui.demo import DemoError, start_demo
 
