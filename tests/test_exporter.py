@@ -100,7 +100,7 @@ def test_prometheus_scraping_the_exporter_finds_the_stalled_download(outside_dow
 def test_promtool_accepts_the_shipped_rules():
     done = subprocess.run(["promtool", "check", "rules", str(RULES)], capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "SUCCESS: 3 rules found" in done.stdout
+    assert "SUCCESS: 6 rules found" in done.stdout
 
 
 def test_the_grafana_dashboard_queries_only_metrics_the_exporter_serves(demo_cache):
@@ -149,3 +149,17 @@ def test_a_port_in_use_gets_a_sentence(tmp_path):
             timeout=30,
         )
     assert done.returncode == 1 and "cannot listen on" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_cache_not_there_yet_reads_0_and_is_said(tmp_path):
+    cache = tmp_path / "not-yet" / "hub"
+    port = _free_port()
+    exporter = _exporter(cache, port)
+    try:
+        metrics = _until("the metrics", lambda: _get(f"http://127.0.0.1:{port}/metrics"), timeout=30)
+    finally:
+        exporter.terminate()
+        exporter.wait(timeout=10)
+    assert f'hftop_cache_size_bytes{{cache_dir="{cache}"}} 0.0' in metrics
+    assert f'hftop_cache_repos{{cache_dir="{cache}"}} 0.0' in metrics
+    assert b"no Hub cache at" in exporter.stderr.read()

@@ -120,6 +120,35 @@ async def test_the_dashboard_in_headless_chromium(tmp_path):
     assert "Traceback" not in server.stderr.read()
 
 
+def test_the_page_names_the_address_the_browser_used_not_the_one_bound():
+    """Bound to 0.0.0.0 (or reached through a tunnel), the page's script and websocket must still be found."""
+    port = _free_port()
+    server = _serve(port, "--host", "0.0.0.0")
+    try:
+        _wait_http(f"http://127.0.0.1:{port}/")
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/", headers={"Host": "gpu-node-7.example:8443"})
+        with urllib.request.urlopen(request, timeout=5) as response:
+            page = response.read().decode()
+        assert "ws://gpu-node-7.example:8443/ws" in page and "http://gpu-node-7.example:8443/static/" in page
+        assert "0.0.0.0" not in page
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+    assert "not loopback" in server.stderr.read()
+
+
+def test_a_port_in_use_is_said_before_anything_else():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "tui", "serve", "--port", str(port)], capture_output=True, text=True, timeout=30
+        )
+    assert done.returncode == 1 and "cannot listen on 127.0.0.1" in done.stderr
+    assert "the dashboard on" not in done.stderr and "Traceback" not in done.stderr
+
+
 def test_a_non_loopback_address_is_warned_about(tmp_path):
     from tui.serve import warning
 

@@ -100,7 +100,10 @@ class Watcher:
             self._scan = scan
         figures, error = None, None
         if self._scan is not None and (scan is not None or now - self._pruned_at >= PRUNE_EVERY):
-            if self._scan.info is None:
+            if self._scan.missing:  # no cache yet: nothing in it, and the figures say so
+                self._pruned_at = now
+                figures = CacheFigures(0, 0, 0, now)
+            elif self._scan.info is None:
                 error = self._scan.error or "no cache"
             else:
                 self._pruned_at = now
@@ -172,7 +175,8 @@ class HftopCollector(Collector):
     def _cache(self, snapshot: Snapshot | None, cache: CacheFigures | None) -> Iterator[Metric]:
         labels = ["cache_dir"]
         values: list[tuple[str, str, float | None]] = [
-            ("hftop_cache_size_bytes", "Bytes the Hub cache takes on disk (a shared blob counts once).",
+            ("hftop_cache_size_bytes", "Bytes of the Hub cache's repos on disk, as hf cache ls counts them (a shared "
+             "blob counts once); partial downloads are in hftop_cache_partial_bytes.",
              None if cache is None else cache.size_on_disk),
             ("hftop_cache_repos", "Repos in the Hub cache.", None if cache is None else cache.repos),
             ("hftop_cache_prunable_bytes", "Bytes hftop's prune would free now (detached revisions, orphaned "
@@ -223,6 +227,13 @@ def serve(cache_dir: Path, host: str, port: int, stall_after: float, refresh: fl
         return 1
     where = f"[{host}]" if ":" in host else host
     print(f"hftop exporter: metrics of {cache_dir} on http://{where}:{port}/metrics", file=sys.stderr, flush=True)
+    if not cache_dir.exists():
+        print(
+            f"hftop exporter: no Hub cache at {cache_dir} yet: its figures read 0 until one is there (check "
+            "--cache-dir, HF_HUB_CACHE or HF_HOME if one should be)",
+            file=sys.stderr,
+            flush=True,
+        )
     if not is_loopback_host(host):
         print(
             f"hftop exporter: listening on {host}, not loopback: anyone who reaches it sees the repos and files "

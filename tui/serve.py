@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import shlex
+import socket
 import sys
 from asyncio.subprocess import Process
+from typing import Any
 
 from textual_serve import server as textual_server
 from textual_serve.app_service import AppService
@@ -33,6 +35,32 @@ class _ExecAppService(AppService):
         return process
 
 
+class _Server(textual_server.Server):
+    """textual-serve's server, writing into the page the address the browser used (its Host header), not the
+    one bound: a page served on 0.0.0.0, on an IPv6 address or through a tunnel then finds its script and
+    its websocket."""
+
+    async def handle_index(self, request: Any) -> Any:  # an aiohttp request
+        self.public_url = f"{request.scheme}://{request.host}"
+        return await super().handle_index(request)
+
+
+def can_listen(host: str, port: int) -> str | None:
+    """None when `host:port` can be bound now; else why not, in words."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as error:
+        return f"cannot listen on {host}:{port}: {getattr(error, 'strerror', None) or error}"
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as error:
+            return f"cannot listen on {host}:{port}: {error.strerror or error}"
+    return None
+
+
 def app_argv(options: list[str], allow_actions: bool) -> list[str]:
     """The command line of each browser tab's hftop: read-only unless actions are allowed."""
     return [sys.executable, "-m", "tui", *options, *([] if allow_actions else ["--read-only"])]
@@ -50,6 +78,10 @@ def warning(host: str, allow_actions: bool) -> str | None:
 
 
 def serve(options: list[str], host: str, port: int, allow_actions: bool) -> int:
+    problem = can_listen(host, port)
+    if problem is not None:
+        print(f"hftop: {problem}", file=sys.stderr)
+        return 1
     textual_server.AppService = _ExecAppService  # type: ignore[misc]
     command = shlex.join(app_argv(options, allow_actions))
     where = f"[{host}]" if ":" in host else host
@@ -59,7 +91,7 @@ def serve(options: list[str], host: str, port: int, allow_actions: bool) -> int:
     mode = "actions allowed" if allow_actions else "read-only (--allow-actions lets it start, stop and delete)"
     print(f"hftop serve: the dashboard on http://{where}:{port}/, {mode}", file=sys.stderr, flush=True)
     try:
-        textual_server.Server(command, host=host, port=port, title="hftop").serve()
+        _Server(command, host=host, port=port, title="hftop").serve()
     except OSError as error:
         print(f"hftop: cannot listen on {host}:{port}: {error.strerror or error}", file=sys.stderr)
         return 1
