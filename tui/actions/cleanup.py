@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from huggingface_hub import DeleteCacheStrategy, HFCacheInfo
+from huggingface_hub.utils._shared_blobs import sweep_shared_blob
 
 from tui.actions.processes import ActionRefused, AlreadyGone, delete_orphan
 from tui.core.cleanup import DeletionPlan, Mark
@@ -95,6 +96,20 @@ def execute_prune(shown: PrunePlan, info: HFCacheInfo, cache_dir: Path) -> Delet
             continue
         except ActionRefused as refused:
             errors.append(f"{path.name}: {refused}")
+    for path, _ in shown.shared_blobs:
+        # huggingface_hub's own sweep: under the blob's store lock, it reads the manifest again and keeps
+        # a blob a download has linked to since (or is linking to now).
+        swept = sweep_shared_blob(path, cache_dir=cache_dir)
+        if swept:
+            freed += swept
+            _remove_unheld(path.with_name(path.name + ".lock"))
+        elif path.exists():
+            errors.append(f"shared blob {path.name[:12]}…: a repo links to it again; kept")
+    for path in shown.store_leftovers:
+        blob = path.with_name(path.name.rpartition(".")[0])
+        if os.path.lexists(blob) or path.is_symlink() or (path.suffix == ".lock" and lock_is_held(path)):
+            continue  # its blob is back, or someone holds the lock: not a leftover any more
+        path.unlink(missing_ok=True)
     root = Path(os.path.realpath(cache_dir))
     for path in shown.stale_locks:
         if root not in Path(os.path.realpath(path.parent)).parents or path.is_symlink() or lock_is_held(path):
@@ -107,6 +122,11 @@ def execute_prune(shown: PrunePlan, info: HFCacheInfo, cache_dir: Path) -> Delet
         except OSError as e:
             errors.append(f"{path}: {e.strerror or e}")
     return DeletionOutcome(freed=freed, errors=tuple(errors))
+
+
+def _remove_unheld(lock: Path) -> None:
+    if lock.is_file() and not lock.is_symlink() and not lock_is_held(lock):
+        lock.unlink(missing_ok=True)
 
 
 class _Collected(logging.Handler):

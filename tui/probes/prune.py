@@ -1,6 +1,7 @@
 """Prune: what nothing uses. Detached revisions (no branch or tag points at them), partial files
-whose download died, and lock files nobody holds. Unlike `hf cache prune`, a partial file that a
-live download is writing is never offered, nor its lock."""
+whose download died, lock files nobody holds, and blobs of the shared blob store that no repo links
+to (with the `.refs` and `.lock` files the store leaves beside blobs that are gone). Unlike
+`hf cache prune`, a partial file that a live download is writing is never offered, nor its lock."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from huggingface_hub import HFCacheInfo
+from huggingface_hub.utils._shared_blobs import is_shared_blobs_dir, shared_blobs_dir, unreferenced_shared_blobs
 
 from tui.core.cleanup import DeletionPlan, Mark
 from tui.probes.cleanup import current_plan
@@ -28,14 +30,21 @@ class PrunePlan:
     """Partial files nobody writes, with their bytes on disk."""
     stale_locks: tuple[Path, ...]
     """Lock files nobody holds and no partial file goes with."""
+    shared_blobs: tuple[tuple[Path, int], ...] = ()
+    """Blobs of the shared blob store whose manifest names no repo blob that still links to them, with
+    their sizes (huggingface_hub's own reading of the manifests)."""
+    store_leftovers: tuple[Path, ...] = ()
+    """`.refs` manifests and unheld `.lock` files in the shared store whose blob is gone."""
 
     @property
     def frees(self) -> int:
-        return self.revisions.frees + sum(size for _, size in self.orphans)
+        return self.revisions.frees + sum(size for _, size in self.orphans) + sum(s for _, s in self.shared_blobs)
 
     @property
     def empty(self) -> bool:
-        return not (self.revisions.deletable or self.orphans or self.stale_locks)
+        return not (
+            self.revisions.deletable or self.orphans or self.stale_locks or self.shared_blobs or self.store_leftovers
+        )
 
 
 def plan_prune(info: HFCacheInfo, cache_dir: Path, now: float) -> PrunePlan:
@@ -61,7 +70,29 @@ def plan_prune(info: HFCacheInfo, cache_dir: Path, now: float) -> PrunePlan:
         revisions=current_plan(info, detached, cache_dir),
         orphans=orphans,
         stale_locks=tuple(sorted(stale)),
+        shared_blobs=tuple(sorted(unreferenced_shared_blobs(cache_dir).items())),
+        store_leftovers=store_leftovers(Path(cache_dir)),
     )
+
+
+def store_leftovers(cache_dir: Path) -> tuple[Path, ...]:
+    """`<store>/<2 hex>/<hash>.refs` and `.lock` files whose `<hash>` blob is gone (a `.lock` only while
+    nobody holds it)."""
+    store = shared_blobs_dir(cache_dir)
+    if not is_shared_blobs_dir(store):
+        return ()
+    found = []
+    for prefix in _subfolders(store):
+        for entry in _entries(prefix):
+            name, dot, suffix = entry.name.rpartition(".")
+            if not dot or suffix not in ("refs", "lock") or not entry.is_file(follow_symlinks=False):
+                continue
+            if os.path.lexists(os.path.join(prefix, name)):
+                continue
+            if suffix == "lock" and lock_is_held(Path(entry.path)):
+                continue
+            found.append(Path(entry.path))
+    return tuple(sorted(found))
 
 
 def _subfolders(folder: Path) -> list[Path]:

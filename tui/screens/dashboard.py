@@ -389,7 +389,7 @@ class DashboardScreen(Screen[None]):
             ("Esc", "Back up one level in the cache", "Or clear the filter at the top", cache.action_back),
             ("Space", "Mark the highlighted cache row", "Again unmarks; the cursor moves down", cache.action_mark),
             ("d", "Delete the marked items", "A review of what each frees comes first", cache.action_delete),
-            ("P", "Prune the cache", "Detached revisions, dead partial files, unheld locks; reviewed first",
+            ("P", "Prune the cache", "Detached revisions, dead partial files, unheld locks, unlinked shared blobs; reviewed first",
              cache.action_prune),
             ("v", "Verify the highlighted repo or revision", "Each file against its blob's hash, offline",
              cache.action_verify),

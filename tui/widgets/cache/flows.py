@@ -209,7 +209,8 @@ class CacheFlows:
     def _ask_prune(self, plan: PrunePlan, note: str) -> None:
         if plan.empty:
             self.dashboard.notify(
-                "Nothing to prune: no detached revision, no orphaned partial file, no unheld lock file."
+                "Nothing to prune: no detached revision, no orphaned partial file, no unheld lock file, no shared "
+                "blob that no repo links to."
             )
             return
         lines = [Text(note + "\n", style="bold yellow")] if note else []
@@ -217,8 +218,18 @@ class CacheFlows:
         for path, size in plan.orphans:
             repo = path.parent.parent.name
             lines.append(Text.assemble((f"{fmt.size(size):>9}  ", "bold"), f"{repo}: partial file of a dead download"))
+        for path, size in plan.shared_blobs:
+            lines.append(
+                Text.assemble((f"{fmt.size(size):>9}  ", "bold"), f"shared blob {path.name[:12]}…: no repo links to it")
+            )
         if plan.stale_locks:
             lines.append(Text(f"{'0 B':>9}  {fmt.count(len(plan.stale_locks), 'lock file')} nobody holds"))
+        if plan.store_leftovers:
+            lines.append(
+                Text(
+                    f"{'0 B':>9}  {fmt.count(len(plan.store_leftovers), 'file')} the shared store left beside gone blobs"
+                )
+            )
         lines.append(
             Text.assemble(
                 "\n",

@@ -92,7 +92,11 @@ class CachePane(Vertical, can_focus=False):
             "what the marks free",
         ),
         ("d", "review the marked items and what each frees, then delete them"),
-        ("P", "prune: detached revisions, partial files whose download died, unheld lock files; reviewed first"),
+        (
+            "P",
+            "prune: detached revisions, partial files whose download died, unheld lock files, shared blobs no repo "
+            "links to; reviewed first",
+        ),
         (
             "v",
             "verify the highlighted repo or revision (or the open revision) offline: each file against its blob's hash",
