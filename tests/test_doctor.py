@@ -63,6 +63,15 @@ def test_doctor_on_a_clean_or_missing_cache_exits_0(tmp_path):
     assert json.loads(_doctor(tmp_path, "--json", "--watch", "0").stdout)["downloads"] == []
 
 
+def test_doctor_returns_at_once_when_there_is_nothing_to_watch(demo_cache):
+    for partial in demo_cache.rglob("*.incomplete"):
+        partial.unlink()  # the demo cache's one orphan: then nothing is left to watch
+    started = time.monotonic()
+    out = _doctor(demo_cache, "--watch", "60")
+    assert out.returncode == 0 and "No download in progress" in out.stdout
+    assert time.monotonic() - started < 30, "it watched an empty cache for the whole --watch"
+
+
 def test_json_without_doctor_is_refused():
     out = subprocess.run([sys.executable, "-m", "tui", "--json"], capture_output=True, text=True)
     assert out.returncode == 2 and "go with `hftop doctor`" in out.stderr

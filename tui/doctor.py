@@ -35,14 +35,17 @@ TICK = 1.0
 def examine(
     cache_dir: Path, stall_after: float, watch_seconds: float, tick: float = TICK, local_dirs: bool = False
 ) -> Snapshot:
-    """The monitor ticking for `watch_seconds`, so growth and speed show; its last snapshot.
+    """The monitor ticking for `watch_seconds`, so growth and speed show; its last snapshot. With nothing
+    to watch at the first look, that look at once.
 
     The same monitor as the dashboard's, so a download gets the verdict the dashboard gives it.
     """
     monitor = Monitor(cache_dir, stall_after, local_dirs=local_dirs)
     try:
         start = time.monotonic()
-        monitor.tick(time.time())
+        first = monitor.tick(time.time())
+        if not first.others:
+            return first  # no partial file and no process waiting for a lock: nothing to watch
         while (left := watch_seconds - (time.monotonic() - start)) > 0:
             time.sleep(min(tick, left))
             monitor.tick(time.time())
