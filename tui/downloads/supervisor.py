@@ -295,6 +295,8 @@ class DownloadSupervisor:
                 recent_rate=judged_rate(a.samples, now),
                 stall_after=self.stall_after,
             )
+        if state is DownloadState.STALLED:
+            rate = 0.0  # no byte for the whole threshold: a window that still holds the last burst says otherwise
         quiet_since = a.last_progress_at if a.last_progress_at is not None else a.started_at
         return DownloadView(
             id=download_id,
