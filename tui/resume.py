@@ -151,6 +151,8 @@ def _resume_one(target: Resumable, endpoint: str, token: str | bool | None, out:
     result = resume(target, endpoint=endpoint, token=token, on_progress=progress, on_start=start)
     if live:
         out.write("\r" + " " * 60 + "\r")
+    if result.reused == result.fetched == 0:
+        return f"{target.label}: already in the cache (another download finished it); its partial file is removed"
     where = "the shared blob store, linked from the repo" if result.shared else "the repo's blobs"
     return (
         f"{target.label}: placed and checked ({fmt.size(result.reused)} reused, {fmt.size(result.fetched)} fetched) "
