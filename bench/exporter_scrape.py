@@ -15,12 +15,11 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
-from tui.devhub.synthetic import build_synthetic_cache
+from tui.devhub.synthetic import cache_for_bench
 
 SCAN = """
 import sys, time
@@ -39,15 +38,7 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, help="reuse (or create) the synthetic cache here")
     args = parser.parse_args()
 
-    workdir = None
-    cache = args.cache
-    if cache is None:
-        workdir = Path(tempfile.mkdtemp(prefix="hftop-bench-"))
-        cache = workdir / "hub"
-    if not cache.exists():
-        t = time.perf_counter()
-        repos = build_synthetic_cache(cache, files=args.files)
-        print(f"built {args.files:,} files in {repos} repos in {time.perf_counter() - t:.1f} s at {cache}")
+    cache, workdir = cache_for_bench(args.cache, args.files)
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -16,11 +16,10 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from tui.devhub.synthetic import build_synthetic_cache
+from tui.devhub.synthetic import cache_for_bench
 
 HFTOP_SCAN = """
 import sys, time
@@ -56,15 +55,7 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, help="reuse (or create) the synthetic cache here")
     args = parser.parse_args()
 
-    workdir = None
-    cache = args.cache
-    if cache is None:
-        workdir = Path(tempfile.mkdtemp(prefix="hftop-bench-"))
-        cache = workdir / "hub"
-    if not cache.exists():
-        t = time.perf_counter()
-        repos = build_synthetic_cache(cache, files=args.files)
-        print(f"built {args.files:,} files in {repos} repos in {time.perf_counter() - t:.1f} s at {cache}")
+    cache, workdir = cache_for_bench(args.cache, args.files)
 
     hf = shutil.which("hf", path=str(Path(sys.executable).parent)) or shutil.which("hf")
     env = {**os.environ, "HF_HUB_DISABLE_TELEMETRY": "1", "NO_COLOR": "1"}

@@ -191,11 +191,8 @@ def _config_and_cache(args: argparse.Namespace) -> tuple[Config, Path, str | Non
     return config, cache_dir, None if problem is None else f"{origin}: {problem}"
 
 
-def resume_main(argv: list[str]) -> int:
-    args = _resume_parser().parse_args(argv)
-    if not args.partials and not args.all:
-        print("hftop: resume takes partial files, or --all (hftop resume --help)", file=sys.stderr)
-        return 2
+def _usable_config_and_cache(args: argparse.Namespace) -> tuple[Config, Path] | int:
+    """The config and the cache folder of a headless command, or its exit status after saying what is wrong."""
     found = _config_and_cache(args)
     if isinstance(found, int):
         return found
@@ -203,6 +200,18 @@ def resume_main(argv: list[str]) -> int:
     if problem is not None:
         print(f"hftop: {problem}", file=sys.stderr)
         return 2
+    return config, cache_dir
+
+
+def resume_main(argv: list[str]) -> int:
+    args = _resume_parser().parse_args(argv)
+    if not args.partials and not args.all:
+        print("hftop: resume takes partial files, or --all (hftop resume --help)", file=sys.stderr)
+        return 2
+    found = _usable_config_and_cache(args)
+    if isinstance(found, int):
+        return found
+    config, cache_dir = found
     endpoint, source = _endpoint(args.endpoint, config)
     try:
         endpoint = checked_url(endpoint, allow_http=_allows_http(endpoint, config))
@@ -251,13 +260,10 @@ def exporter_main(argv: list[str]) -> int:
     except ValueError as e:
         print(f"hftop: {e}", file=sys.stderr)
         return 2
-    found = _config_and_cache(args)
+    found = _usable_config_and_cache(args)
     if isinstance(found, int):
         return found
-    config, cache_dir, problem = found
-    if problem is not None:
-        print(f"hftop: {problem}", file=sys.stderr)
-        return 2
+    config, cache_dir = found
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # a service manager's stop ends it cleanly
     stall_after = args.stall_after or config.stall_after or DEFAULT_STALL_AFTER
     return serve(cache_dir.absolute(), host, port, stall_after, args.refresh or config.refresh or DEFAULT_REFRESH)

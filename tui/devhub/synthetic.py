@@ -35,3 +35,21 @@ def build_synthetic_cache(cache_dir: Path, files: int, files_per_repo: int = 500
             os.symlink(f"../../../blobs/{etag}", sub / f"file-{i:05d}.bin")
             written += 1
     return repos
+
+
+def cache_for_bench(given: Path | None, files: int) -> tuple[Path, Path | None]:
+    """The cache a benchmark runs on: `given` (built there when it is missing), else one built in a new
+    temporary folder. Returns (the cache, the temporary folder to remove afterwards, or None)."""
+    import tempfile
+    import time
+
+    if given is not None:
+        workdir, cache = None, given
+    else:
+        workdir = Path(tempfile.mkdtemp(prefix="hftop-bench-"))
+        cache = workdir / "hub"
+    if not cache.exists():
+        started = time.perf_counter()
+        repos = build_synthetic_cache(cache, files=files)
+        print(f"built {files:,} files in {repos} repos in {time.perf_counter() - started:.1f} s at {cache}")
+    return cache, workdir
