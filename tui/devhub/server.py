@@ -15,6 +15,7 @@ import json
 import secrets
 import shutil
 import socket
+import sys
 import tempfile
 import threading
 import time
@@ -69,6 +70,11 @@ class _Server(ThreadingHTTPServer):
         self.hub = hub
         self.role = role
         super().__init__(address, _Handler)
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that went away (a killed download) is no error of the hub's; anything else still prints."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
 
     @property
     def url(self) -> str:
