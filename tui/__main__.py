@@ -149,7 +149,8 @@ def _resume_parser() -> argparse.ArgumentParser:
         prog="hftop resume",
         description="Continue partial downloads in the Hub cache from the bytes they have: the rest is fetched "
         "with a Range request, the whole file is checked against its hash and placed in the cache as "
-        "huggingface_hub places it. Exit status 0 when every file was placed and checked, 1 otherwise.",
+        "huggingface_hub places it. Exit status 0 when every file was placed and checked, 1 otherwise, 2 for bad "
+        "input (nothing is resumed then).",
     )
     parser.add_argument("partials", nargs="*", type=Path, metavar="PARTIAL_FILE", help="a `….incomplete` file")
     parser.add_argument("--all", action="store_true", help="every partial file that no live process writes")
