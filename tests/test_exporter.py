@@ -43,6 +43,19 @@ def _exporter(cache: Path, port: int) -> subprocess.Popen[bytes]:
     )  # fmt: skip
 
 
+def _one_scrape(cache: Path) -> tuple[str, bytes]:
+    """The metrics of an exporter on `cache` at its first scrape, and what it printed on stderr."""
+    port = _free_port()
+    exporter = _exporter(cache, port)
+    try:
+        metrics = _until("the metrics", lambda: _get(f"http://127.0.0.1:{port}/metrics"), timeout=30)
+    finally:
+        exporter.terminate()
+        exporter.wait(timeout=10)
+    assert exporter.stderr is not None
+    return metrics, exporter.stderr.read()
+
+
 def _until(what: str, probe, timeout: float = 60.0):
     deadline = time.monotonic() + timeout
     while True:
@@ -106,13 +119,7 @@ def test_promtool_accepts_the_shipped_rules():
 def test_the_grafana_dashboard_queries_only_metrics_the_exporter_serves(demo_cache):
     dashboard = json.loads(DASHBOARD.read_text())
     exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
-    port = _free_port()
-    exporter = _exporter(demo_cache, port)
-    try:
-        metrics = _until("the metrics", lambda: _get(f"http://127.0.0.1:{port}/metrics"), timeout=30)
-    finally:
-        exporter.terminate()
-        exporter.wait(timeout=10)
+    metrics, _ = _one_scrape(demo_cache)
     served = {line.split()[2] for line in metrics.splitlines() if line.startswith("# TYPE hftop_")}
     for expr in exprs:
         used = {
@@ -153,13 +160,7 @@ def test_a_port_in_use_gets_a_sentence(tmp_path):
 
 def test_a_cache_not_there_yet_reads_0_and_is_said(tmp_path):
     cache = tmp_path / "not-yet" / "hub"
-    port = _free_port()
-    exporter = _exporter(cache, port)
-    try:
-        metrics = _until("the metrics", lambda: _get(f"http://127.0.0.1:{port}/metrics"), timeout=30)
-    finally:
-        exporter.terminate()
-        exporter.wait(timeout=10)
+    metrics, stderr = _one_scrape(cache)
     assert f'hftop_cache_size_bytes{{cache_dir="{cache}"}} 0.0' in metrics
     assert f'hftop_cache_repos{{cache_dir="{cache}"}} 0.0' in metrics
-    assert b"no Hub cache at" in exporter.stderr.read()
+    assert b"no Hub cache at" in stderr
