@@ -45,7 +45,8 @@ class Fault:
     """Serve the last `tail_fraction` of the file at this many bytes per second (a slow tail)."""
     tail_fraction: float = 0.02
     stall_after: int | None = None
-    """Stop sending once the file offset reaches this many bytes, and hold the connection open."""
+    """Stop sending once the file offset reaches this many bytes, and hold the connection open. Over Xet,
+    the terms past it stall at once, whatever order hf_xet asks for them in."""
     drop_after: int | None = None
     """Close the connection once the file offset reaches this many bytes ..."""
     drop_times: int = 1

@@ -497,6 +497,7 @@ class _Handler(BaseHTTPRequestHandler):
                 chunk = bytes(b ^ 0xFF for b in chunk[:16]) + chunk[16:]
             self.wfile.write(chunk)
             pos += len(chunk)
+            hub._count_sent((body.repo_id, path, body.transport), len(chunk))
             if rate:
                 # One pace for every connection serving this file: hf_xet fetches several xorb
                 # ranges at once, and the throttle is the file's, as a slow link would be.
@@ -519,10 +520,12 @@ class _Body:
     read: Callable[[int, int], bytes]
     position: Callable[[int], int]
     """The body offset at which the file reaches a given offset (the identity for plain HTTP)."""
+    transport: str = "xet"
+    """"xet" (a xorb's bytes) or "http" (the file's own)."""
 
     @classmethod
     def plain(cls, repo_id: str, hub_file: HubFile) -> _Body:
-        return cls(repo_id, hub_file, hub_file.size, hub_file.read, lambda offset: offset)
+        return cls(repo_id, hub_file, hub_file.size, hub_file.read, lambda offset: offset, "http")
 
 
 def _peer_closed(sock: socket.socket) -> bool:
@@ -613,6 +616,7 @@ class DevHub:
         self._faults: dict[str, Fault] = {}
         self._counters: dict[tuple[str, str, str], int] = {}
         self._paced: dict[tuple[str, str, int], float] = {}
+        self._sent: dict[tuple[str, str, str], int] = {}
         self._requests: list[RequestRecord] = []
         self.xet = (XetStore(xet_dir) if xet_dir else _process_store()) if xet else None
         self.xet_token = "devhub-xet-" + secrets.token_hex(8)
@@ -727,6 +731,15 @@ class DevHub:
             free = max(self._paced.get(key, now), now - _CATCH_UP)
             self._paced[key] = free + seconds
             return free + seconds - now
+
+    def _count_sent(self, key: tuple[str, str, str], n: int) -> None:
+        with self._lock:
+            self._sent[key] = self._sent.get(key, 0) + n
+
+    def bytes_sent(self, repo_id: str, path: str, transport: str) -> int:
+        """Body bytes of a file written to clients so far over "xet" (xorb ranges) or "http"."""
+        with self._lock:
+            return self._sent.get((repo_id, path, transport), 0)
 
     def _consume(self, key: tuple[str, str, str], times: int) -> bool:
         """True for the first `times` calls with this key."""
