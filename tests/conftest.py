@@ -109,3 +109,51 @@ def live_demo(tmp_path, monkeypatch):
         )
     finally:
         demo.close()
+
+
+NOBODY = 65534
+
+
+class Unprivileged:
+    """A copy of the demo cache in a folder anyone may enter, and a way to run Python there as a user who
+    owns nothing (root drops to nobody with setpriv; anyone else runs as themselves)."""
+
+    def __init__(self, root: Path, cache: Path) -> None:
+        self.root, self.cache = root, cache
+        self.dropped = os.geteuid() == 0
+
+    def give(self, path: Path, recursive: bool = True) -> None:
+        """Make `path` (and what is in it) the unprivileged user's."""
+        if not self.dropped:
+            return
+        os.lchown(path, NOBODY, NOBODY)
+        if recursive:
+            for top, dirs, files in os.walk(path):
+                for name in dirs + files:
+                    os.lchown(os.path.join(top, name), NOBODY, NOBODY)
+
+    def run(self, code: str, *args: str) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-c", code, *args]
+        if self.dropped:
+            argv = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *argv]
+        return subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd=Path(__file__).parents[1])
+
+
+@pytest.fixture
+def unprivileged(demo_cache_template):
+    if os.geteuid() == 0 and shutil.which("setpriv") is None:
+        pytest.skip("setpriv (util-linux) is needed to drop to an unprivileged user")
+    root = Path(tempfile.mkdtemp(prefix="hftop-unprivileged-"))
+    os.chmod(root, 0o755)
+    try:
+        cache = root / "hub"
+        shutil.copytree(demo_cache_template, cache, symlinks=True)
+        user = Unprivileged(root, cache)
+        probe = user.run("import tui.probes.cache_scan")
+        if probe.returncode != 0:
+            pytest.skip(f"the project cannot be imported as an unprivileged user here: {probe.stderr[-300:]}")
+        yield user
+    finally:
+        for top, _dirs, _ in os.walk(root):
+            os.chmod(top, 0o755)
+        shutil.rmtree(root, ignore_errors=True)

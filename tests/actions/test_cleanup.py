@@ -88,11 +88,13 @@ def test_what_the_plan_announces_is_what_is_freed(demo_cache, marks_of):
     assert plan.frees > 0 and all(item.refused is None for item in plan.items)
     before, blobs_before = _blob_bytes(demo_cache), _blob_count(demo_cache)
     outcome = execute_deletion(plan, marks, _info(demo_cache), demo_cache)
-    assert outcome.errors == () and outcome.freed == plan.frees
+    assert outcome.errors == ()
     # huggingface_hub counts file sizes; the filesystem frees whole blocks: at most one more per blob.
     blobs_gone = blobs_before - _blob_count(demo_cache)
     measured = before - _blob_bytes(demo_cache)
     assert blobs_gone > 0 and plan.frees <= measured < plan.frees + 4096 * blobs_gone
+    # The freed figure is what the filesystem freed: the blobs, and the refs and links that went with them.
+    assert measured <= outcome.freed <= measured + 64 * 1024
     assert len(scan_cache(demo_cache).info.warnings) == len(info.warnings), "no new corrupted repo"
 
 
@@ -136,7 +138,7 @@ def test_the_repo_of_a_live_download_is_never_deleted_whole(outside_downloader):
     assert busy_repos(cache) == {repo.repo_path: f"a download (PID {proc.pid}) is writing into it"}
     for marks in ({Mark(repo.cache_id)}, {Mark(repo.cache_id, r.commit_hash) for r in repo.revisions}):
         plan = current_plan(info, frozenset(marks), cache)
-        assert plan.deletable == () and plan.revisions is None
+        assert plan.deletable == () and plan.units == ()
         assert all("PID" in item.refused for item in plan.items)
         execute_deletion(plan, frozenset(marks), _info(cache), cache)
     assert partial.path.exists() and proc.poll() is None
@@ -153,7 +155,7 @@ def test_nothing_outside_the_cache_is_deleted_through_a_link(demo_cache, tmp_pat
     # The revision's snapshot folder is replaced by a link to a folder outside the cache.
     rev.snapshot_path.rename(rev.snapshot_path.with_name("moved"))
     rev.snapshot_path.symlink_to(precious, target_is_directory=True)
-    assert outside_paths(plan.revisions, demo_cache) == [rev.snapshot_path]
+    assert outside_paths(plan.units[0].strategy, demo_cache) == [rev.snapshot_path]
     outcome = execute_deletion(plan, mark, info, demo_cache)
     assert outcome.errors and "behind a link" in outcome.errors[0]
     assert (precious / "keep.txt").read_text() == "mine"
@@ -174,5 +176,70 @@ def test_what_cannot_be_deleted_is_reported_and_the_rest_goes(demo_cache):
         outcome = execute_deletion(current_plan(info, marks, demo_cache), marks, info, demo_cache)
         assert len(outcome.errors) == 1 and "permission denied" in outcome.errors[0]
         assert not squad.repo_path.exists() and stuck.exists()
+        [kept, went] = sorted(outcome.items, key=lambda i: not i.errors)
+        assert "whisper-small" in kept.labels[0] and "squad-mini" in went.labels[0] and went.errors == ()
+        assert went.freed > 0 and outcome.freed == kept.freed + went.freed
     finally:
         subprocess.run(["chattr", "-i", str(stuck)], check=False)
+
+
+def test_a_repo_behind_a_link_is_refused_and_the_healthy_one_beside_it_goes(demo_cache, tmp_path):
+    info = _info(demo_cache)
+    healthy = next(r for r in info.repos if r.repo_id == "hftop-demo/squad-mini")
+    linked = next(r for r in info.repos if r.repo_id == "hftop-demo/tiny-bert")
+    marks = frozenset({Mark(healthy.cache_id), Mark(linked.cache_id)})
+    plan = plan_deletion(info, marks, {})
+    # The repo folder is moved out of the cache and a link left in its place.
+    elsewhere = tmp_path / "elsewhere"
+    linked.repo_path.rename(elsewhere)
+    linked.repo_path.symlink_to(elsewhere, target_is_directory=True)
+    before = disk_usage(demo_cache)
+    outcome = execute_deletion(plan, marks, info, demo_cache)
+    # What the filesystem freed, its files (the folders' own blocks are not counted).
+    measured = before - disk_usage(demo_cache)
+    assert not healthy.repo_path.exists() and elsewhere.is_dir() and any(elsewhere.rglob("*"))
+    refused = next(i for i in outcome.items if i.errors)
+    assert "tiny-bert" in refused.labels[0] and "behind a link" in refused.errors[0] and refused.freed == 0
+    went = next(i for i in outcome.items if not i.errors)
+    assert "squad-mini" in went.labels[0]
+    assert 0 < outcome.freed <= measured < outcome.freed + 64 * 1024
+
+
+DELETE_AS_USER = """
+import json, sys
+from pathlib import Path
+from tui.actions.cleanup import execute_deletion
+from tui.core.cleanup import Mark
+from tui.probes.cache_scan import scan_cache
+from tui.probes.cleanup import current_plan
+cache = Path(sys.argv[1])
+info = scan_cache(cache).info
+marks = frozenset(Mark(m) for m in sys.argv[2:])
+outcome = execute_deletion(current_plan(info, marks, cache), marks, info, cache)
+print(json.dumps({"freed": outcome.freed, "items": [[i.labels, i.freed, i.errors] for i in outcome.items]}))
+"""
+
+
+def test_as_a_user_without_write_access_each_repo_is_deleted_or_refused_on_its_own(unprivileged):
+    import json
+
+    cache = unprivileged.cache
+    mine = cache / "datasets--hftop-demo--squad-mini"
+    theirs = cache / "models--hftop-demo--whisper-small"
+    if unprivileged.dropped:  # the user owns the cache folder and one repo; the other repo is root's
+        unprivileged.give(cache, recursive=False)
+        unprivileged.give(mine)
+    else:  # as anyone else: a repo whose folders are read-only
+        for top, _dirs, _ in os.walk(theirs):
+            os.chmod(top, 0o555)
+    ran = unprivileged.run(
+        DELETE_AS_USER, str(cache), "dataset/hftop-demo/squad-mini", "model/hftop-demo/whisper-small"
+    )
+    assert ran.returncode == 0 and "Traceback" not in ran.stderr, ran.stderr
+    outcome = json.loads(ran.stdout)
+    by_repo = {labels[0].split(" ")[0]: (freed, errors) for labels, freed, errors in outcome["items"]}
+    assert not mine.exists() and by_repo["dataset/hftop-demo/squad-mini"][1] == []
+    assert by_repo["dataset/hftop-demo/squad-mini"][0] > 0
+    freed, errors = by_repo["model/hftop-demo/whisper-small"]
+    assert theirs.is_dir() and any(theirs.rglob("*")) and errors and "ermission denied" in " ".join(errors)
+    assert outcome["freed"] == by_repo["dataset/hftop-demo/squad-mini"][0] + freed, "what went, not what was hoped"

@@ -31,7 +31,8 @@ def test_prune_takes_detached_revisions_orphans_and_stale_locks(demo_cache):
     assert plan.frees == plan.revisions.frees + size
 
     outcome = execute_prune(plan, scan_cache(demo_cache).info, demo_cache)
-    assert outcome.errors == () and outcome.freed == plan.frees
+    # What the filesystem freed: the plan's file sizes, rounded up to whole blocks.
+    assert outcome.errors == () and plan.frees <= outcome.freed <= plan.frees + 64 * 1024
     after = scan_cache(demo_cache).info
     assert all(r.refs for repo in after.repos for r in repo.revisions), "no detached revision left"
     assert not orphan.exists() and not any(p.exists() for p in plan.stale_locks)

@@ -46,9 +46,11 @@ def _kill_hf_download_at(hub: DevHub, cache: Path, xet: bool, at: int = 90 * MiB
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline, last, steady_since = time.monotonic() + 60, -1, time.monotonic()
+        deadline, last, steady_since = time.monotonic() + 90, -1, time.monotonic()
         while True:
-            assert time.monotonic() < deadline, f"the download did not reach {at} bytes"
+            assert time.monotonic() < deadline, (
+                f"the download did not reach {at} bytes: {last} on disk, {hub.bytes_sent(REPO, FILE, 'xet')} sent over Xet"
+            )
             sizes = [p.stat().st_size for p in _partials(cache)]
             size = max(sizes, default=-1)
             if size != last:

@@ -26,7 +26,7 @@ def test_a_marked_repo_covers_its_marked_revisions_and_files(demo_cache):
     marks = frozenset({Mark(BERT), Mark(BERT, old.commit_hash), Mark(BERT, new.commit_hash, str(file.file_path))})
     plan = plan_deletion(info, marks, {})
     assert [i.mark for i in plan.items] == [Mark(BERT)]
-    assert plan.frees == repo.size_on_disk and plan.files is None
+    assert plan.frees == repo.size_on_disk and [u.strategy.repos for u in plan.units] == [{repo.repo_path}]
 
 
 def test_a_file_inside_a_marked_revision_is_not_counted_twice(demo_cache):
@@ -52,8 +52,27 @@ def test_a_busy_repo_keeps_its_folder_but_may_lose_a_revision(demo_cache):
     repo, (old, new) = _revisions(info, BERT)
     busy = {repo.repo_path: "a download (PID 7) is writing into it"}
     whole = plan_deletion(info, frozenset({Mark(BERT)}), busy)
-    assert whole.deletable == () and whole.revisions is None and whole.items[0].refused == busy[repo.repo_path]
+    assert whole.deletable == () and whole.units == () and whole.items[0].refused == busy[repo.repo_path]
     both = plan_deletion(info, frozenset({Mark(BERT, old.commit_hash), Mark(BERT, new.commit_hash)}), busy)
     assert both.deletable == ()
     one = plan_deletion(info, frozenset({Mark(BERT, old.commit_hash)}), busy)
-    assert one.deletable and one.revisions.repos == frozenset() and one.revisions.snapshots == {old.snapshot_path}
+    [unit] = one.units
+    assert one.deletable and unit.strategy.repos == frozenset() and unit.strategy.snapshots == {old.snapshot_path}
+
+
+def test_each_repo_is_a_unit_of_its_own(demo_cache):
+    info = scan_cache_dir(demo_cache)
+    repo, (old, new) = _revisions(info, BERT)
+    llama = next(r for r in info.repos if r.repo_id == "hftop-demo/llama-mini")
+    file = next(iter(next(iter(llama.revisions)).files))
+    marks = frozenset(
+        {
+            Mark(BERT, old.commit_hash),
+            Mark(BERT, new.commit_hash),
+            Mark(llama.cache_id, next(iter(llama.revisions)).commit_hash, str(file.file_path)),
+        }
+    )
+    plan = plan_deletion(info, marks, {})
+    assert [(u.repo, len(u.labels)) for u in plan.units] == [(BERT, 2), (llama.cache_id, 1)]
+    # Both revisions of one repo in one unit: their shared blob goes with them (the repo folder goes whole).
+    assert plan.units[0].strategy.repos == {repo.repo_path}

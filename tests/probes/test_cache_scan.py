@@ -11,7 +11,8 @@ from huggingface_hub import hf_hub_download, scan_cache_dir, snapshot_download
 from huggingface_hub.utils._shared_blobs import try_link_from_shared_store
 
 from tui.devhub import demo_cache as demo_cache_builder
-from tui.probes.cache_scan import cache_fingerprint, partial_sizes, scan_cache
+from tui.devhub.synthetic import build_synthetic_cache
+from tui.probes.cache_scan import CacheScanner, cache_fingerprint, partial_sizes, scan_cache
 from tui.probes.disk import disk_space
 
 
@@ -33,6 +34,90 @@ def test_scan_sees_what_huggingface_hub_sees(demo_cache):
         "dataset/hftop-demo/squad-mini",
         "space/hftop-demo/chat-space",
     }
+
+
+def _assert_same_as_scan_cache_dir(cache):
+    """Every field of every repo, revision and file, the physical total, the partials and the warnings."""
+    scan, reference = scan_cache(cache), scan_cache_dir(cache)
+    assert scan.info is not None and scan.complete
+    assert scan.info.repos == reference.repos
+    assert scan.info.size_on_disk == reference.size_on_disk
+    assert scan.info.incomplete_files == reference.incomplete_files
+    assert scan.info.cache_dir == reference.cache_dir
+    assert sorted(map(str, scan.info.warnings)) == sorted(map(str, reference.warnings))
+
+
+def test_the_scan_equals_scan_cache_dir_field_for_field(demo_cache, devhub):
+    # Detached revisions, a revision sharing a blob, a dataset and a space, an orphaned partial, a
+    # corrupted folder; then a broken ref, a blob gone under its link, a stray file, a links-only store.
+    _assert_same_as_scan_cache_dir(demo_cache)
+    (demo_cache / "models--hftop-demo--llama-mini" / "refs" / "main").write_text("0" * 40)
+    tiny = demo_cache / "models--hftop-demo--tiny-bert"
+    next(p for p in (tiny / "blobs").iterdir() if not p.name.endswith(".incomplete")).unlink()
+    (demo_cache / "notes.txt").write_text("not a repo")
+    (demo_cache / "models--hftop-demo--whisper-small" / "refs" / "refs" / "pr").mkdir(parents=True)
+    _assert_same_as_scan_cache_dir(demo_cache)
+
+
+def test_the_scan_equals_scan_cache_dir_with_a_shared_store_and_nested_files(tmp_path, devhub):
+    cache = tmp_path / "hub"
+    snapshot_download("hftop-demo/whisper-small", cache_dir=cache, endpoint=devhub.endpoint)  # over Xet
+    build_synthetic_cache(cache, files=250, files_per_repo=100)  # files in sub-folders of a revision
+    assert (cache / "blobs").is_dir()
+    _assert_same_as_scan_cache_dir(cache)
+
+
+def test_a_rescan_reads_only_the_repo_that_changed(demo_cache, devhub):
+    scanner = CacheScanner(demo_cache)
+    first = scanner.scan()
+    assert first.repos_read == len(first.info.repos) + len(first.info.warnings)
+    assert scanner.scan().repos_read == 0, "nothing changed: nothing read"
+
+    hf_hub_download("hftop-demo/gpt-micro", "config.json", cache_dir=demo_cache, endpoint=devhub.endpoint)
+    second = scanner.scan()
+    assert second.repos_read == 1
+    hf_hub_download("hftop-demo/gpt-micro", "model.safetensors", cache_dir=demo_cache, endpoint=devhub.endpoint)
+    third = scanner.scan()
+    assert third.repos_read == 1
+    assert third.info.repos == scan_cache_dir(demo_cache).repos
+    assert third.info.size_on_disk == scan_cache_dir(demo_cache).size_on_disk
+
+    shutil.rmtree(demo_cache / "models--hftop-demo--gpt-micro")
+    fourth = scanner.scan()
+    assert fourth.repos_read == 0 and "model/hftop-demo/gpt-micro" not in {r.cache_id for r in fourth.info.repos}
+    assert fourth.info.repos == first.info.repos
+
+
+def test_the_first_rows_come_before_the_scan_ends(tmp_path):
+    cache = tmp_path / "hub"
+    build_synthetic_cache(cache, files=20_000, files_per_repo=100)
+    seen = []
+    final = CacheScanner(cache).scan(on_progress=seen.append)
+    assert seen and all(not s.complete for s in seen) and final.complete
+    assert 0 < len(seen[0].info.repos) < len(final.info.repos) == 200
+
+
+SCAN_AS_USER = """
+import json, sys
+from pathlib import Path
+from tui.probes.cache_scan import scan_cache
+scan = scan_cache(Path(sys.argv[1]))
+print(json.dumps({"error": scan.error, "repos": sorted(r.cache_id for r in scan.info.repos) if scan.info else None,
+                  "warnings": [str(w) for w in scan.info.warnings] if scan.info else None}))
+"""
+
+
+def test_an_unreadable_repo_is_a_warning_and_the_others_stay_listed(unprivileged):
+    import json
+
+    locked = unprivileged.cache / "models--hftop-demo--llama-mini"
+    os.chmod(locked, 0)
+    ran = unprivileged.run(SCAN_AS_USER, str(unprivileged.cache))
+    assert ran.returncode == 0, ran.stderr
+    scan = json.loads(ran.stdout)
+    assert scan["error"] is None, "one unreadable repo is not the whole cache"
+    assert any("Cannot read" in w and "llama-mini" in w and "Permission denied" in w for w in scan["warnings"])
+    assert "model/hftop-demo/llama-mini" not in scan["repos"] and "model/hftop-demo/tiny-bert" in scan["repos"]
 
 
 def test_detached_revision_partial_and_warning_are_reported(demo_cache, devhub):

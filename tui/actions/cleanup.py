@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,11 +28,24 @@ class PlanChanged(RuntimeError):
 
 
 @dataclass(frozen=True)
+class ItemOutcome:
+    """What became of one deletion unit (a repo's revisions, or its files)."""
+
+    labels: tuple[str, ...]
+    freed: int
+    """What the filesystem freed for it (whole blocks, as `du` counts them)."""
+    errors: tuple[str, ...] = ()
+    """Why it, or part of it, is still there; empty when it all went."""
+
+
+@dataclass(frozen=True)
 class DeletionOutcome:
     freed: int
-    """What huggingface_hub expected the deletion to free."""
+    """What the filesystem freed (whole blocks of the files that went), not what was hoped."""
     errors: tuple[str, ...]
     """One sentence per path that could not be deleted; everything else went."""
+    items: tuple[ItemOutcome, ...] = ()
+    """Each unit on its own: deleted, or refused with its reasons."""
 
 
 def outside_paths(strategy: DeleteCacheStrategy, cache_dir: Path) -> list[Path]:
@@ -57,27 +71,74 @@ def execute_deletion(
     plan = current_plan(info, marks, cache_dir)
     if not plan.same_as(shown):
         raise PlanChanged(plan)
+    items = tuple(_execute_unit(unit.strategy, unit.labels, cache_dir) for unit in plan.units)
+    return DeletionOutcome(
+        freed=sum(i.freed for i in items), errors=tuple(e for i in items for e in i.errors), items=items
+    )
+
+
+def _execute_unit(strategy: DeleteCacheStrategy, labels: tuple[str, ...], cache_dir: Path) -> ItemOutcome:
+    bad = outside_paths(strategy, cache_dir)
+    if bad:
+        return ItemOutcome(labels, 0, tuple(f"{p}: outside the cache or behind a link; not deleted" for p in bad))
     errors: list[str] = []
-    freed = 0
-    for strategy in (plan.revisions, plan.files):
-        if strategy is None:
-            continue
-        bad = outside_paths(strategy, cache_dir)
-        if bad:
-            errors += [f"{p}: outside the cache or behind a link; nothing of this part was deleted" for p in bad]
-            continue
-        problems = _Collected()
-        logger = logging.getLogger("huggingface_hub.utils._cache_manager")
-        logger.addHandler(problems)
+    before = _physical_files(strategy, cache_dir)
+    problems = _Collected()
+    logger = logging.getLogger("huggingface_hub.utils._cache_manager")
+    logger.addHandler(problems)
+    # What huggingface_hub logs goes to the report, not to its own stderr handler (a traceback on the screen).
+    logger.propagate = False
+    try:
+        strategy.execute()
+    except OSError as e:  # what huggingface_hub does not catch itself (a snapshot entry it cannot unlink)
+        errors.append(f"{e.filename or '?'}: {e.strerror or e}")
+    finally:
+        logger.removeHandler(problems)
+        logger.propagate = True
+    errors += problems.messages
+    return ItemOutcome(labels, _freed(before), tuple(errors))
+
+
+def _physical_files(strategy: DeleteCacheStrategy, cache_dir: Path) -> dict[tuple[int, int], tuple[str, int, int]]:
+    """Every file the strategy may free, by (device, inode): its path, blocks in bytes, and link count. Folders
+    are walked; a blob that links into the shared store brings the payload (hf sweeps it when unreferenced)."""
+    root = os.path.realpath(cache_dir)
+    found: dict[tuple[int, int], tuple[str, int, int]] = {}
+
+    def add(path: str, follow: bool = True) -> None:
         try:
-            strategy.execute()
-            freed += strategy.expected_freed_size
-        except OSError as e:  # what huggingface_hub does not catch itself (a snapshot entry it cannot unlink)
-            errors.append(f"{e.filename or '?'}: {e.strerror or e}")
-        finally:
-            logger.removeHandler(problems)
-        errors += problems.messages
-    return DeletionOutcome(freed=freed, errors=tuple(errors))
+            st = os.lstat(path)
+        except OSError:
+            return
+        if stat.S_ISLNK(st.st_mode) and follow:
+            target = os.path.realpath(path)
+            if target.startswith(root + os.sep):
+                add(target, follow=False)
+        elif stat.S_ISREG(st.st_mode):
+            found[(st.st_dev, st.st_ino)] = (path, st.st_blocks * 512, st.st_nlink)
+
+    for folder in (*strategy.repos, *strategy.snapshots):
+        for top, _, names in os.walk(folder):
+            for name in names:
+                add(os.path.join(top, name), follow=os.path.basename(top) == "blobs")
+    for path in (*strategy.blobs, *strategy.files):
+        add(os.fspath(path), follow=path in strategy.blobs)
+    return found
+
+
+def _freed(before: dict[tuple[int, int], tuple[str, int, int]]) -> int:
+    """The blocks of the files that are gone now (a file with another name left frees nothing)."""
+    freed = 0
+    for (dev, ino), (path, size, links) in before.items():
+        try:
+            st = os.lstat(path)
+            if (st.st_dev, st.st_ino) == (dev, ino):
+                continue
+        except OSError:
+            pass
+        if links == 1:
+            freed += size
+    return freed
 
 
 def execute_prune(shown: PrunePlan, info: HFCacheInfo, cache_dir: Path) -> DeletionOutcome:

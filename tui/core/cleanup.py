@@ -44,18 +44,27 @@ class PlanItem:
 
 
 @dataclass(frozen=True)
+class DeletionUnit:
+    """What is deleted at once: one repo's marked revisions (or the whole repo), or one repo's marked files.
+    A unit that cannot go (behind a link, a permission error) leaves the others to go on their own."""
+
+    repo: str
+    labels: tuple[str, ...]
+    """The plan items it carries out."""
+    strategy: DeleteCacheStrategy
+
+
+@dataclass(frozen=True)
 class DeletionPlan:
     items: tuple[PlanItem, ...]
-    revisions: DeleteCacheStrategy | None
-    """Marked repos and revisions."""
-    files: DeleteCacheStrategy | None
-    """Marked single files, outside the marked revisions."""
+    units: tuple[DeletionUnit, ...] = ()
+    """One per repo for its revisions, one per repo for its single files, in the items' order."""
 
     @property
     def frees(self) -> int:
         """What the whole deletion frees. A blob shared by a marked file and a marked revision of
         the same repo is counted by neither strategy: the figure errs low, never high."""
-        return sum(s.expected_freed_size for s in (self.revisions, self.files) if s is not None)
+        return sum(u.strategy.expected_freed_size for u in self.units)
 
     @property
     def deletable(self) -> tuple[PlanItem, ...]:
@@ -90,7 +99,8 @@ def plan_deletion(info: HFCacheInfo, marks: frozenset[Mark], busy: dict[Path, st
         if repo.repo_path in busy and chosen == {r.commit_hash for r in repo.revisions}:
             refused_repos[cache_id] = busy[repo.repo_path]
 
-    files: list[CachedFileInfo] = []
+    files: dict[str, list[CachedFileInfo]] = {}
+    labels: dict[tuple[str, str], list[str]] = {}
     for m in sorted(marks, key=lambda m: (m.repo, m.revision or "", m.file or "")):
         repo = repos.get(m.repo)
         label = _label(m, repo)
@@ -100,6 +110,7 @@ def plan_deletion(info: HFCacheInfo, marks: frozenset[Mark], busy: dict[Path, st
         if m.level == "repo":
             strategy = info.delete_revisions(*(r.commit_hash for r in repo.revisions))
             items.append(PlanItem(m, label, strategy.expected_freed_size, refused_repos.get(m.repo)))
+            labels.setdefault((m.repo, "revisions"), []).append(label)
             continue
         revision = next((r for r in repo.revisions if r.commit_hash == m.revision), None)
         if revision is None:
@@ -110,6 +121,7 @@ def plan_deletion(info: HFCacheInfo, marks: frozenset[Mark], busy: dict[Path, st
                 continue  # its repo is marked: the repo's item covers it
             strategy = info.delete_revisions(revision.commit_hash)
             items.append(PlanItem(m, label, strategy.expected_freed_size, refused_repos.get(m.repo)))
+            labels.setdefault((m.repo, "revisions"), []).append(label)
             continue
         if m.repo in marked_repos or (m.repo, m.revision) in marked_revisions:
             continue
@@ -117,15 +129,20 @@ def plan_deletion(info: HFCacheInfo, marks: frozenset[Mark], busy: dict[Path, st
         if file is None:
             items.append(PlanItem(m, label, 0, "no longer in the cache"))
             continue
-        files.append(file)
+        files.setdefault(m.repo, []).append(file)
+        labels.setdefault((m.repo, "files"), []).append(label)
         items.append(PlanItem(m, label, info.delete_files(file).expected_freed_size))
 
-    chosen_hashes = [h for cache_id, hs in hashes.items() if cache_id not in refused_repos for h in sorted(hs)]
-    return DeletionPlan(
-        items=tuple(items),
-        revisions=info.delete_revisions(*chosen_hashes) if chosen_hashes else None,
-        files=info.delete_files(*files) if files else None,
-    )
+    units = [
+        DeletionUnit(cache_id, tuple(labels[(cache_id, "revisions")]), info.delete_revisions(*sorted(hs)))
+        for cache_id, hs in sorted(hashes.items())
+        if cache_id not in refused_repos and hs
+    ]
+    units += [
+        DeletionUnit(cache_id, tuple(labels[(cache_id, "files")]), info.delete_files(*chosen))
+        for cache_id, chosen in sorted(files.items())
+    ]
+    return DeletionPlan(items=tuple(items), units=tuple(units))
 
 
 def _label(mark: Mark, repo: CachedRepoInfo | None) -> str:

@@ -18,7 +18,7 @@ from tui.core.downloads import DownloadState, DownloadView, ExternalDownload, ro
 from tui.core.throughput import ALL, CounterReading, ThroughputTracker, ThroughputView, next_interface
 from tui.downloads.supervisor import DownloadSupervisor
 from tui.monitor.others import OtherDownloads
-from tui.probes.cache_scan import CacheScan, cache_fingerprint, scan_cache
+from tui.probes.cache_scan import CacheScan, CacheScanner, cache_fingerprint
 from tui.probes.disk import DiskSpace, disk_space
 from tui.probes.hub import LOOKUP_TIMEOUT, host_addresses
 from tui.probes.network import read_counters
@@ -138,8 +138,9 @@ class Monitor:
         self._cache_looked_at = float("-inf")
         self._addresses: dict[str, tuple[float, frozenset[str]]] = {}
         self._fingerprint: tuple[object, ...] | None = None
+        self._scanner = CacheScanner(self.cache_dir)
         self.scans = 0
-        """Full scans of the cache so far."""
+        """Scans of the cache so far (each reads only the repos that changed)."""
 
     def close(self) -> None:
         self._others.close()
@@ -221,13 +222,21 @@ class Monitor:
         return MappingProxyType(histories)
 
     # --- the cache ---------------------------------------------------------------------------
-    def look_at_cache(self, force: bool = False) -> CacheScan | None:
-        """A new scan when the cache changed since the last one (or `force`), else None. Blocking."""
+    def look_at_cache(
+        self, force: bool = False, on_progress: Callable[[CacheScan], object] | None = None
+    ) -> CacheScan | None:
+        """A new scan when the cache changed since the last one (or `force`), else None. Blocking.
+
+        Only the repos whose fingerprint changed are read again, unless `force` (the user's `r`, or hftop
+        changed the cache), which reads everything. `on_progress` gets the incomplete scans of a long one.
+        """
         # The fingerprint is taken before the scan, so a change during the scan brings another one.
         fingerprint = cache_fingerprint(self.cache_dir)
         if not force and fingerprint == self._fingerprint:
             return None
-        scan = scan_cache(self.cache_dir)
+        if force:
+            self._scanner = CacheScanner(self.cache_dir)
+        scan = self._scanner.scan(on_progress)
         self._fingerprint = fingerprint
         self.scans += 1
         return scan

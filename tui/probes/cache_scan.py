@@ -1,14 +1,49 @@
-"""Reading the Hub cache: a full scan through huggingface_hub, and a cheap fingerprint to know when to rescan."""
+"""Reading the Hub cache: a scan into huggingface_hub's own types, repo by repo, and a cheap fingerprint
+to know when (and which repos) to scan again.
+
+`scan_cache_dir` walks the cache with pathlib and five system calls a file; this scan reads each folder
+with `os.scandir` and each file with one `readlink` and, once per blob, one `lstat`. Its results are
+`scan_cache_dir`'s (tests hold them equal), except that a repo it cannot read is one warning instead of
+the end of the whole scan. A `CacheScanner` keeps each repo's result with that
+repo's fingerprint, so a later scan reads again only the repos that changed.
+"""
 
 from __future__ import annotations
 
+import gc
 import os
-from dataclasses import dataclass
+import re
+import stat
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from huggingface_hub import HFCacheInfo, scan_cache_dir
-from huggingface_hub.errors import CacheNotFound
+from huggingface_hub import (
+    CachedFileInfo,
+    CachedRepoInfo,
+    CachedRevisionInfo,
+    CorruptedCacheException,
+    HFCacheInfo,
+)
+from huggingface_hub.constants import REPO_TYPES_MAPPING
+from huggingface_hub.utils._cache_manager import FILES_TO_IGNORE, CachedIncompleteFileInfo
+from huggingface_hub.utils._shared_blobs import (
+    SHARED_BLOBS_DIR_NAME,
+    _shared_blob_target,
+    is_shared_blobs_dir,
+)
+
+FIRST_ROWS_AFTER = 0.3
+"""Seconds into a scan after which the repos read so far are shown, the rest streaming in."""
+
+_PUBLISH_EVERY = 0.5
+_HASH = re.compile(r"[0-9a-f]{64}")
+_PREFIX = re.compile(r"[0-9a-f]{2}")
+_SKIPPED = {".locks", "CACHEDIR.TAG", *FILES_TO_IGNORE}
 
 
 @dataclass(frozen=True)
@@ -23,25 +58,391 @@ class CacheScan:
     """The cache could not be read at all; a sentence for the screen."""
     partial_bytes: int = 0
     """Bytes really on disk in partial downloads (sparse-aware, unlike the scan's st_size)."""
+    complete: bool = True
+    """False while the scan goes on: `info` holds the repos read so far."""
+    repos_read: int = 0
+    """Repos read anew by this scan (the others were unchanged since the last one)."""
+
+
+@dataclass(frozen=True)
+class _RepoResult:
+    """One top-level folder of the cache, read: a repo or the warning that stands for it, and what it adds
+    to the cache-wide figures."""
+
+    repo: CachedRepoInfo | None
+    warning: CorruptedCacheException | None
+    local_blobs: dict[str, int] = field(default_factory=dict)
+    """Blob paths (that are not links into the shared store) and their sizes: the physical total's."""
+    store_sizes: dict[str, int] = field(default_factory=dict)
+    """Shared-store payloads this repo links to, and their sizes (read once, through the link)."""
+    incomplete: tuple[str, ...] = ()
+    """Partial files in the folder's blobs/."""
 
 
 def scan_cache(cache_dir: Path) -> CacheScan:
-    done = partial(CacheScan, cache_dir)
+    """One full scan (for a scan that remembers what it read, keep a `CacheScanner`)."""
+    return CacheScanner(cache_dir).scan()
 
-    try:
-        info = scan_cache_dir(cache_dir)
+
+class CacheScanner:
+    """Scans one cache again and again, reading only the repos whose fingerprint changed. Not thread-safe:
+    one scan at a time."""
+
+    def __init__(self, cache_dir: Path):
+        self.cache_dir = cache_dir
+        self._known: dict[str, tuple[tuple[object, ...], _RepoResult]] = {}
+        self._store: tuple[tuple[object, ...], dict[str, int | None]] | None = None
+
+    def scan(self, on_progress: Callable[[CacheScan], object] | None = None) -> CacheScan:
+        """Read the cache. `on_progress` gets incomplete scans while it runs (the first after
+        FIRST_ROWS_AFTER seconds), so the first rows show before the last repo is read."""
+        done = partial(CacheScan, self.cache_dir)
+        try:
+            root = Path(self.cache_dir).expanduser().resolve()
+            if not root.exists():
+                self._known.clear()
+                return done(info=None, missing=True)
+            if root.is_file():
+                return done(info=None, error=f"{self.cache_dir} is a file, not a cache folder")
+            with os.scandir(root) as it:
+                children = sorted((e.name, e.path) for e in it if e.name not in _SKIPPED)
+        except OSError as e:
+            what = e.strerror or e.__class__.__name__
+            return done(info=None, error=f"Cannot read the cache: {what}: {e.filename or self.cache_dir}")
+        except RuntimeError as e:  # pathlib's resolve() on a symlink loop
+            return done(info=None, error=f"Cannot read the cache: {e}")
+        top = str(root)
+        store_marked = is_shared_blobs_dir(os.path.join(top, SHARED_BLOBS_DIR_NAME))
+        results: dict[str, _RepoResult] = {}
+        todo: list[tuple[str, tuple[object, ...]]] = []
+        for name, path in children:
+            if name == SHARED_BLOBS_DIR_NAME and store_marked:
+                continue
+            fingerprint = _repo_fingerprint(path)
+            known = self._known.get(path)
+            if known is not None and known[0] == fingerprint:
+                results[path] = known[1]
+            else:
+                todo.append((path, fingerprint))
+        started = time.monotonic()
+        published = started - _PUBLISH_EVERY + FIRST_ROWS_AFTER
+
+        # One thread: most of a repo's time is Python building huggingface_hub's objects, and threads
+        # fighting over the GIL made a 100,000-file scan 1.6x slower on two cores. The cyclic GC is held
+        # off meanwhile: it walked the growing heap again and again, a third of the time (what a scan
+        # makes holds no cycles; reference counting frees it).
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            for path, fingerprint in todo:
+                results[path] = _read_repo(path, top if store_marked else None)
+                self._known[path] = (fingerprint, results[path])
+                now = time.monotonic()
+                if on_progress is not None and now - published >= _PUBLISH_EVERY and len(results) < len(children):
+                    published = now
+                    on_progress(self._assemble(root, results, store_marked, complete=False, read=0))
+        finally:
+            if collecting:
+                gc.enable()
+        for gone in set(self._known) - set(results):
+            del self._known[gone]
+        return self._assemble(root, results, store_marked, complete=True, read=len(todo))
+
+    def _assemble(
+        self, root: Path, results: dict[str, _RepoResult], store_marked: bool, *, complete: bool, read: int
+    ) -> CacheScan:
+        repos = frozenset(r.repo for r in results.values() if r.repo is not None)
+        warnings = [r.warning for _, r in sorted(results.items()) if r.warning is not None]
+        physical: dict[str, int] = {}
+        linked: dict[str, int] = {}
+        incomplete: list[CachedIncompleteFileInfo] = []
+        for result in results.values():
+            physical.update(result.local_blobs)
+            linked.update(result.store_sizes)
+            for path in result.incomplete:  # a partial grows without its folder changing: read it now
+                try:
+                    size = os.stat(path).st_size
+                except OSError:
+                    continue
+                incomplete.append(CachedIncompleteFileInfo(file_path=Path(path), size_on_disk=size))
+        total = sum(physical.values())
+        if store_marked:
+            total += sum(self._store_sizes(os.path.join(str(root), SHARED_BLOBS_DIR_NAME), linked).values())
+        info = HFCacheInfo(
+            size_on_disk=total,
+            repos=repos,
+            incomplete_files=frozenset(incomplete),
+            warnings=warnings,
+            cache_dir=root,
+        )
         partials = partial_sizes([f.file_path for f in info.incomplete_files])
-        return done(info=info, partial_bytes=sum(partials.values()))
-    except CacheNotFound:
-        return done(info=None, missing=True)
-    except ValueError:  # huggingface_hub's word for "the path is a file"
-        return done(info=None, error=f"{cache_dir} is a file, not a cache folder")
+        return CacheScan(self.cache_dir, info, partial_bytes=sum(partials.values()), complete=complete, repos_read=read)
+
+    def _store_sizes(self, store: str, linked: dict[str, int]) -> dict[str, int]:
+        """Every payload of the shared store and its size, as `shared_store_blob_paths` lists them; sizes
+        already read through a repo's link are not read again."""
+        fingerprint = _store_fingerprint(store)
+        if self._store is None or self._store[0] != fingerprint:
+            self._store = (fingerprint, dict.fromkeys(_store_payloads(store)))
+        sizes: dict[str, int] = {}
+        for path, size in self._store[1].items():
+            if path in linked:
+                sizes[path] = linked[path]
+                continue
+            if size is None:
+                try:
+                    size = self._store[1][path] = os.stat(path).st_size
+                except OSError:
+                    continue
+            sizes[path] = size
+        return sizes
+
+
+def _store_payloads(store: str) -> Iterator[str]:
+    try:
+        prefixes = list(os.scandir(store))
+    except OSError:
+        return
+    for prefix in prefixes:
+        if not _PREFIX.fullmatch(prefix.name) or not prefix.is_dir(follow_symlinks=False):
+            continue
+        try:
+            entries = list(os.scandir(prefix.path))
+        except OSError:
+            continue
+        for entry in entries:
+            if _HASH.fullmatch(entry.name) and entry.name.startswith(prefix.name):
+                if entry.is_file(follow_symlinks=False):
+                    yield entry.path
+
+
+def _store_fingerprint(store: str) -> tuple[object, ...]:
+    entries: list[tuple[str, int, int]] = []
+    _stat_into(entries, store)
+    _stat_children(entries, store)
+    return tuple(entries)
+
+
+def _repo_fingerprint(path: str) -> tuple[object, ...]:
+    """What `cache_fingerprint` watches, for one top-level folder."""
+    entries: list[tuple[str, int, int]] = []
+    if _stat_into(entries, path) and os.path.isdir(path):
+        _stat_into(entries, path + "/blobs")
+        if _stat_into(entries, path + "/snapshots"):
+            _stat_children(entries, path + "/snapshots")
+        _stat_refs(entries, path + "/refs")
+    return tuple(entries)
+
+
+def _read_repo(path: str, store_root: str | None) -> _RepoResult:
+    """One top-level folder: `_scan_cached_repo`'s result or its warning, with an unreadable folder a
+    warning too; its partial files, as `scan_cache_dir` finds them (`*/blobs/*.incomplete`)."""
+    incomplete = _incomplete_files(path)
+    try:
+        repo, local, linked = _scan_repo(path, store_root)
+    except CorruptedCacheException as e:
+        return _RepoResult(None, e, incomplete=incomplete)
     except OSError as e:
         what = e.strerror or e.__class__.__name__
-        where = e.filename or cache_dir
-        return done(info=None, error=f"Cannot read the cache: {what}: {where}")
-    except RuntimeError as e:  # pathlib's resolve() on a symlink loop
-        return done(info=None, error=f"Cannot read the cache: {e}")
+        warning = CorruptedCacheException(f"Cannot read {e.filename or path}: {what}")
+        return _RepoResult(None, warning, incomplete=incomplete)
+    return _RepoResult(repo, None, local, linked, incomplete)
+
+
+def _incomplete_files(path: str) -> tuple[str, ...]:
+    try:
+        if not os.path.isdir(path):
+            return ()
+        with os.scandir(path + "/blobs") as it:
+            return tuple(e.path for e in it if e.name.endswith(".incomplete"))
+    except OSError:
+        return ()
+
+
+def _is_dir(path: str) -> bool:
+    """Whether `path` is a folder (through links); an error other than "not there" is raised, so an
+    unreadable repo is said to be unreadable rather than empty."""
+    try:
+        return stat.S_ISDIR(os.stat(path).st_mode)
+    except OSError as e:
+        if e.errno in _MISSING:
+            return False
+        raise
+
+
+def _glob_all(folder: str, path: Path, depth: int = 0) -> Iterator[tuple[os.DirEntry[str], Path, int]]:
+    """What `Path(folder).glob("**/*")` yields: every entry below (with its Path and how many folders down),
+    sub-folders read unless they are links, an unreadable one left out."""
+    try:
+        with os.scandir(folder) as it:
+            entries = list(it)
+    except PermissionError:
+        return
+    for entry in entries:
+        child = _child(path, entry.name)
+        yield entry, child, depth
+        if entry.is_dir(follow_symlinks=False):
+            yield from _glob_all(entry.path, child, depth + 1)
+
+
+def _slow_child(parent: Path, name: str) -> Path:
+    return parent / name
+
+
+_child: Callable[[Path, str], Path] = (
+    Path._make_child_relpath if sys.version_info < (3, 12) and hasattr(Path, "_make_child_relpath") else _slow_child
+)
+"""`parent / name` without parsing the whole path again (most of a scan's time went there): Python 3.11's
+private shortcut for a child path; later versions build paths their own way."""
+
+
+def _scan_repo(path: str, store_root: str | None) -> tuple[CachedRepoInfo, dict[str, int], dict[str, int]]:
+    """`_scan_cached_repo` of huggingface_hub, with its checks and messages, on os.scandir."""
+    repo_path = Path(path)
+    if not os.path.isdir(path):
+        raise CorruptedCacheException(f"Repo path is not a directory: {repo_path}")
+    name = repo_path.name
+    if "--" not in name:
+        raise CorruptedCacheException(f"Repo path is not a valid HuggingFace cache directory: {repo_path}")
+    prefix, repo_id = name.split("--", maxsplit=1)
+    repo_id = repo_id.replace("--", "/")
+    if prefix not in REPO_TYPES_MAPPING:
+        raise CorruptedCacheException(
+            f"Repo type must be one of {sorted(REPO_TYPES_MAPPING)}, found `{prefix}` ({repo_path})."
+        )
+    snapshots, refs = path + "/snapshots", path + "/refs"
+    snapshots_path, blobs_dir = _child(repo_path, "snapshots"), path + "/blobs"
+    blobs_path = _child(repo_path, "blobs")
+    if not _is_dir(snapshots):
+        raise CorruptedCacheException(f"Snapshots dir doesn't exist in cached repo: {Path(snapshots)}")
+
+    refs_by_hash: dict[str, set[str]] = defaultdict(set)
+    if os.path.exists(refs):
+        if os.path.isfile(refs):
+            raise CorruptedCacheException(f"Refs directory cannot be a file: {Path(refs)}")
+        if os.path.isdir(refs):
+            for entry, _, _ in _glob_all(refs, Path(refs)):
+                if entry.is_dir() or entry.name in FILES_TO_IGNORE:
+                    continue
+                with open(entry.path) as f:
+                    refs_by_hash[f.read()].add(os.path.relpath(entry.path, refs).replace(os.sep, "/"))
+
+    blobs: dict[str, os.stat_result] = {}
+    local: dict[str, int] = {}
+    linked: dict[str, int] = {}
+    revisions = set()
+    with os.scandir(snapshots) as it:
+        revision_entries = list(it)
+    for revision in revision_entries:
+        if revision.name in FILES_TO_IGNORE:
+            continue
+        if revision.is_file():
+            raise CorruptedCacheException(f"Snapshots folder corrupted. Found a file: {Path(revision.path)}")
+        files = set()
+        used: set[str] = set()
+        for entry, file_path, depth in _glob_all(revision.path, _child(snapshots_path, revision.name)):
+            blob_path = None
+            if entry.is_symlink():
+                target = os.readlink(entry.path)
+                # huggingface_hub's own links, ../../blobs/<etag> from the revision's top, need no normalizing
+                rest = target[3 * depth + 6 : 3 * depth + 12]
+                name = target[3 * depth + 12 :]
+                if rest == "blobs/" and target.startswith(_UP * (depth + 2)) and "/" not in name and name.strip("."):
+                    blob = f"{blobs_dir}/{name}"
+                    blob_path = _child(blobs_path, name)
+                else:
+                    blob = os.path.abspath(os.path.join(os.path.dirname(entry.path), target))
+            elif entry.is_dir():
+                continue
+            else:
+                blob, blob_path = entry.path, file_path
+            st = blobs.get(blob)
+            if st is None:
+                try:
+                    st = os.lstat(blob)  # a blob file: one system call
+                except OSError:
+                    st = None
+                if st is not None and stat.S_ISREG(st.st_mode):
+                    local[blob] = st.st_size
+                else:  # a link (into the shared store?), a folder, or not there
+                    st = _blob_stat(blob, store_root, local, linked)
+                if st is None:
+                    raise CorruptedCacheException(f"Blob missing (broken symlink): {Path(blob)}")
+                if stat.S_ISDIR(st.st_mode):  # a link to a folder is a folder, as pathlib sees it
+                    continue
+                blobs[blob] = st
+            used.add(blob)
+            files.add(
+                CachedFileInfo(
+                    file_name=entry.name,
+                    file_path=file_path,
+                    blob_path=blob_path or Path(blob),
+                    size_on_disk=st.st_size,
+                    blob_last_accessed=st.st_atime,
+                    blob_last_modified=st.st_mtime,
+                )
+            )
+        last_modified = max((blobs[b].st_mtime for b in used), default=None)
+        revisions.add(
+            CachedRevisionInfo(
+                commit_hash=revision.name,
+                files=frozenset(files),
+                refs=frozenset(refs_by_hash.pop(revision.name, set())),
+                size_on_disk=sum(blobs[b].st_size for b in used),
+                snapshot_path=_child(snapshots_path, revision.name),
+                last_modified=os.stat(revision.path).st_mtime if last_modified is None else last_modified,
+            )
+        )
+    if refs_by_hash:
+        raise CorruptedCacheException(
+            f"Reference(s) refer to missing commit hashes: {dict(refs_by_hash)} ({repo_path})."
+        )
+    if blobs:
+        last_accessed = max(st.st_atime for st in blobs.values())
+        last_modified = max(st.st_mtime for st in blobs.values())
+    else:
+        repo_stat = os.stat(path)
+        last_accessed, last_modified = repo_stat.st_atime, repo_stat.st_mtime
+    repo = CachedRepoInfo(
+        nb_files=len(blobs),
+        repo_id=repo_id,
+        repo_path=repo_path,
+        repo_type=REPO_TYPES_MAPPING[prefix],  # type: ignore[arg-type]
+        revisions=frozenset(revisions),
+        size_on_disk=sum(st.st_size for st in blobs.values()),
+        last_accessed=last_accessed,
+        last_modified=last_modified,
+    )
+    return repo, local, linked
+
+
+_UP = "../"
+_MISSING = {2, 20, 9, 40}  # ENOENT, ENOTDIR, EBADF, ELOOP: what pathlib's exists() takes for "not there"
+
+
+def _blob_stat(
+    blob: str, store_root: str | None, local: dict[str, int], linked: dict[str, int]
+) -> os.stat_result | None:
+    """The blob's stat through any link (None when it is not there), filed as a repo-local blob or, for a
+    link into the shared store, as that payload (the physical total counts each payload once)."""
+    try:
+        st = os.lstat(blob)
+        target = None
+        if stat.S_ISLNK(st.st_mode):
+            st = os.stat(blob)
+            if store_root is not None:
+                target = _shared_blob_target(blob, store_root)
+    except OSError as e:
+        if e.errno in _MISSING:
+            return None
+        raise
+    if stat.S_ISDIR(st.st_mode):
+        return st
+    if target is not None and stat.S_ISREG(st.st_mode):
+        linked[str(target)] = st.st_size
+    else:
+        local[blob] = st.st_size
+    return st
 
 
 def cache_fingerprint(cache_dir: Path) -> tuple[object, ...]:

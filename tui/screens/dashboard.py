@@ -227,7 +227,7 @@ class DashboardScreen(Screen[None]):
 
     @work(thread=True, group="cache", exit_on_error=False)
     def _look_at_cache(self, force: bool) -> None:
-        scan = self.monitor.look_at_cache(force)
+        scan = self.monitor.look_at_cache(force, on_progress=lambda partial: self.post_message(CacheScanned(partial)))
         if scan is not None:
             self.post_message(CacheScanned(scan))
 
@@ -255,6 +255,8 @@ class DashboardScreen(Screen[None]):
 
     @on(CacheScanned)
     def _show_scan(self, message: CacheScanned) -> None:
+        if not message.scan.complete and self.last_scan is not None and self.last_scan.complete:
+            return  # a whole view stays until the next whole one: only the first scan streams in
         self.last_scan = message.scan
         self.cache_pane.scan = message.scan
         self.share_height()

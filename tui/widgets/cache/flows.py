@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from huggingface_hub import CachedFileInfo, DeleteCacheStrategy, HFCacheInfo
 from rich.text import Text
 
-from tui.actions.cleanup import PlanChanged, execute_deletion, execute_prune, outside_paths
+from tui.actions.cleanup import DeletionOutcome, PlanChanged, execute_deletion, execute_prune, outside_paths
 from tui.core import formatting as fmt
 from tui.core.cleanup import DeletionPlan, Mark, PlanItem, plan_deletion
 from tui.probes.cache_scan import scan_cache
@@ -118,23 +118,31 @@ class CacheFlows:
                 note = "The cache changed since the plan was made: this is the plan now."
                 self._call(self._ask, marks, changed.plan, note)
                 return
-            self._call(self._deleted, outcome.freed, outcome.errors)
+            self._call(self._deleted, outcome)
 
         self._in_worker(delete, "cleanup", "delete")
 
-    def _deleted(self, freed: int, errors: tuple[str, ...], clear_marks: bool = True) -> None:
+    def _deleted(self, outcome: DeletionOutcome, clear_marks: bool = True) -> None:
         d = self.dashboard
         if clear_marks:
             self._pane.marks = frozenset()
         d.request_rescan()
-        if errors:
-            d.notify(f"Deleted what could be; at most {fmt.size(freed)} freed.", severity="warning", timeout=8)
+        freed = fmt.size(outcome.freed)
+        refused = [item for item in outcome.items if item.errors]
+        if not outcome.errors:
+            d.notify(f"Deleted: {freed} freed.", timeout=6)
+        elif outcome.items:
+            went = len(outcome.items) - len(refused)
+            d.notify(f"Deleted {went} of {fmt.count(len(outcome.items), 'part')}: {freed} freed.", severity="warning")
         else:
-            d.notify(f"Deleted: {fmt.size(freed)} freed.", timeout=6)
-        for error in errors[:5]:
-            d.notify(error, severity="error", timeout=12)
-        if len(errors) > 5:
-            d.notify(f"…and {len(errors) - 5} more that could not be deleted.", severity="error", timeout=12)
+            d.notify(f"Deleted what could be: {freed} freed.", severity="warning", timeout=8)
+        lines = [f"Not deleted, {', '.join(item.labels)}: {item.errors[0]}" for item in refused]
+        in_items = {e for item in outcome.items for e in item.errors}
+        lines += [e for e in outcome.errors if e not in in_items]
+        for line in lines[:5]:
+            d.notify(line, severity="error", timeout=12)
+        if len(lines) > 5:
+            d.notify(f"…and {len(lines) - 5} more that could not be deleted.", severity="error", timeout=12)
 
     # --- a corrupted repo folder (from `w`) ----------------------------------------------------
     def delete_corrupted(self, folder: Path) -> None:
@@ -181,12 +189,14 @@ class CacheFlows:
                 repos=frozenset({folder}),
                 snapshots=frozenset(),
             )
+            errors: tuple[str, ...]
             if outside_paths(strategy, cache_dir):
-                self._call(self._deleted, 0, (f"{folder}: outside the cache or a link; nothing was deleted",), False)
+                errors = (f"{folder}: outside the cache or a link; nothing was deleted",)
+                self._call(self._deleted, DeletionOutcome(0, errors), False)
                 return
             strategy.execute()
             errors = (f"{folder}: could not be deleted (permission denied?)",) if folder.exists() else ()
-            self._call(self._deleted, 0 if errors else size, errors, False)
+            self._call(self._deleted, DeletionOutcome(0 if errors else size, errors), False)
 
         self._in_worker(delete, "cleanup", "delete corrupted")
 
@@ -254,7 +264,7 @@ class CacheFlows:
             except PlanChanged:
                 self._call(self._plan_prune, "The cache changed since the plan was made: this is the plan now.")
                 return
-            self._call(self._deleted, outcome.freed, outcome.errors, False)
+            self._call(self._deleted, outcome, False)
 
         self._in_worker(carry_out, "cleanup", "prune")
 

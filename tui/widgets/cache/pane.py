@@ -535,6 +535,8 @@ class CachePane(Vertical, can_focus=False):
             Text(repos, style="bold"),
             Text(f"{fmt.size(info.size_on_disk)}{'' if narrow else ' on disk'}", style="bold"),
         ]
+        if not scan.complete:
+            parts.insert(1, Text("scanning…", style="bold yellow"))
         count, size = self.partials or (len(info.incomplete_files), scan.partial_bytes)
         if count:
             parts.append(Text(f"{fmt.count(count, 'partial download')} ({fmt.size(size)})", style="yellow"))
