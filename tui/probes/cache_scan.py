@@ -4,8 +4,8 @@ to know when (and which repos) to scan again.
 `scan_cache_dir` walks the cache with pathlib and five system calls a file; this scan reads each folder
 with `os.scandir` and each file with one `readlink` and, once per blob, one `lstat`. Its results are
 `scan_cache_dir`'s (tests hold them equal), except that a repo it cannot read is one warning instead of
-the end of the whole scan. A `CacheScanner` keeps each repo's result with that
-repo's fingerprint, so a later scan reads again only the repos that changed.
+the end of the whole scan. A `CacheScanner` keeps each repo's result with that repo's fingerprint, so a
+later scan reads again only the repos that changed.
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ class CacheScanner:
         top = str(root)
         store_marked = is_shared_blobs_dir(os.path.join(top, SHARED_BLOBS_DIR_NAME))
         results: dict[str, _RepoResult] = {}
-        todo: list[tuple[str, tuple[object, ...]]] = []
+        todo: list[tuple[str, tuple[tuple[str, int, int], ...]]] = []
         for name, path in children:
             if name == SHARED_BLOBS_DIR_NAME and store_marked:
                 continue
@@ -216,14 +216,15 @@ def _store_payloads(store: str) -> Iterator[str]:
                     yield entry.path
 
 
-def _store_fingerprint(store: str) -> tuple[object, ...]:
+def _store_fingerprint(store: str) -> tuple[tuple[str, int, int], ...]:
+    """What `cache_fingerprint` watches of the shared store: its folder and each prefix folder."""
     entries: list[tuple[str, int, int]] = []
     _stat_into(entries, store)
     _stat_children(entries, store)
     return tuple(entries)
 
 
-def _repo_fingerprint(path: str) -> tuple[object, ...]:
+def _repo_fingerprint(path: str) -> tuple[tuple[str, int, int], ...]:
     """What `cache_fingerprint` watches, for one top-level folder."""
     entries: list[tuple[str, int, int]] = []
     if _stat_into(entries, path) and os.path.isdir(path):
@@ -466,15 +467,10 @@ def cache_fingerprint(cache_dir: Path) -> tuple[object, ...]:
     for child in children:
         if child.name == ".locks" or not child.is_dir(follow_symlinks=False):
             continue
-        path = child.path
-        _stat_into(entries, path)
-        if child.name == "blobs":  # the shared Xet store: one level of prefix folders
-            _stat_children(entries, path)
-            continue
-        _stat_into(entries, path + "/blobs")
-        if _stat_into(entries, path + "/snapshots"):
-            _stat_children(entries, path + "/snapshots")
-        _stat_refs(entries, path + "/refs")
+        if child.name == SHARED_BLOBS_DIR_NAME:  # the shared Xet store: one level of prefix folders
+            entries += _store_fingerprint(child.path)
+        else:
+            entries += _repo_fingerprint(child.path)
     return tuple(entries)
 
 
