@@ -17,10 +17,11 @@ from tui.devhub.faults import Fault
 from tui.devhub.server import DevHub
 
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-# hf_xet (in this process and every child) keeps its logs and caches away from the user's own.
+# hf_xet and datasets (in this process and every child) keep their logs and caches away from the user's own.
 _XET_CACHE = tempfile.mkdtemp(prefix="hftop-tests-xet-")
 atexit.register(shutil.rmtree, _XET_CACHE, ignore_errors=True)
 os.environ.setdefault("HF_XET_CACHE", _XET_CACHE)
+os.environ.setdefault("HF_DATASETS_CACHE", os.path.join(_XET_CACHE, "datasets"))
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 

@@ -378,6 +378,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"hftop: {e}", file=sys.stderr)
             return 1
         cache_dir, endpoint = demo.cache_dir, demo.endpoint
+        if demo.throwaway is not None:
+            # The demo's world is its own: hf_xet of its downloads logs there, and the folders pane reads there.
+            os.environ["HF_XET_CACHE"] = str(demo.throwaway / "xet")
+            os.environ["HF_DATASETS_CACHE"] = str(demo.throwaway / "datasets")
     if args.demo:  # the demo's short threshold shows a stall within a minute; only the flag changes it
         stall_after = args.stall_after or DEMO_STALL_AFTER
     else:

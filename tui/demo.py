@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tui.core.download_plan import DownloadRequest
+from tui.devhub.demo_folders import lay_out_folders
 
 MiB = 1024 * 1024
 
@@ -74,6 +75,7 @@ def start_demo(cache_dir: Path | None = None) -> DemoSession:
     if cache_dir is None:
         throwaway = Path(tempfile.mkdtemp(prefix="hftop-demo-"))
         cache = throwaway / "hub"
+        lay_out_folders(throwaway / "xet", throwaway / "datasets")
     else:
         cache = Path(cache_dir)
     env = {**os.environ, "HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
+from tui.core.folders import HfFolders
 from tui.monitor.monitor import Snapshot
 from tui.probes.cache_scan import CacheScan
 
@@ -28,3 +29,13 @@ class CacheScanned(Message):
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, CacheScanned)
+
+
+@dataclass
+class FoldersRead(Message):
+    """A new reading of the xet folder and the datasets cache (from the cache worker)."""
+
+    folders: HfFolders
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, FoldersRead)

@@ -96,7 +96,7 @@ def _execute_unit(strategy: DeleteCacheStrategy, labels: tuple[str, ...], cache_
         logger.removeHandler(problems)
         logger.propagate = True
     errors += problems.messages
-    return ItemOutcome(labels, _freed(before), tuple(errors))
+    return ItemOutcome(labels, freed_since(before), tuple(errors))
 
 
 def _physical_files(strategy: DeleteCacheStrategy, cache_dir: Path) -> dict[tuple[int, int], tuple[str, int, int]]:
@@ -126,7 +126,7 @@ def _physical_files(strategy: DeleteCacheStrategy, cache_dir: Path) -> dict[tupl
     return found
 
 
-def _freed(before: dict[tuple[int, int], tuple[str, int, int]]) -> int:
+def freed_since(before: dict[tuple[int, int], tuple[str, int, int]]) -> int:
     """The blocks of the files that are gone now (a file with another name left frees nothing)."""
     freed = 0
     for (dev, ino), (path, size, links) in before.items():

@@ -15,11 +15,13 @@ from pathlib import Path
 from types import MappingProxyType
 
 from tui.core.downloads import DownloadState, DownloadView, ExternalDownload, row_key
+from tui.core.folders import HfFolders
 from tui.core.throughput import ALL, CounterReading, ThroughputTracker, ThroughputView, next_interface
 from tui.downloads.supervisor import DownloadSupervisor
 from tui.monitor.others import OtherDownloads
 from tui.probes.cache_scan import CacheScan, CacheScanner, cache_fingerprint
 from tui.probes.disk import DiskSpace, disk_space
+from tui.probes.hf_folders import default_folders, scan_hf_folders
 from tui.probes.hub import LOOKUP_TIMEOUT, host_addresses
 from tui.probes.network import read_counters
 from tui.probes.partials import process_remotes
@@ -32,6 +34,9 @@ SPEED_HISTORY = 180
 
 VERDICT_HISTORY = 12
 """Verdict changes kept per download."""
+
+FOLDERS_INTERVAL = 30.0
+"""Seconds between two looks at the xet folder and the datasets cache, unless asked for one."""
 
 ENDPOINT_ADDRESSES_TTL = 60.0
 """Seconds an endpoint's resolved addresses are reused (a name lookup can be slow)."""
@@ -122,8 +127,12 @@ class Monitor:
         local_dirs: bool = True,
         home_endpoint: str | None = None,
         endpoint: str | None = None,
+        folders: tuple[Path, Path] | None = None,
     ) -> None:
         self.cache_dir = Path(cache_dir)
+        self.xet_dir, self.datasets_dir = folders or default_folders()
+        """The xet folder and the datasets cache (`HF_XET_CACHE`, `HF_DATASETS_CACHE`)."""
+        self._folders_looked_at = float("-inf")
         self.home_endpoint = home_endpoint
         """An endpoint that is a hub, not a mirror (the demo's): where it sends the bytes is its own affair."""
         self.stall_after = stall_after
@@ -240,3 +249,11 @@ class Monitor:
         self._fingerprint = fingerprint
         self.scans += 1
         return scan
+
+    def look_at_folders(self, now: float, force: bool = False) -> HfFolders | None:
+        """A new reading of the xet folder and the datasets cache every `FOLDERS_INTERVAL` seconds (or when
+        `force`), else None. Blocking; called by one thread at a time (the cache worker)."""
+        if not force and now - self._folders_looked_at < FOLDERS_INTERVAL:
+            return None
+        self._folders_looked_at = now
+        return scan_hf_folders(self.xet_dir, self.datasets_dir, now)

@@ -215,7 +215,7 @@ def _describe(
     for held_path, holder in held.items():
         if held_path in owners or holder <= 0:
             continue
-        if _open_files(str(holder)):
+        if open_files(str(holder)):
             # The holder is readable and does not have this file open: it writes a partial of its own,
             # having taken the lock over from the writer of this one, who is gone.
             taken_over.add(held_path)
@@ -337,7 +337,7 @@ def _open_by(paths: set[str], pids: set[int] | None) -> dict[str, list[OwnerProc
     for name in candidates:
         if not name.isdigit():
             continue
-        targets = _open_files(name)
+        targets = open_files(name)
         hit = {real[t] for t in targets if t in real}
         if hit:
             owner = _owner(int(name), _sockets(targets))
@@ -347,7 +347,7 @@ def _open_by(paths: set[str], pids: set[int] | None) -> dict[str, list[OwnerProc
     return owners
 
 
-def _open_files(pid: str) -> list[str]:
+def open_files(pid: str) -> list[str]:
     """What a process's descriptors point to (`/proc/<pid>/fd`); empty when that cannot be read."""
     fd_dir = f"/proc/{pid}/fd"
     try:
@@ -428,11 +428,11 @@ class LockTable:
         fresh = time.monotonic() - self._read_at < LOCKS_REREAD
         if paths == self._paths and fresh and all(os.path.exists(f"/proc/{p}") for p in self._holders.values() if p):
             return self._holders
-        self._paths, self._holders, self._read_at = paths, _lock_holders(lock_paths), time.monotonic()
+        self._paths, self._holders, self._read_at = paths, lock_holders(lock_paths), time.monotonic()
         return self._holders
 
 
-def _lock_holders(lock_paths: set[str]) -> dict[str, int]:
+def lock_holders(lock_paths: set[str]) -> dict[str, int]:
     """lock file path → pid holding a flock on it, matched by inode through /proc/locks."""
     inodes: dict[int, str] = {}
     for path in lock_paths:
@@ -478,7 +478,7 @@ def find_local_dir_partials() -> tuple[PartialFile, ...]:
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
-        targets = _open_files(entry.name)
+        targets = open_files(entry.name)
         mine = [t for t in targets if _LOCAL_MARK in t]
         mine_partial = {t for t in mine if t.endswith(_SUFFIX)}
         if mine_partial:
@@ -549,7 +549,7 @@ def _local_name(folder: str, short_hash: str, held_locks: set[str]) -> str | Non
 def process_remotes(pid: int) -> tuple[str, ...]:
     """`host:port` of a process's established TCP connections, the one that received the most bytes
     first (empty when they cannot be read)."""
-    mine = _sockets(_open_files(str(pid)))
+    mine = _sockets(open_files(str(pid)))
     counters = established_sockets() if mine else None
     if not counters:
         return ()
@@ -559,7 +559,7 @@ def process_remotes(pid: int) -> tuple[str, ...]:
 
 def process_socket_bytes(pid: int) -> dict[int, int]:
     """Bytes received so far on each of a process's established TCP sockets, by socket inode."""
-    mine = _sockets(_open_files(str(pid)))
+    mine = _sockets(open_files(str(pid)))
     counters = established_sockets() if mine else None
     if not counters:
         return {}

@@ -20,14 +20,14 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal
 from textual.events import Resize
 from textual.screen import Screen
-from textual.widgets import Static
+from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
 
 from tui.core.cache_query import CacheSort
 from tui.core.mirrors import Mirror, mirror_list, token_allowed
 from tui.core.throughput import CounterReading
 from tui.downloads.supervisor import DownloadSupervisor
-from tui.messages import CacheScanned, SnapshotTaken
+from tui.messages import CacheScanned, FoldersRead, SnapshotTaken
 from tui.monitor.monitor import Monitor, Snapshot, Sources
 from tui.probes.cache_scan import CacheScan
 from tui.screens.download_details import DownloadDetailsScreen
@@ -39,6 +39,8 @@ from tui.widgets.cache.flows import CacheFlows
 from tui.widgets.cache.pane import CachePane
 from tui.widgets.downloads.flows import DownloadFlows
 from tui.widgets.downloads.pane import DownloadsPane
+from tui.widgets.folders.flows import FolderFlows
+from tui.widgets.folders.pane import FoldersPane
 from tui.widgets.footer import FittingFooter
 from tui.widgets.network_pane import NetworkPane
 from tui.widgets.status_line import StatusLine
@@ -102,6 +104,8 @@ class DashboardScreen(Screen[None]):
         Binding("a", "add_download", "Download"),
         Binding("r", "rescan", "Rescan"),
         Binding("c", "show_cache", "Cache"),
+        # Off the footer (the cache pane's crumb says it): the footer keeps room for the pane's own keys.
+        Binding("f", "switch_folders", "Xet & datasets", show=False),
         Binding("m", "mirrors", "Mirror"),
         Binding("i", "next_interface", "Interface"),
         Binding("w", "warnings", "Warnings"),
@@ -135,6 +139,7 @@ class DashboardScreen(Screen[None]):
         )
         self.downloads_flows = DownloadFlows(self)
         self.cache_flows = CacheFlows(self)
+        self.folder_flows = FolderFlows(self)
         self.snapshot = Snapshot(at=time.time(), stall_after=settings.stall_after)
         """The latest snapshot (an empty one until the first arrives)."""
         self.last_scan: CacheScan | None = None
@@ -143,6 +148,7 @@ class DashboardScreen(Screen[None]):
         self._rescan_requested = True
         self._cache_look_due = True
         """Set on the UI thread from a snapshot, read there by the timer."""
+        self._folders_requested = False
 
     def compose(self) -> ComposeResult:
         # Kept as attributes: app.query_one() searches the active screen, which may be a dialog.
@@ -156,11 +162,14 @@ class DashboardScreen(Screen[None]):
         self.network_pane = NetworkPane(loopback_counted=self.settings.demo, id="network")
         self.cache_pane = CachePane(clock=self.sources.clock, id="cache")
         self.downloads_pane = DownloadsPane(id="downloads")
+        self.folders_pane = FoldersPane(clock=self.sources.clock, id="folders")
+        self.folders_pane.display = False
         yield self.status_line
         with Horizontal(id="upper"):
             yield self.downloads_pane
             yield self.network_pane
         yield self.cache_pane
+        yield self.folders_pane
         yield FittingFooter()
         yield Static(id="too-small")
 
@@ -199,7 +208,8 @@ class DashboardScreen(Screen[None]):
             return
         room = self.size.height - 2  # the status line and the footer
         upper_need = max(NETWORK_HEIGHT, self.downloads_pane.wanted_height())
-        cache_need = self.cache_pane.wanted_height()
+        lower = self.folders_pane if self.folders_pane.display else self.cache_pane
+        cache_need = lower.wanted_height()
         cache_keeps = min(cache_need, max(10, int(room * CACHE_SHARE)))
         upper = max(min(upper_need, room - cache_keeps), min(NETWORK_HEIGHT, room // 2))
         upper_box = self.query_one("#upper")
@@ -211,9 +221,10 @@ class DashboardScreen(Screen[None]):
         # A worker still busy from the last tick is left alone: ticks are skipped, never stacked.
         self.snapshot_now()
         if self._cache_worker is None or self._cache_worker.is_finished:
-            if self._rescan_requested or self._cache_look_due:
-                self._cache_worker = self._look_at_cache(self._rescan_requested)
-                self._rescan_requested = self._cache_look_due = False
+            if self._rescan_requested or self._cache_look_due or self._folders_requested:
+                folders_now = self._rescan_requested or self._folders_requested
+                self._cache_worker = self._look_at_cache(self._rescan_requested, folders_now)
+                self._rescan_requested = self._cache_look_due = self._folders_requested = False
 
     def snapshot_now(self) -> None:
         """Take a snapshot now, unless one is being taken."""
@@ -226,14 +237,22 @@ class DashboardScreen(Screen[None]):
         self.post_message(SnapshotTaken(self.monitor.tick(time.time())))
 
     @work(thread=True, group="cache", exit_on_error=False)
-    def _look_at_cache(self, force: bool) -> None:
+    def _look_at_cache(self, force: bool, folders_now: bool) -> None:
         scan = self.monitor.look_at_cache(force, on_progress=lambda partial: self.post_message(CacheScanned(partial)))
         if scan is not None:
             self.post_message(CacheScanned(scan))
+        folders = self.monitor.look_at_folders(time.time(), folders_now)
+        if folders is not None:
+            self.post_message(FoldersRead(folders))
 
     def request_rescan(self) -> None:
         """Scan the cache again at the next tick (after hftop itself changed it)."""
         self._rescan_requested = True
+
+    def request_folders(self) -> None:
+        """Read the xet folder and the datasets cache again now (after hftop changed them, or to show them)."""
+        self._folders_requested = True
+        self._tick()
 
     # --- routing of facts to panes ---------------------------------------------------------
     @on(SnapshotTaken)
@@ -261,9 +280,21 @@ class DashboardScreen(Screen[None]):
         self.cache_pane.scan = message.scan
         self.share_height()
 
+    @on(FoldersRead)
+    def _show_folders(self, message: FoldersRead) -> None:
+        self.folders_pane.folders = message.folders
+        keys = {p.key for p in message.folders.parts}
+        if not self.folders_pane.marks <= keys:
+            self.folders_pane.marks = self.folders_pane.marks & keys  # a marked cache that is gone is unmarked
+
     @on(CachePane.RowsShown)
+    @on(FoldersPane.RowsShown)
     def _cache_rows_shown(self) -> None:
         self.share_height()
+
+    @on(FoldersPane.CleanupRequested)
+    def _clean_up_folders(self, message: FoldersPane.CleanupRequested) -> None:
+        self.folder_flows.clean_up(message.marks, message.marked_only)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR:
@@ -325,8 +356,23 @@ class DashboardScreen(Screen[None]):
 
     def action_show_cache(self) -> None:
         """To free space: the cache pane, largest repos first."""
+        self._show_lower(folders=False)
         self.cache_pane.sort = CacheSort()
         self.cache_pane.query_one("#cache-table").focus()
+
+    def action_switch_folders(self) -> None:
+        """The hub cache's place goes to the xet folder and the datasets cache, and back."""
+        self._show_lower(folders=not self.folders_pane.display)
+
+    def _show_lower(self, folders: bool) -> None:
+        if self.folders_pane.display == folders:
+            return
+        self.folders_pane.display = folders
+        self.cache_pane.display = not folders
+        (self.folders_pane if folders else self.cache_pane).query_one(DataTable).focus()
+        if folders:
+            self.request_folders()  # as they are now, not as at the last half-minute look
+        self.share_height()
 
     def action_next_interface(self) -> None:
         self.network_pane.view = self.monitor.next_interface()
@@ -368,7 +414,7 @@ class DashboardScreen(Screen[None]):
 
     def palette_commands(self) -> list[SystemCommand]:
         """Every hftop action, for the command palette (Ctrl+P), each with the key that does the same."""
-        downloads, cache = self.downloads_pane, self.cache_pane
+        downloads, cache, folders = self.downloads_pane, self.cache_pane, self.folders_pane
         commands: list[tuple[str, str, str, Callable[[], object]]] = [
             ("?", "Show every key", "What each key does, pane by pane", self.show_help),
             ("a", "Add a download", "Plan a repo's download, see what it fetches, start it", self.action_add_download),
@@ -395,6 +441,11 @@ class DashboardScreen(Screen[None]):
              cache.action_prune),
             ("v", "Verify the highlighted repo or revision", "Each file against its blob's hash, offline",
              cache.action_verify),
+            ("f", "Show the xet folder and the datasets cache", "In the hub cache's place; again goes back",
+             self.action_switch_folders),
+            ("P", "Clean up the xet folder and the datasets cache",
+             "Old logs of gone processes, unused staging and chunk caches, datasets downloads, unheld locks, "
+             "marked Arrow caches; reviewed first", folders.action_clean_up),
         ]  # fmt: skip
         return [SystemCommand(f"{title} ({key})", help, callback) for key, title, help, callback in commands]
 
@@ -404,6 +455,7 @@ class DashboardScreen(Screen[None]):
             ("Everywhere", binding_rows([*self.BINDINGS, *self.app.BINDINGS])),
             ("Downloads pane", DownloadsPane.KEYS),
             ("Cache pane", CachePane.KEYS),
+            ("Xet & datasets pane", FoldersPane.KEYS),
             ("Network pane", NetworkPane.KEYS),
         ]
 

@@ -516,6 +516,8 @@ class CachePane(Vertical, can_focus=False):
         if location.revision:
             parts += [Text(" › "), Text(fmt.short_hash(location.revision), style="bold")]
         parts += [Text(f"   sorted by {self.sort.label}", style="dim")]
+        if location.level == "repos":
+            parts += [Text("   f: xet folder & datasets cache", style="dim")]
         if not self.cache_filter.is_empty:
             parts += [Text("   filter: ", style="dim"), Text(self.cache_filter.text, style="bold cyan")]
         self.query_one("#cache-crumb", Static).update(Text.assemble(*parts))
