@@ -53,3 +53,19 @@ def test_rate(value, expected):
 )
 def test_duration(seconds, text):
     assert fmt.duration(seconds) == text
+
+
+@pytest.mark.parametrize(
+    ("values", "width", "height", "rows"),
+    [
+        pytest.param([], 4, 2, ["    ", "▁▁▁▁"], id="no data yet: the baseline"),
+        pytest.param([0, 0], 4, 1, ["▁▁▁▁"], id="a quiet link keeps its baseline"),
+        pytest.param([0, 8], 2, 1, ["▁█"], id="scaled to the largest"),
+        pytest.param([1, 2], 4, 1, ["▄▄██"], id="fewer values than cells are stretched"),
+        pytest.param([4, 1, 1, 8], 2, 1, ["▄█"], id="each cell the largest of its share"),
+        pytest.param([8, 4, 0], 3, 2, ["█  ", "██▁"], id="two rows: the top one fills last"),
+        pytest.param([5], 0, 2, ["", ""], id="no room"),
+    ],
+)
+def test_bar_rows(values, width, height, rows):
+    assert fmt.bar_rows(values, width, height) == rows

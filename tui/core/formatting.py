@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import humanize
 
 
@@ -64,3 +66,26 @@ def duration(seconds: float | None) -> str:
     if s < 86400:
         return f"{s // 3600}h{s % 3600 // 60:02d}m"
     return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+
+
+_EIGHTHS = " ▁▂▃▄▅▆▇█"
+
+
+def bar_rows(values: Sequence[float], width: int, height: int) -> list[str]:
+    """`values` as `height` rows of block characters across `width` cells (top row first), each cell the
+    largest value of its share of them, scaled to the largest of all; a baseline of `▁` where there is data.
+    Fewer values than cells are stretched, as Textual's Sparkline does."""
+    if width <= 0 or height <= 0:
+        return [""] * max(0, height)
+    n = len(values)
+    if n == 0:  # nothing measured yet: the baseline alone
+        return [" " * width] * (height - 1) + ["▁" * width]
+    cells = []
+    for i in range(width):
+        start = i * n // width
+        cells.append(max(values[start : max(start + 1, (i + 1) * n // width)]))
+    top = max(cells)
+    levels = [max(1, round(v / top * height * 8)) if top > 0 else 1 for v in cells]
+    return [
+        "".join(_EIGHTHS[min(8, max(0, level - (height - 1 - row) * 8))] for level in levels) for row in range(height)
+    ]

@@ -71,8 +71,9 @@ class _RepoResult:
 
     repo: CachedRepoInfo | None
     warning: CorruptedCacheException | None
-    local_blobs: dict[str, int] = field(default_factory=dict)
-    """Blob paths (that are not links into the shared store) and their sizes: the physical total's."""
+    local_bytes: int = 0
+    """The sizes of its blobs that are not links into the shared store: its share of the physical total (a
+    repo's own blobs are its alone, so the sum, not the paths, is what the total needs)."""
     store_sizes: dict[str, int] = field(default_factory=dict)
     """Shared-store payloads this repo links to, and their sizes (read once, through the link)."""
     incomplete: tuple[str, ...] = ()
@@ -153,11 +154,11 @@ class CacheScanner:
     ) -> CacheScan:
         repos = frozenset(r.repo for r in results.values() if r.repo is not None)
         warnings = [r.warning for _, r in sorted(results.items()) if r.warning is not None]
-        physical: dict[str, int] = {}
+        total = 0
         linked: dict[str, int] = {}
         incomplete: list[CachedIncompleteFileInfo] = []
         for result in results.values():
-            physical.update(result.local_blobs)
+            total += result.local_bytes
             linked.update(result.store_sizes)
             for path in result.incomplete:  # a partial grows without its folder changing: read it now
                 try:
@@ -165,7 +166,6 @@ class CacheScanner:
                 except OSError:
                     continue
                 incomplete.append(CachedIncompleteFileInfo(file_path=Path(path), size_on_disk=size))
-        total = sum(physical.values())
         if store_marked:
             total += sum(self._store_sizes(os.path.join(str(root), SHARED_BLOBS_DIR_NAME), linked).values())
         info = HFCacheInfo(
@@ -247,7 +247,7 @@ def _read_repo(path: str, store_root: str | None) -> _RepoResult:
         what = e.strerror or e.__class__.__name__
         warning = CorruptedCacheException(f"Cannot read {e.filename or path}: {what}")
         return _RepoResult(None, warning, incomplete=incomplete)
-    return _RepoResult(repo, None, local, linked, incomplete)
+    return _RepoResult(repo, None, sum(local.values()), linked, incomplete)
 
 
 def _incomplete_files(path: str) -> tuple[str, ...]:

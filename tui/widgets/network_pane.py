@@ -9,10 +9,33 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
-from textual.widgets import Sparkline, Static
+from textual.widgets import Static
 
 from tui.core import formatting as fmt
 from tui.core.throughput import ALL, ThroughputView
+
+
+class RateHistory(Static):
+    """A rate's recent history as bars (what Textual's Sparkline draws, which costs half a percent of a core
+    redrawn each second: this is a Static whose text changes only when a bar does)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._values: tuple[float, ...] = ()
+        self._shown: list[str] | None = None
+
+    def show(self, values: tuple[float, ...]) -> None:
+        self._values = values
+        self._draw()
+
+    def on_resize(self) -> None:
+        self._draw()
+
+    def _draw(self) -> None:
+        rows = fmt.bar_rows(self._values, self.content_size.width, self.content_size.height or 2)
+        if rows != self._shown:
+            self._shown = rows
+            self.update("\n".join(rows), layout=False)
 
 
 class NetworkPane(Vertical, can_focus=True):
@@ -20,17 +43,18 @@ class NetworkPane(Vertical, can_focus=True):
 
     KEYS: ClassVar[list[tuple[str, str]]] = [("i", "cycle the network pane between all interfaces and each one")]
 
-    view: reactive[ThroughputView | None] = reactive(None, init=False)
+    view: reactive[ThroughputView | None] = reactive(None, init=False, repaint=False)
 
     def __init__(self, loopback_counted: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.loopback_counted = loopback_counted
         """The demo counts loopback in "all": its hub and downloads are all there."""
+        self._figures_shown: tuple[object, ...] | None = None
 
     def compose(self) -> ComposeResult:
         self._figures = Static(id="net-figures")
-        self._rx = Sparkline([], id="net-rx", summary_function=max)
-        self._tx = Sparkline([], id="net-tx", summary_function=max)
+        self._rx = RateHistory(id="net-rx")
+        self._tx = RateHistory(id="net-tx")
         yield self._figures
         with Horizontal(classes="net-row"):
             yield Static("↓", classes="net-arrow rx")
@@ -53,19 +77,33 @@ class NetworkPane(Vertical, can_focus=True):
         view = self.view
         if view is None:
             figures.update("Sampling…")
+            self._figures_shown = None
             return
         everything = "all, loopback included" if self.loopback_counted else "all but loopback"
         which = everything if view.interface == ALL else view.interface
-        span = int(view.seconds_covered)
+        span = int(view.seconds_covered) // 10 * 10  # in steps of 10 s: a new subtitle repaints the whole pane
         # A title longer than the border is cut without a mark: a narrow pane gets the short forms.
         room = self.size.width - 4
         title = f"Network · {which}"
-        self.border_title = title if len(title) <= room else which if len(which) <= room else "Network"
+        title = title if len(title) <= room else which if len(which) <= room else "Network"
         subtitle = f"last {span // 60}:{span % 60:02d} · i: interface"
-        self.border_subtitle = subtitle if len(subtitle) <= room else "i: interface"
+        subtitle = subtitle if len(subtitle) <= room else "i: interface"
+        if (self.border_title, self.border_subtitle) != (title, subtitle):  # each change repaints the pane
+            self.border_title, self.border_subtitle = title, subtitle
         # Four figures need about 44 cells; a narrower pane leaves out the average, then the peak,
         # then the total (the sparklines still show the peak).
         width = self.content_size.width
+        self._rx.show(tuple(view.rx_history))
+        self._tx.show(tuple(view.tx_history))
+        figures_now = (
+            width,
+            *(fmt.rate(v) for v in (view.rx_now, view.rx_avg, view.rx_peak, view.tx_now, view.tx_avg, view.tx_peak)),
+            fmt.size(view.rx_total),
+            fmt.size(view.tx_total),
+        )
+        if figures_now == self._figures_shown:
+            return  # what the figures show is unchanged: no redraw
+        self._figures_shown = figures_now
         shown = (
             (0, 1, 2, 3, 4) if width >= 42 else (0, 1, 3, 4) if width >= 32 else (0, 1, 4) if width >= 20 else (0, 1)
         )
@@ -91,6 +129,4 @@ class NetworkPane(Vertical, can_focus=True):
             fmt.rate(view.tx_peak),
             fmt.size(view.tx_total),
         )
-        figures.update(grid)
-        self._rx.data = list(view.rx_history)
-        self._tx.data = list(view.tx_history)
+        figures.update(grid, layout=False)  # three lines of fixed height

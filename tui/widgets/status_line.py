@@ -23,8 +23,8 @@ def _home_relative(path: Path) -> str:
 
 
 class StatusLine(Static):
-    space: reactive[DiskSpace | None] = reactive(None, init=False)
-    states: reactive[tuple[DownloadState, ...]] = reactive((), init=False)
+    space: reactive[DiskSpace | None] = reactive(None, init=False, repaint=False)
+    states: reactive[tuple[DownloadState, ...]] = reactive((), init=False, repaint=False)
     """The state of every download on screen; the line counts those that need a look."""
 
     def __init__(self, cache_dir: Path, endpoint: str, demo: bool = False, read_only: bool = False, **kwargs) -> None:
@@ -33,6 +33,7 @@ class StatusLine(Static):
         self.endpoint = endpoint
         self.demo = demo
         self.read_only = read_only
+        self._shown: Text | None = None
 
     def on_mount(self) -> None:
         self.watch_space()
@@ -51,7 +52,9 @@ class StatusLine(Static):
             line = self._line(compact, room)
             if line.cell_len <= room:
                 break
-        self.update(line)
+        if line != self._shown:  # one line of fixed height: a new one needs no layout pass
+            self._shown = line
+            self.update(line, layout=False)
 
     def _line(self, compact: int, room: int) -> Text:
         if self.space is None:

@@ -129,15 +129,15 @@ class CachePane(Vertical, can_focus=False):
 
         marks: frozenset[Mark]
 
-    scan: reactive[CacheScan | None] = reactive(None, always_update=True, init=False)
+    scan: reactive[CacheScan | None] = reactive(None, always_update=True, init=False, repaint=False)
     """The latest scan; set by the app."""
-    sort: reactive[CacheSort] = reactive(CacheSort, init=False)
-    cache_filter: reactive[CacheFilter] = reactive(CacheFilter, init=False)
-    location: reactive[CacheLocation] = reactive(CacheLocation, init=False)
-    marks: reactive[frozenset[Mark]] = reactive(frozenset, init=False)
-    partials: reactive[tuple[int, int] | None] = reactive(None, init=False)
+    sort: reactive[CacheSort] = reactive(CacheSort, init=False, repaint=False)
+    cache_filter: reactive[CacheFilter] = reactive(CacheFilter, init=False, repaint=False)
+    location: reactive[CacheLocation] = reactive(CacheLocation, init=False, repaint=False)
+    marks: reactive[frozenset[Mark]] = reactive(frozenset, init=False, repaint=False)
+    partials: reactive[tuple[int, int] | None] = reactive(None, init=False, repaint=False)
     """(partial files, bytes on disk) as of the latest snapshot: livelier than the scan's; set by the dashboard."""
-    will_free: reactive[int | None] = reactive(None, init=False)
+    will_free: reactive[int | None] = reactive(None, init=False, repaint=False)
     """What the marks free, as huggingface_hub computes it; set by the app (None: being worked out)."""
 
     def __init__(self, clock: Callable[[], float] = time.time, **kwargs) -> None:
@@ -148,6 +148,8 @@ class CachePane(Vertical, can_focus=False):
         self._return_to: str | None = None
         self._shown_width = 0
         """The row to put the cursor on after going back a level: the repo or revision just left."""
+        self._shown_layout: tuple[object, ...] | None = None
+        """The level and the columns (key, width) the table has now."""
 
     def compose(self) -> ComposeResult:
         yield Static(id="cache-crumb")
@@ -419,9 +421,6 @@ class CachePane(Vertical, can_focus=False):
             rows = list(self._revision_rows(repo, now))
         else:
             rows = list(self._repo_rows(list(info.repos), now))
-        # Columns are rebuilt with widths measured here: DataTable's own measuring is lazy and,
-        # across quick successive redraws, sometimes left a column as wide as its header only.
-        table.clear(columns=True)
         columns = _COLUMNS[location.level]
         widths = [
             fixed or min(max([len(label), *(len(plain(cells[i])) for _, cells in rows)]), _MAX_WIDTH)
@@ -430,15 +429,29 @@ class CachePane(Vertical, can_focus=False):
         room = self.content_size.width - 2 if self.content_size.width else 10_000  # 2: a scrollbar
         shown, name_width = _fit_columns(columns, widths, room)
         name = next(i for i, c in enumerate(columns) if c[1] == "name")
-        for i in shown:
-            label, key, _, _ = columns[i]
-            table.add_column(label, key=key, width=name_width if i == name else widths[i])
         if name_width < widths[name]:
             rows = [(key, _cut_name(cells, name, name_width)) for key, cells in rows]
         rows = [(key, tuple(cells[i] for i in shown)) for key, cells in rows]
+        layout = (location.level, tuple((columns[i][1], name_width if i == name else widths[i]) for i in shown))
+        keys = [key for key, _ in rows]
+        if layout == self._shown_layout and keys == [k.value for k in table.rows]:
+            # The same rows in the same columns (a file landed in one repo): only the cells that changed are
+            # set; a rebuild of every row on each change costs more than the rest of the refresh.
+            for key, cells in rows:
+                for (column, _), cell in zip(layout[1], cells, strict=True):
+                    if table.get_cell(key, column) != cell:
+                        table.update_cell(key, column, cell)
+        else:
+            # Columns are rebuilt with widths measured here: DataTable's own measuring is lazy and,
+            # across quick successive redraws, sometimes left a column as wide as its header only.
+            table.clear(columns=True)
+            for i in shown:
+                label, key, _, _ = columns[i]
+                table.add_column(label, key=key, width=name_width if i == name else widths[i])
+            for key, cells in rows:
+                table.add_row(*cells, key=key)
+            self._shown_layout = layout
         self._shown_level = location.level
-        for key, cells in rows:
-            table.add_row(*cells, key=key)
         self._shown_repos = table.row_count if location.level == "repos" else None
         if previous_key is not None and previous_key in table.rows:
             table.move_cursor(row=table.get_row_index(previous_key), animate=False)

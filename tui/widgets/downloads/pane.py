@@ -111,7 +111,7 @@ class DownloadsPane(Vertical, can_focus=True):
         ("Enter", "details: the numbers behind the verdict and the speed over time"),
     ]
 
-    snapshot: reactive[Snapshot | None] = reactive(None, always_update=True, init=False)
+    snapshot: reactive[Snapshot | None] = reactive(None, always_update=True, init=False, repaint=False)
     """The monitor's latest snapshot; set by the dashboard."""
 
     class CancelRequested(_DownloadAction):
@@ -136,6 +136,7 @@ class DownloadsPane(Vertical, can_focus=True):
         super().__init__(**kwargs)
         self._layout: tuple[tuple[str, int], ...] = ()
         """The columns (key, width) the table has now."""
+        self._detail_shown: Text | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(
@@ -193,7 +194,7 @@ class DownloadsPane(Vertical, can_focus=True):
         if had_focus and not empty:
             table.focus()  # rows arrived while the user was on the empty pane: stay in the pane
         if empty:
-            self.border_title = "Downloads"
+            self._set_title("Downloads")
             self._render_detail()
             return
         previous = cursor_key(table)
@@ -218,8 +219,12 @@ class DownloadsPane(Vertical, can_focus=True):
             self._layout = layout
             if previous is not None and previous in table.rows:
                 table.move_cursor(row=table.get_row_index(previous), animate=False)
-        self.border_title = f"Downloads · {PREFIX_MARK} is {fitted.prefix}" if fitted.prefix else "Downloads"
+        self._set_title(f"Downloads · {PREFIX_MARK} is {fitted.prefix}" if fitted.prefix else "Downloads")
         self._render_detail()
+
+    def _set_title(self, title: str) -> None:
+        if self.border_title != title:  # each assignment repaints the pane, changed or not
+            self.border_title = title
 
     def _fit(self, rows: list[tuple[str, _Cells]]) -> _Fitted:
         """The columns that fit the pane: every repo id whole if it can be; else the `org/` all rows share
@@ -287,10 +292,14 @@ class DownloadsPane(Vertical, can_focus=True):
         detail = self.query_one("#downloads-detail", Static)
         row = self.highlighted
         snapshot = self.snapshot
-        if row is None or snapshot is None:
-            detail.update("")
-            return
-        detail.update(_fitted(explain(row, snapshot.stall_after), detail.content_size.width, DETAIL_LINES))
+        text = (
+            Text("")
+            if row is None or snapshot is None
+            else _fitted(explain(row, snapshot.stall_after), detail.content_size.width, DETAIL_LINES)
+        )
+        if text != self._detail_shown:  # fixed height: a new text needs no layout pass
+            self._detail_shown = text
+            detail.update(text, layout=False)
 
     def action_cancel(self) -> None:
         view = self.highlighted

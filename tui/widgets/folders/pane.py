@@ -59,8 +59,8 @@ class FoldersPane(Vertical, can_focus=False):
     class RowsShown(Message):
         pass
 
-    folders: reactive[HfFolders | None] = reactive(None, init=False, always_update=True)
-    marks: reactive[frozenset[str]] = reactive(frozenset(), init=False)
+    folders: reactive[HfFolders | None] = reactive(None, init=False, always_update=True, repaint=False)
+    marks: reactive[frozenset[str]] = reactive(frozenset(), init=False, repaint=False)
 
     def __init__(self, clock: Callable[[], float] = time.time, **kwargs) -> None:
         super().__init__(**kwargs)
