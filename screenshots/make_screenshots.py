@@ -22,6 +22,7 @@ from textual.widgets import DataTable
 from tui.app import make_app
 from tui.core.downloads import DownloadState
 from tui.demo import DEMO_DOWNLOADS
+from tui.devhub.demo_folders import lay_out_folders
 from tui.devhub.faults import parse_fault
 from tui.devhub.fixed_data import build_fixed_cache, fixed_disk, frozen_clock, scripted_counters, settle
 from tui.devhub.server import DevHub
@@ -48,16 +49,36 @@ async def open_help(pilot) -> None:
     await pilot.press("question_mark")
 
 
+async def show_folders(pilot) -> None:
+    await settle(pilot)
+    await pilot.press("f")
+    pane = pilot.app.dashboard.folders_pane
+    for _ in range(100):
+        await pilot.pause(0.1)
+        if pane.folders is not None:
+            break
+    table = pane.query_one("#folders-table", DataTable)
+    arrow = next(p for p in pane.folders.parts if p.markable)
+    table.move_cursor(row=table.get_row_index(arrow.key))
+    await pilot.press("space")
+
+
 SHOTS = [
     ("dashboard", (120, 36), settle),
     ("cache-revisions", (120, 36), open_tiny_bert),
     ("cache-filter", (120, 36), filter_models),
     ("help", (120, 36), open_help),
     ("narrow-80x24", (80, 24), settle),
+    ("xet-and-datasets", (120, 36), show_folders),
 ]
 
 
 async def shoot(cache: Path) -> None:
+    # The xet folder and the datasets cache as the demo lays them out, their ages pinned like the cache's.
+    folders = Path(tempfile.mkdtemp(prefix="hftop-shots-folders-"))
+    lay_out_folders(folders / "xet", folders / "datasets", now=frozen_clock())
+    os.environ["HF_XET_CACHE"] = str(folders / "xet")
+    os.environ["HF_DATASETS_CACHE"] = str(folders / "datasets")
     for name, size, prepare in SHOTS:
         settings = Settings(cache_dir=cache, endpoint="https://huggingface.co", refresh=3600)
         app = make_app(settings, Sources(clock=frozen_clock, counters=scripted_counters(), disk=fixed_disk))
@@ -66,6 +87,7 @@ async def shoot(cache: Path) -> None:
             await pilot.pause()
             path = app.save_screenshot(filename=f"{name}.svg", path=str(HERE))
             print(path)
+    shutil.rmtree(folders, ignore_errors=True)
 
 
 async def shoot_demo_downloads(hub: DevHub, cache: Path) -> None:
