@@ -75,7 +75,8 @@ SHOTS = [
 
 async def shoot(cache: Path) -> None:
     # The xet folder and the datasets cache as the demo lays them out, their ages pinned like the cache's.
-    folders = Path(tempfile.mkdtemp(prefix="hftop-shots-folders-"))
+    folders = cache.parent / "folders"  # a fixed path: it is shown
+    shutil.rmtree(folders, ignore_errors=True)
     lay_out_folders(folders / "xet", folders / "datasets", now=frozen_clock())
     os.environ["HF_XET_CACHE"] = str(folders / "xet")
     os.environ["HF_DATASETS_CACHE"] = str(folders / "datasets")

@@ -161,7 +161,8 @@ class FoldersPane(Vertical, can_focus=False):
         table.clear(columns=True)
         fixed = sum(w for _, w in _COLUMNS if w) + len(_COLUMNS) * 2 + 2
         room = max(12, (width or 120) - fixed)
-        part_width = min(max([4, *(len(cells[1].plain) for _, cells in rows)]), max(12, room // 2))
+        # The part's name whole when it can be; the cleanup column keeps 28 cells for its words.
+        part_width = min(max([4, *(len(cells[1].plain) for _, cells in rows)]), max(12, room - 28))
         cleanup_width = max(8, room - part_width)
         for label, w in _COLUMNS:
             table.add_column(label, width=w or (part_width if label == "Part" else cleanup_width))
