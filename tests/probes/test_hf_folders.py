@@ -14,6 +14,7 @@ import time
 import zipfile
 from pathlib import Path
 
+import psutil
 import pytest
 
 from tui.actions.folders import FolderPlanChanged, execute_folder_cleanup
@@ -269,3 +270,57 @@ def test_where_the_folders_are_follows_huggingface_hub_and_datasets():
     import datasets.config
 
     assert datasets_cache_dir(dict(os.environ)) == Path(datasets.config.HF_DATASETS_CACHE)
+
+
+def test_a_build_in_progress_keeps_its_arrow_cache_and_the_downloads(datasets_cache, tmp_path):
+    """While `datasets` holds a builder lock it reads downloads one after another, none of them open in
+    between: none of them is offered, and a marked Arrow cache under that lock is refused."""
+    cache, _, env = datasets_cache
+    arrow = _parts(scan_hf_folders(tmp_path / "no-xet", cache), PartKind.ARROW)[0]
+    builder = arrow.path.with_name(arrow.path.name + "_builder.lock")
+    assert builder.exists(), "datasets keeps a builder lock beside each Arrow cache"
+    holder = _held_by(HOLD_LOCK, str(builder), env)
+    try:
+        folders = scan_hf_folders(tmp_path / "no-xet", cache)
+        (downloads,) = _parts(folders, PartKind.DOWNLOADS)
+        assert not downloads.offered and f"being built (PID {holder.pid})" in downloads.kept
+        plan = plan_folder_cleanup(folders, frozenset({arrow.key}))
+        (item,) = [i for i in plan.items if i.paths == (arrow.path,)]
+        assert f"PID {holder.pid}" in item.refused
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_what_is_not_hf_xet_s_or_datasets_own_is_counted_but_never_offered(tmp_path):
+    xet, ds = tmp_path / "xet", tmp_path / "datasets"
+    (xet / "logs").mkdir(parents=True)
+    (xet / "logs" / "notes.txt").write_text("mine")
+    (xet / "backup" / "staging").mkdir(parents=True)
+    (xet / "backup" / "staging" / "keep.bin").write_bytes(b"k" * 100)
+    ds.mkdir()
+    for name in ("poetry.lock", "README.txt", "_csv_default_0.0.0_abc.lock"):
+        (ds / name).write_text("x")
+    _age(tmp_path, TWO_DAYS)
+    folders = scan_hf_folders(xet, ds)
+    assert len({p.key for p in folders.parts}) == len(folders.parts), "every row has a key of its own"
+    offered = {path for p in folders.parts for path in p.offered}
+    assert offered == {ds / "_csv_default_0.0.0_abc.lock"}, offered
+    (other,) = [p for p in folders.parts if p.area is Area.DATASETS and p.kind is PartKind.OTHER]
+    assert other.files == 2, "poetry.lock and README.txt are someone else's"
+    (logs,) = _parts(folders, PartKind.LOGS)
+    assert "1 not hf_xet's" in logs.kept
+
+
+def test_a_log_s_time_is_read_with_its_offset():
+    """hf_xet names its log by local time with the offset: a live writer west of UTC is still its writer,
+    and a pid given to a newer process since is not."""
+    from tui.probes.hf_folders import _log_writer
+
+    me = os.getpid()
+    started = psutil.Process(me).create_time()
+    west = time.strftime("%Y%m%dT%H%M%S000-0700", time.gmtime(started + 60 - 7 * 3600))
+    assert _log_writer(f"xet_{west}_{me}.log") == me
+    before = time.strftime("%Y%m%dT%H%M%S000+0200", time.gmtime(started - 3600 + 2 * 3600))
+    assert _log_writer(f"xet_{before}_{me}.log") is None, "that log is older than the process with its pid"
+    assert _log_writer(f"xet_{west}_{10**30}.log") is None

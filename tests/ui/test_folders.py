@@ -30,6 +30,7 @@ time.sleep(600)
 def folders(tmp_path, monkeypatch) -> tuple[Path, Path]:
     xet, datasets = tmp_path / "xet", tmp_path / "datasets"
     lay_out_folders(xet, datasets)
+    (datasets / "README.txt").write_text("notes of the user's own")  # an "other files" row beside "lock files"
     monkeypatch.setenv("HF_XET_CACHE", str(xet))
     monkeypatch.setenv("HF_DATASETS_CACHE", str(datasets))
     return xet, datasets
@@ -72,7 +73,8 @@ async def test_f_shows_both_folders_by_part_and_marks_go_only_on_arrow_caches(de
         pane = await _folders_shown(pilot)
         assert not app.query_one("#cache").display and pane.display
         rows = _rows(app)
-        assert rows[str(in_use)][4] == f"PID {pid}" and f"in use by PID {pid}" in rows[str(in_use)][5]
+        used = f"arrow:{in_use}"
+        assert rows[used][4] == f"PID {pid}" and f"in use by PID {pid}" in rows[used][5]
         chunk = next(k for k in rows if k.endswith("chunk-cache"))
         assert rows[chunk][2] == "18.0 MB" and rows[chunk][5].startswith("frees 18.0 MB")
         totals = plain(app.query_one("#folders-totals"))
@@ -81,16 +83,16 @@ async def test_f_shows_both_folders_by_part_and_marks_go_only_on_arrow_caches(de
         await pilot.press("space")
         assert not pane.marks, "the chunk cache goes by the rules, not by a mark"
         free = next(k for k in rows if "csv/default" in rows[k][1])
-        for key in (free, str(in_use)):
+        for key in (free, used):
             await _move_to(pilot, key)
             await pilot.press("space")
-        assert pane.marks == {free, str(in_use)}
+        assert pane.marks == {free, used}
         await pilot.press("d")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the review")
         review = plain(app.screen.query_one("#confirm-text"))
         assert "kept" in review and f"in use by PID {pid}" in review and "csv/default" in review
         await pilot.press("y")
-        await wait_for(pilot, lambda: not Path(free).exists(), what="the marked cache to go")
+        await wait_for(pilot, lambda: not Path(free.removeprefix("arrow:")).exists(), what="the marked cache to go")
         await wait_for(pilot, lambda: not pane.marks and free not in _rows(app), what="the pane to follow")
         assert in_use.is_dir(), "the mapped cache stays"
         assert (xet / "https___cas-server_xethub_hf_co-5mVjZDq2jM3fiSdP" / "chunk-cache").is_dir(), "d takes marks only"

@@ -4,15 +4,16 @@ not held), and each part is deleted or refused on its own."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import stat
+import sys
 from pathlib import Path
 
 from tui.actions.cleanup import DeletionOutcome, ItemOutcome, freed_since
 from tui.core.folders import Area, FolderCleanupItem, FolderCleanupPlan, plan_folder_cleanup
 from tui.probes.hf_folders import scan_hf_folders
-from tui.probes.locks import lock_is_held
 
 
 class FolderPlanChanged(RuntimeError):
@@ -42,21 +43,27 @@ def _execute_item(item: FolderCleanupItem, root: Path) -> ItemOutcome:
     real_root = os.path.realpath(root)
     before: dict[tuple[int, int], tuple[str, int, int]] = {}
     errors: list[str] = []
-    for path in item.paths:
-        problem = _problem(path, real_root)
-        if problem:
-            errors.append(f"{path.name}: {problem}; kept")
-            continue
-        _files_of(path, before)
-        try:
-            if path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path, onerror=lambda _f, p, e: errors.append(f"{Path(p).name}: {_why(e[1])}"))
-            else:
-                path.unlink()
-        except FileNotFoundError:
-            continue
-        except OSError as e:
-            errors.append(f"{path.name}: {_why(e)}")
+    held: dict[Path, int] = {}
+    """The locks hftop holds while this part goes, as datasets would: nobody takes them meanwhile."""
+    try:
+        for path in item.paths:
+            problem = _problem(path, real_root) or _hold_locks(path, held)
+            if problem:
+                errors.append(f"{path.name}: {problem}; kept")
+                continue
+            try:
+                _files_of(path, before)
+                if path.is_dir() and not path.is_symlink():
+                    _remove_tree(path, errors)
+                else:
+                    path.unlink()
+            except FileNotFoundError:
+                continue
+            except OSError as e:
+                errors.append(f"{path.name}: {_why(e)}")
+    finally:
+        for fd in held.values():
+            os.close(fd)
     return ItemOutcome((item.label,), freed_since(before), tuple(errors))
 
 
@@ -65,15 +72,52 @@ def _problem(path: Path, real_root: str) -> str:
     where = os.path.join(os.path.realpath(path.parent), path.name)
     if not where.startswith(real_root + os.sep):
         return "outside its folder or behind a link"
-    if path.name.endswith(".lock") and lock_is_held(path):
-        return "its lock is held now"
+    return ""
+
+
+def _guarding_locks(path: Path) -> list[Path]:
+    """The lock files `datasets` takes before it touches `path`: a download's `<hash>.lock`, an Arrow cache's
+    `<hash>_builder.lock` and `<hash>.incomplete_info.lock`; a lock file guards itself."""
+    if path.name.endswith(".lock"):
+        return [path]
     base = path.name
     for suffix in (".json", ".incomplete"):
         base = base.removesuffix(suffix)
-    sibling = path.with_name(base + ".lock")
-    if sibling != path and lock_is_held(sibling):
-        return "its lock is held now"
+    return [
+        path.with_name(base + ".lock"),
+        path.with_name(base + "_builder.lock"),
+        path.with_name(base + ".incomplete_info.lock"),
+    ]
+
+
+def _hold_locks(path: Path, held: dict[Path, int]) -> str:
+    """Take (and keep in `held`) every lock that guards `path`; why not, when one cannot be taken."""
+    for lock in _guarding_locks(path):
+        if lock in held:
+            continue
+        try:
+            fd = os.open(lock, os.O_RDONLY | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            continue
+        except OSError as e:
+            return f"its lock {lock.name} cannot be taken ({_why(e)})"
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return "its lock is held now"
+        held[lock] = fd
     return ""
+
+
+def _remove_tree(path: Path, errors: list[str]) -> None:
+    def failed(_function: object, where: str, error: BaseException) -> None:
+        errors.append(f"{Path(where).name}: {_why(error)}")
+
+    if sys.version_info >= (3, 12):
+        shutil.rmtree(path, onexc=failed)
+    else:
+        shutil.rmtree(path, onerror=lambda f, p, info: failed(f, p, info[1]))
 
 
 def _files_of(path: Path, into: dict[tuple[int, int], tuple[str, int, int]]) -> None:

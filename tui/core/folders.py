@@ -48,7 +48,8 @@ class FolderPart:
 
     @property
     def key(self) -> str:
-        return str(self.path)
+        """Unique among the parts (the lock files and the other files of a folder share its path)."""
+        return f"{self.kind.name.lower()}:{self.path}"
 
     @property
     def markable(self) -> bool:
@@ -117,7 +118,7 @@ def plan_folder_cleanup(
         if part.markable:
             if part.key not in marks:
                 continue
-            refused = _in_use(part.users) if part.users else ""
+            refused = _in_use(part.users) if part.users else part.kept
             items.append(
                 FolderCleanupItem(f"{part.area.value}: {part.label}", (part.path,), part.size, part.area, refused)
             )

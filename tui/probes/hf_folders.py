@@ -13,7 +13,7 @@ import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import psutil
@@ -22,11 +22,12 @@ from tui.core.folders import Area, FolderPart, HfFolders, PartKind
 from tui.probes.owner import alive
 from tui.probes.partials import lock_holders, open_files
 from tui.probes.prune import QUIET_FOR
-from tui.probes.xetlog import xet_cache_dir
+from tui.probes.xetlog import hf_home_folder, xet_cache_dir
 
 LOG_AGE = 86_400.0
 """Seconds since its last line before a gone process's hf_xet log is offered."""
-_LOG_NAME = re.compile(r"_(\d{8}T\d{6})[^_]*_(\d+)\.log$")
+_LOG_NAME = re.compile(r"^xet_(\d{8}T\d{6}\d*[+-]\d{4})_(\d+)\.log$")
+"""hf_xet's own log names: `xet_<local time with its UTC offset>_<pid>.log`."""
 _HASH = re.compile(r"^[0-9a-f]{40,64}$")
 _SIDE_FILES = (".json", ".lock", ".incomplete")
 """What datasets' cached_path keeps beside a download `<hash>`: its metadata, its lock, its unfinished copy."""
@@ -34,12 +35,7 @@ _SIDE_FILES = (".json", ".lock", ".incomplete")
 
 def datasets_cache_dir(environ: dict[str, str]) -> Path:
     """Where the `datasets` library of a process with this environment keeps its cache."""
-    if environ.get("HF_DATASETS_CACHE"):
-        return Path(environ["HF_DATASETS_CACHE"]).expanduser()
-    if environ.get("HF_HOME"):
-        return Path(environ["HF_HOME"]).expanduser() / "datasets"
-    xdg = environ.get("XDG_CACHE_HOME") or os.path.join(environ.get("HOME") or os.path.expanduser("~"), ".cache")
-    return Path(xdg) / "huggingface" / "datasets"
+    return hf_home_folder(environ, "HF_DATASETS_CACHE", "datasets")
 
 
 def default_folders(environ: dict[str, str] | None = None) -> tuple[Path, Path]:
@@ -115,8 +111,8 @@ def scan_hf_folders(xet_dir: Path, datasets_dir: Path, now: float | None = None)
     scan = _Scan([xet_dir, datasets_dir], time.time() if now is None else now)
     parts: list[FolderPart] = []
     locks: list[str] = []
-    xet_parts = _xet_parts(scan, xet_dir) if xet_dir.is_dir() else []
-    ds = _DatasetsReading(scan, datasets_dir) if datasets_dir.is_dir() else None
+    xet_parts = _xet_parts(scan, xet_dir) if _is_dir(xet_dir) else []
+    ds = _DatasetsReading(scan, datasets_dir) if _is_dir(datasets_dir) else None
     if ds is not None:
         locks = ds.all_locks()
     scan.holders = lock_holders(set(locks))
@@ -128,8 +124,8 @@ def scan_hf_folders(xet_dir: Path, datasets_dir: Path, now: float | None = None)
         datasets_dir=datasets_dir,
         parts=tuple(parts),
         warnings=tuple(scan.warnings),
-        xet_exists=xet_dir.is_dir(),
-        datasets_exists=datasets_dir.is_dir(),
+        xet_exists=_is_dir(xet_dir),
+        datasets_exists=_is_dir(datasets_dir),
     )
 
 
@@ -151,6 +147,9 @@ def _xet_parts(scan: _Scan, xet_dir: Path) -> list[FolderPart]:
             continue
         if entry.name == "chunk-cache":
             parts.append(_whole_part(scan, Area.XET, PartKind.CHUNK_CACHE, "chunk-cache", entry.path, live))
+            continue
+        if "___" not in entry.name:  # not an endpoint's folder (`https___<host>-<id>`): counted, never offered
+            scan.tree(entry.path, other)
             continue
         for sub in _entries(scan, entry.path):
             label = f"{_endpoint_label(entry.name)} {sub.name}"
@@ -178,9 +177,11 @@ def _xet_parts(scan: _Scan, xet_dir: Path) -> list[FolderPart]:
 
 
 def _logs_part(scan: _Scan, logs_dir: Path) -> FolderPart | None:
-    if not logs_dir.is_dir():
+    if os.path.islink(logs_dir):  # logs kept elsewhere through a link: counted nowhere, offered never
+        return FolderPart(Area.XET, PartKind.LOGS, "logs", logs_dir, 0, 0, 0.0, kept="a link: hftop does not follow it")
+    if not _is_dir(logs_dir):
         return None
-    tree, users, offered, young = _Tree(), set(), [], 0
+    tree, users, offered, young, foreign = _Tree(), set(), [], 0, 0
     offered_bytes = 0
     for entry in _entries(scan, str(logs_dir)):
         try:
@@ -190,6 +191,9 @@ def _logs_part(scan: _Scan, logs_dir: Path) -> FolderPart | None:
         if not entry.is_file(follow_symlinks=False):
             continue
         tree.add(st)
+        if _LOG_NAME.search(entry.name) is None:
+            foreign += 1  # not a name hf_xet gives its logs: not hftop's to offer
+            continue
         writers = set(scan.pids_under(entry.path))
         writer = _log_writer(entry.name)
         if writer is not None:
@@ -206,6 +210,8 @@ def _logs_part(scan: _Scan, logs_dir: Path) -> FolderPart | None:
         kept.append(f"{len(users)} live")
     if young:
         kept.append(f"{young} under a day old")
+    if foreign:
+        kept.append(f"{foreign} not hf_xet's")
     return FolderPart(
         Area.XET, PartKind.LOGS, "logs", logs_dir, tree.size, tree.files, tree.modified,
         users=tuple(sorted(users)), offered=tuple(sorted(offered)), offered_bytes=offered_bytes,
@@ -215,18 +221,22 @@ def _logs_part(scan: _Scan, logs_dir: Path) -> FolderPart | None:
 
 def _log_writer(name: str) -> int | None:
     """The live process that writes the log `xet_<time>_<pid>.log`: its pid, unless that pid is gone or now
-    belongs to a process started after the log was (the number was reused)."""
+    belongs to a process started after the log was (the number was reused). When that cannot be told, the
+    pid: the safe side."""
     match = _LOG_NAME.search(name)
     if match is None:
         return None
-    pid = int(match.group(2))
-    if not alive(pid):
+    try:
+        pid = int(match.group(2))
+        if not alive(pid):
+            return None
+    except (OverflowError, ValueError):  # no process has such a number
         return None
     try:
         started = psutil.Process(pid).create_time()
-        opened = datetime.strptime(match.group(1)[:15], "%Y%m%dT%H%M%S").replace(tzinfo=UTC).timestamp()
+        opened = datetime.strptime(match.group(1), "%Y%m%dT%H%M%S%f%z").timestamp()
     except (psutil.Error, ValueError):
-        return pid  # cannot tell: the safe side
+        return pid
     return pid if started <= opened + 1 else None
 
 
@@ -305,6 +315,8 @@ class _DatasetsReading:
     def _groups(self, folder: str, skip: tuple[str, ...] = ()) -> dict[str, tuple[list[str], _Tree]]:
         """`<hash>` with the `.json`, `.lock`, `.incomplete` that go with it, one group each."""
         groups: dict[str, tuple[list[str], _Tree]] = {}
+        if os.path.islink(folder):
+            return groups  # a link: hftop does not follow it (the walk counts the link itself)
         for entry in _entries(self.scan, folder):
             if entry.name in skip:
                 continue
@@ -333,6 +345,11 @@ class _DatasetsReading:
         for sub in names:
             self._walk(sub, depth + 1)
 
+    def own_locks(self) -> list[str]:
+        """The loose lock files `datasets` itself makes (a builder's, a cache's info lock, the root's `_…lock`);
+        another program's `*.lock` in the folder is left alone."""
+        return [p for p in self.loose.locks if _datasets_lock(p, str(self.root))]
+
     def all_locks(self) -> list[str]:
         found = list(self.loose.locks)
         for groups in (self.downloads, self.extracted):
@@ -352,21 +369,23 @@ class _DatasetsReading:
                 FolderPart(
                     Area.DATASETS, PartKind.ARROW, _arrow_label(self.root, path), Path(path), tree.size, tree.files,
                     tree.modified, users=self._arrow_users(path),
+                    kept="" if scan.quiet(tree.modified) else "changed in the last minute",
                 )
             )  # fmt: skip
-        unheld = [p for p in self.loose.locks if scan.held(p) is None and scan.quiet(_mtime(p))]
-        locks_left = len(self.loose.locks) - len(unheld)
-        if self.loose.locks:
+        locks = self.own_locks()
+        unheld = [p for p in locks if scan.held(p) is None and scan.quiet(_mtime(p))]
+        locks_left = len(locks) - len(unheld)
+        if locks:
             parts.append(
                 FolderPart(
-                    Area.DATASETS, PartKind.LOCKS, "lock files", self.root, 0, len(self.loose.locks),
-                    max((_mtime(p) for p in self.loose.locks), default=0.0),
-                    users=tuple(sorted({pid for p in self.loose.locks if (pid := scan.held(p)) is not None})),
+                    Area.DATASETS, PartKind.LOCKS, "lock files", self.root, 0, len(locks),
+                    max((_mtime(p) for p in locks), default=0.0),
+                    users=tuple(sorted({pid for p in locks if (pid := scan.held(p)) is not None})),
                     offered=tuple(sorted(Path(p) for p in unheld)),
                     kept=f"{locks_left} held or new" if locks_left else "",
                 )
             )  # fmt: skip
-        rest = self.loose.files - len(self.loose.locks)
+        rest = self.loose.files - len(locks)
         if rest:
             parts.append(
                 FolderPart(
@@ -380,27 +399,31 @@ class _DatasetsReading:
     ) -> FolderPart:
         scan = self.scan
         total, users, offered, offered_bytes, busy = _Tree(), set(), [], 0, 0
+        # A dataset being built reads its downloads one after another, with none of them open in between.
+        builders = sorted({pid for p in self.loose.locks if p.endswith("_builder.lock") and (pid := scan.held(p))})
         for base, (paths, tree) in groups.items():
             total.size, total.files = total.size + tree.size, total.files + tree.files
             total.modified = max(total.modified, tree.modified)
             holder = scan.held(os.path.join(os.path.dirname(paths[0]), base + ".lock"))
             using = {pid for p in paths for pid in scan.pids_under(p)} | ({holder} if holder is not None else set())
-            if using or not scan.quiet(tree.modified):
+            if using or builders or not scan.quiet(tree.modified):
                 users |= using
                 busy += 1
                 continue
             offered += [Path(p) for p in paths]
             offered_bytes += tree.size
+        kept = f"a dataset is being built (PID {_pids(tuple(builders))})" if builders else ""
         return FolderPart(
             Area.DATASETS, kind, label, folder, total.size, total.files, total.modified,
             users=tuple(sorted(users)), offered=tuple(sorted(offered)), offered_bytes=offered_bytes,
-            kept=f"{busy} in use or new" if busy else "",
+            kept=kept or (f"{busy} in use or new" if busy else ""),
         )  # fmt: skip
 
     def _arrow_users(self, path: str) -> tuple[int, ...]:
         """Processes with its files open or mapped, and the holder of its builder lock beside it."""
         pids = set(self.scan.pids_under(path))
-        for lock in (f"{path}_builder.lock", f"{path}.incomplete_info.lock"):
+        base = path.removesuffix(".incomplete")
+        for lock in (f"{base}_builder.lock", f"{base}.incomplete_info.lock"):
             if (holder := self.scan.held(lock)) is not None:
                 pids.add(holder)
         return tuple(sorted(pids))
@@ -437,6 +460,21 @@ def _add_file(entry: os.DirEntry[str], tree: _Tree) -> None:
         tree.locks.append(entry.path)
 
 
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:  # a parent that cannot be entered
+        return False
+
+
+def _datasets_lock(path: str, root: str) -> bool:
+    name = os.path.basename(path)
+    at_root = os.path.dirname(path) == root
+    return name.endswith(("_builder.lock", "_info.lock")) or (
+        at_root and name.startswith("_") and name.endswith(".lock")
+    )
+
+
 def _mtime(path: str) -> float:
     try:
         return os.lstat(path).st_mtime
@@ -450,7 +488,11 @@ def _users_under(roots: list[str]) -> dict[str, set[int]]:
     found: dict[str, set[int]] = {}
     prefixes = tuple(r + os.sep for r in roots)
     me = str(os.getpid())
-    for entry in os.scandir("/proc"):
+    try:
+        processes = list(os.scandir("/proc"))
+    except OSError:
+        return found
+    for entry in processes:
         if not entry.name.isdigit() or entry.name == me:
             continue
         paths = [t for t in open_files(entry.name) if t.startswith(prefixes)]

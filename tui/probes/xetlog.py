@@ -24,14 +24,20 @@ class XetLogReading:
     """That problem is a full disk."""
 
 
+def hf_home_folder(environ: dict[str, str], variable: str, name: str) -> Path:
+    """`$variable`, else `$HF_HOME/<name>`, else `<XDG cache>/huggingface/<name>`: how huggingface_hub, hf_xet
+    and datasets each find their folder in a process with this environment."""
+    if environ.get(variable):
+        return Path(environ[variable]).expanduser()
+    if environ.get("HF_HOME"):
+        return Path(environ["HF_HOME"]).expanduser() / name
+    xdg = environ.get("XDG_CACHE_HOME") or os.path.join(environ.get("HOME") or os.path.expanduser("~"), ".cache")
+    return Path(xdg) / "huggingface" / name
+
+
 def xet_cache_dir(environ: dict[str, str]) -> Path:
     """Where hf_xet of a process with this environment keeps its cache (and its logs)."""
-    if environ.get("HF_XET_CACHE"):
-        return Path(environ["HF_XET_CACHE"]).expanduser()
-    if environ.get("HF_HOME"):
-        return Path(environ["HF_HOME"]).expanduser() / "xet"
-    xdg = environ.get("XDG_CACHE_HOME") or os.path.join(environ.get("HOME") or os.path.expanduser("~"), ".cache")
-    return Path(xdg) / "huggingface" / "xet"
+    return hf_home_folder(environ, "HF_XET_CACHE", "xet")
 
 
 def read_xet_log(xet_cache: Path, pid: int) -> XetLogReading | None:

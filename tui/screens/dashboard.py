@@ -50,6 +50,7 @@ WORKER_NAMES = {
     "cache": "Reading the cache",
     "downloads": "A download action",
     "cleanup": "Cleaning the cache",
+    "folders": "Cleaning the xet folder or the datasets cache",
     "marks": "Working out what the marks free",
 }
 """What each worker group does, in the words of the message that says it failed."""

@@ -26,7 +26,7 @@ class FolderFlows:
         self.dashboard = dashboard
 
     def _in_worker(self, work: Callable[[], object], name: str) -> None:
-        self.dashboard.run_worker(work, name=name, group="cleanup", thread=True, exclusive=True, exit_on_error=False)
+        self.dashboard.run_worker(work, name=name, group="folders", thread=True, exclusive=True, exit_on_error=False)
 
     def _call(self, callback: Callable[..., object], *args: object) -> None:
         self.dashboard.app.call_from_thread(callback, *args)

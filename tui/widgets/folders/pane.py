@@ -230,7 +230,7 @@ def _cleanup_cell(part: FolderPart, marked: bool) -> Text:
         return Text("goes (marked)", style="bold magenta") if marked else Text("Space marks", style="dim")
     if part.offered:
         count = fmt.count(len(part.offered), "file" if part.kind in (PartKind.LOGS, PartKind.LOCKS) else "item")
-        frees = f"frees {fmt.size(part.offered_bytes)}" if part.offered_bytes else "0 B"
+        frees = f"frees {fmt.size(part.offered_bytes)}"
         text = Text(f"{frees}: {count}", style="yellow")
         if part.kept:
             text.append(f"; {part.kept}", style="dim")
