@@ -159,18 +159,22 @@ class FoldersPane(Vertical, can_focus=False):
     def _fill(self, table: DataTable, rows: list[tuple[str, tuple[Text, ...]]], width: int) -> None:
         previous = cursor_key(table)
         table.clear(columns=True)
-        fixed = sum(w for _, w in _COLUMNS if w) + len(_COLUMNS) * 2 + 2
+        # A narrow pane leaves out the files and the age, so that the part and its cleanup stay readable.
+        shown = [i for i in range(len(_COLUMNS)) if width >= 100 or _COLUMNS[i][0] not in ("Files", "Changed")]
+        fixed = sum(_COLUMNS[i][1] for i in shown) + len(shown) * 2 + 2
         room = max(12, (width or 120) - fixed)
-        # The part's name whole when it can be; the cleanup column keeps 28 cells for its words.
-        part_width = min(max([4, *(len(cells[1].plain) for _, cells in rows)]), max(12, room - 28))
+        # The part's name whole when it can be; the cleanup column keeps 28 cells (20 when narrow) for its words.
+        words = 28 if width >= 100 else 20
+        part_width = min(max([4, *(len(cells[1].plain) for _, cells in rows)]), max(12, room - words))
         cleanup_width = max(8, room - part_width)
-        for label, w in _COLUMNS:
+        for i in shown:
+            label, w = _COLUMNS[i]
             table.add_column(label, width=w or (part_width if label == "Part" else cleanup_width))
         for key, cells in rows:
             name = cells[1]
             if len(name.plain) > part_width:
                 name = Text(middle_cut(name.plain, part_width), style=name.style)
-            table.add_row(cells[0], name, *cells[2:], key=key)
+            table.add_row(*(name if i == 1 else cells[i] for i in shown), key=key)
         if previous is not None and previous in table.rows:
             table.move_cursor(row=table.get_row_index(previous), animate=False)
         self.post_message(self.RowsShown())
