@@ -22,8 +22,6 @@ from tui.core.folders import Area, HfFolders, PartKind, plan_folder_cleanup
 from tui.devhub.faults import Fault
 from tui.probes.hf_folders import datasets_cache_dir, default_folders, scan_hf_folders
 
-pytest.importorskip("datasets")
-
 REPO, FILE = "hftop-demo/tiny-bert", "model.safetensors"
 DOWNLOAD = "import sys; from huggingface_hub import hf_hub_download; hf_hub_download(sys.argv[1], sys.argv[2], cache_dir=sys.argv[3])"
 TWO_DAYS = 2 * 86_400

@@ -97,10 +97,6 @@ class FolderCleanupPlan:
     def frees(self) -> int:
         return sum(i.frees for i in self.deletable)
 
-    @property
-    def empty(self) -> bool:
-        return not self.deletable
-
     def same_as(self, other: FolderCleanupPlan) -> bool:
         """The same paths go (sizes may have moved a little)."""
         return {(i.label, i.paths, i.refused) for i in self.items} == {

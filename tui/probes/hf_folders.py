@@ -72,25 +72,14 @@ class _Scan:
         tree = into or _Tree()
         stack = [folder]
         while stack:
-            top = stack.pop()
-            try:
-                entries = list(os.scandir(top))
-            except FileNotFoundError:
-                continue
-            except OSError as e:
-                self.warnings.append(f"Cannot read {top}: {e.strerror or e}")
-                continue
-            for entry in entries:
+            for entry in _entries(self, stack.pop()):
                 try:
                     if entry.is_dir(follow_symlinks=False):
                         stack.append(entry.path)
                         continue
-                    st = entry.stat(follow_symlinks=False)
                 except OSError:
                     continue
-                tree.add(st)
-                if entry.name.endswith(".lock"):
-                    tree.locks.append(entry.path)
+                _add_file(entry, tree)
         return tree
 
     def pids_under(self, path: str) -> tuple[int, ...]:
@@ -335,7 +324,7 @@ class _DatasetsReading:
         if not entry.is_dir(follow_symlinks=False):
             _add_file(entry, self.loose)
             return
-        names = [e for e in _entries(self.scan, entry.path)]
+        names = list(_entries(self.scan, entry.path))
         if depth >= 2 and any(e.name == "dataset_info.json" or e.name.endswith(".arrow") for e in names):
             self.arrow.append((entry.path, self.scan.tree(entry.path)))
             return
