@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
+
 from huggingface_hub import scan_cache_dir
 
 from tui.core.cleanup import Mark, plan_deletion, toggled
+from tui.probes.cache_scan import scan_cache
 
 BERT = "model/hftop-demo/tiny-bert"
 
@@ -76,3 +79,30 @@ def test_each_repo_is_a_unit_of_its_own(demo_cache):
     assert [(u.repo, len(u.labels)) for u in plan.units] == [(BERT, 2), (llama.cache_id, 1)]
     # Both revisions of one repo in one unit: their shared blob goes with them (the repo folder goes whole).
     assert plan.units[0].strategy.repos == {repo.repo_path}
+
+
+def test_a_revision_is_deleted_from_its_own_repo_only(demo_cache):
+    # A fork, or the same model under a second name, has the same commit hashes: marking a revision of one
+    # must not take the other's (huggingface_hub's delete_revisions looks for the hash in every repo).
+    shutil.copytree(
+        demo_cache / "models--hftop-demo--tiny-bert", demo_cache / "models--hftop-demo--tiny-bert-fork", symlinks=True
+    )
+    for info in (scan_cache_dir(demo_cache), scan_cache(demo_cache).info):
+        repo, (old, new) = _revisions(info, BERT)
+        file = next(iter(new.files))
+        marks = frozenset({Mark(BERT, old.commit_hash), Mark(BERT, new.commit_hash, str(file.file_path))})
+        plan = plan_deletion(info, marks, {})
+        touched = {p for u in plan.units for p in (*u.strategy.snapshots, *u.strategy.blobs, *u.strategy.files)}
+        assert touched and all(repo.repo_path in p.parents for p in touched), touched
+        whole = plan_deletion(info, frozenset({Mark(BERT)}), {})
+        assert [u.strategy.repos for u in whole.units] == [{repo.repo_path}]
+
+
+def test_a_plan_from_hftops_scan_is_huggingface_hubs_plan(demo_cache):
+    ours, theirs = scan_cache(demo_cache).info, scan_cache_dir(demo_cache)
+    _, (old, new) = _revisions(theirs, BERT)
+    file = str(next(iter(new.files)).file_path)
+    marks = frozenset(
+        {Mark(BERT, old.commit_hash), Mark(BERT, new.commit_hash, file), Mark("dataset/hftop-demo/squad-mini")}
+    )
+    assert plan_deletion(ours, marks, {}) == plan_deletion(theirs, marks, {})

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import subprocess
 import sys
+from functools import partial
 
+import pytest
 from huggingface_hub import hf_hub_download, scan_cache_dir, snapshot_download
 from huggingface_hub.utils._shared_blobs import try_link_from_shared_store
 
 from tui.devhub import demo_cache as demo_cache_builder
 from tui.devhub.synthetic import build_synthetic_cache
-from tui.probes.cache_scan import CacheScanner, cache_fingerprint, partial_sizes, scan_cache
+from tui.probes import cache_scan
+from tui.probes.cache_scan import CacheChanges, CacheScanner, cache_fingerprint, partial_sizes, scan_cache
 from tui.probes.disk import disk_space
 
 
@@ -36,11 +40,25 @@ def test_scan_sees_what_huggingface_hub_sees(demo_cache):
     }
 
 
+def _fields(repos):
+    """Every field of every repo, revision and file, as plain values: hftop's revisions build their files
+    when asked, and compare as revisions, not file by file."""
+    return {
+        (
+            *(getattr(repo, f.name) for f in dataclasses.fields(repo) if f.name != "revisions"),
+            frozenset(
+                (*(getattr(rev, f.name) for f in dataclasses.fields(rev)), rev.nb_files) for rev in repo.revisions
+            ),
+        )
+        for repo in repos
+    }
+
+
 def _assert_same_as_scan_cache_dir(cache):
     """Every field of every repo, revision and file, the physical total, the partials and the warnings."""
     scan, reference = scan_cache(cache), scan_cache_dir(cache)
     assert scan.info is not None and scan.complete
-    assert scan.info.repos == reference.repos
+    assert _fields(scan.info.repos) == _fields(reference.repos)
     assert scan.info.size_on_disk == reference.size_on_disk
     assert scan.info.incomplete_files == reference.incomplete_files
     assert scan.info.cache_dir == reference.cache_dir
@@ -79,7 +97,7 @@ def test_a_rescan_reads_only_the_repo_that_changed(demo_cache, devhub):
     hf_hub_download("hftop-demo/gpt-micro", "model.safetensors", cache_dir=demo_cache, endpoint=devhub.endpoint)
     third = scanner.scan()
     assert third.repos_read == 1
-    assert third.info.repos == scan_cache_dir(demo_cache).repos
+    assert _fields(third.info.repos) == _fields(scan_cache_dir(demo_cache).repos)
     assert third.info.size_on_disk == scan_cache_dir(demo_cache).size_on_disk
 
     shutil.rmtree(demo_cache / "models--hftop-demo--gpt-micro")
@@ -88,9 +106,10 @@ def test_a_rescan_reads_only_the_repo_that_changed(demo_cache, devhub):
     assert fourth.info.repos == first.info.repos
 
 
-def test_the_first_rows_come_before_the_scan_ends(tmp_path):
+def test_the_first_rows_come_before_the_scan_ends(tmp_path, monkeypatch):
     cache = tmp_path / "hub"
     build_synthetic_cache(cache, files=20_000, files_per_repo=100)
+    monkeypatch.setattr(cache_scan, "FIRST_ROWS_AFTER", 0.0)  # this cache is read in well under 0.3 s
     seen = []
     final = CacheScanner(cache).scan(on_progress=seen.append)
     assert seen and all(not s.complete for s in seen) and final.complete
@@ -167,37 +186,71 @@ def test_a_symlink_loop_gets_a_sentence_not_a_traceback(tmp_path):
     assert scan.info is None and scan.error and "Cannot read the cache" in scan.error
 
 
-def test_fingerprint_is_stable_and_sees_every_kind_of_change(demo_cache, devhub):
-    first = cache_fingerprint(demo_cache)
-    assert cache_fingerprint(demo_cache) == first, "nothing changed: same fingerprint"
+@pytest.mark.parametrize("watched", [False, True], ids=["stat", "inotify"])
+def test_fingerprint_is_stable_and_sees_every_kind_of_change(demo_cache, devhub, watched):
+    # Taken afresh each time, or by CacheChanges: the last one while inotify saw nothing happen.
+    changes = CacheChanges(demo_cache)
+    take = changes.fingerprint if watched else partial(cache_fingerprint, demo_cache)
+    first = take()
+    assert take() == first, "nothing changed: same fingerprint"
 
     # A new repo downloaded by huggingface_hub.
     hf_hub_download("hftop-demo/gpt-micro", "config.json", cache_dir=demo_cache, endpoint=devhub.endpoint)
-    second = cache_fingerprint(demo_cache)
+    second = take()
     assert second != first
 
     # A ref moved to another commit (rewritten in place).
     ref = demo_cache / "models--hftop-demo--tiny-bert" / "refs" / "main"
     v1 = devhub.repos[("model", "hftop-demo/tiny-bert")].refs["v1.0"]
     ref.write_text(v1)
-    third = cache_fingerprint(demo_cache)
+    third = take()
     assert third != second
 
     # A revision deleted.
     snapshots = demo_cache / "models--hftop-demo--whisper-small" / "snapshots"
     shutil.rmtree(next(snapshots.iterdir()))
-    fourth = cache_fingerprint(demo_cache)
+    fourth = take()
     assert fourth != third
 
     # The orphan partial removed.
-    for partial in demo_cache.glob("*/blobs/*.incomplete"):
-        partial.unlink()
-    fifth = cache_fingerprint(demo_cache)
+    for orphan in demo_cache.glob("*/blobs/*.incomplete"):
+        orphan.unlink()
+    fifth = take()
     assert fifth != fourth
 
     # A second file of an existing revision (new blob, new snapshot entry).
     hf_hub_download("hftop-demo/gpt-micro", "model.safetensors", cache_dir=demo_cache, endpoint=devhub.endpoint)
-    assert cache_fingerprint(demo_cache) != fifth
+    assert take() != fifth
+    changes.close()
+
+
+def test_cache_changes_keeps_the_fingerprint_while_nothing_happens(demo_cache, devhub):
+    changes = CacheChanges(demo_cache)
+    first = changes.fingerprint()
+    assert changes.fingerprint() is first, "no event: not taken again"
+    partial_file = next(demo_cache.glob("*/blobs/*.incomplete"))
+    with partial_file.open("ab") as f:  # a download's bytes landing change nothing the fingerprint sees
+        f.write(b"x" * 1000)
+    assert changes.fingerprint() is first
+    ref = demo_cache / "models--hftop-demo--tiny-bert" / "refs" / "main"
+    ref.write_text(devhub.repos[("model", "hftop-demo/tiny-bert")].refs["v1.0"])
+    second = changes.fingerprint()
+    assert second != first and changes.fingerprint() is second
+    changes.close()
+
+
+def test_cache_changes_sees_a_xet_download_and_the_shared_store(tmp_path, devhub):
+    cache = tmp_path / "hub"
+    changes = CacheChanges(cache)
+    missing = changes.fingerprint()
+    snapshot_download("hftop-demo/whisper-small", cache_dir=cache, endpoint=devhub.endpoint)  # over Xet
+    first = changes.fingerprint()
+    assert first != missing and changes.fingerprint() is first
+    prefix = next(p for p in (cache / "blobs").iterdir() if p.is_dir())
+    (prefix / "stray").write_text("")  # each prefix folder of the shared store is watched
+    second = changes.fingerprint()
+    assert second != first and changes.fingerprint() is second
+    changes.close()
 
 
 def test_fingerprint_notices_the_cache_appearing(tmp_path, devhub):

@@ -7,7 +7,7 @@ so the "will free" figure and the review dialog say what the deletion really doe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from huggingface_hub import CachedFileInfo, CachedRepoInfo, DeleteCacheStrategy, HFCacheInfo
@@ -108,7 +108,7 @@ def plan_deletion(info: HFCacheInfo, marks: frozenset[Mark], busy: dict[Path, st
             items.append(PlanItem(m, label, 0, "no longer in the cache"))
             continue
         if m.level == "repo":
-            strategy = info.delete_revisions(*(r.commit_hash for r in repo.revisions))
+            strategy = _only(info, repo).delete_revisions(*(r.commit_hash for r in repo.revisions))
             items.append(PlanItem(m, label, strategy.expected_freed_size, refused_repos.get(m.repo)))
             labels.setdefault((m.repo, "revisions"), []).append(label)
             continue
@@ -119,7 +119,7 @@ def plan_deletion(info: HFCacheInfo, marks: frozenset[Mark], busy: dict[Path, st
         if m.level == "revision":
             if m.repo in marked_repos:
                 continue  # its repo is marked: the repo's item covers it
-            strategy = info.delete_revisions(revision.commit_hash)
+            strategy = _only(info, repo).delete_revisions(revision.commit_hash)
             items.append(PlanItem(m, label, strategy.expected_freed_size, refused_repos.get(m.repo)))
             labels.setdefault((m.repo, "revisions"), []).append(label)
             continue
@@ -131,18 +131,28 @@ def plan_deletion(info: HFCacheInfo, marks: frozenset[Mark], busy: dict[Path, st
             continue
         files.setdefault(m.repo, []).append(file)
         labels.setdefault((m.repo, "files"), []).append(label)
-        items.append(PlanItem(m, label, info.delete_files(file).expected_freed_size))
+        items.append(PlanItem(m, label, _only(info, repo).delete_files(file).expected_freed_size))
 
     units = [
-        DeletionUnit(cache_id, tuple(labels[(cache_id, "revisions")]), info.delete_revisions(*sorted(hs)))
+        DeletionUnit(
+            cache_id, tuple(labels[(cache_id, "revisions")]), _only(info, repos[cache_id]).delete_revisions(*sorted(hs))
+        )
         for cache_id, hs in sorted(hashes.items())
         if cache_id not in refused_repos and hs
     ]
     units += [
-        DeletionUnit(cache_id, tuple(labels[(cache_id, "files")]), info.delete_files(*chosen))
+        DeletionUnit(cache_id, tuple(labels[(cache_id, "files")]), _only(info, repos[cache_id]).delete_files(*chosen))
         for cache_id, chosen in sorted(files.items())
     ]
     return DeletionPlan(items=tuple(items), units=tuple(units))
+
+
+def _only(info: HFCacheInfo, repo: CachedRepoInfo) -> HFCacheInfo:
+    """The cache as huggingface_hub's plans should see it for one repo's items: that repo alone. Its
+    `delete_revisions` looks for a commit hash in every repo (a fork, or the same model under a second
+    name, shares them), and its `delete_files` reads every file of the cache to find a blob's other users,
+    which are all in the blob's own repo."""
+    return replace(info, repos=frozenset({repo}))
 
 
 def _label(mark: Mark, repo: CachedRepoInfo | None) -> str:

@@ -19,7 +19,7 @@ from tui.core.folders import HfFolders
 from tui.core.throughput import ALL, CounterReading, ThroughputTracker, ThroughputView, next_interface
 from tui.downloads.supervisor import DownloadSupervisor
 from tui.monitor.others import OtherDownloads
-from tui.probes.cache_scan import CacheScan, CacheScanner, cache_fingerprint
+from tui.probes.cache_scan import CacheChanges, CacheScan, CacheScanner
 from tui.probes.disk import DiskSpace, disk_space
 from tui.probes.hf_folders import default_folders, scan_hf_folders
 from tui.probes.hub import LOOKUP_TIMEOUT, host_addresses
@@ -148,11 +148,13 @@ class Monitor:
         self._addresses: dict[str, tuple[float, frozenset[str]]] = {}
         self._fingerprint: tuple[object, ...] | None = None
         self._scanner = CacheScanner(self.cache_dir)
+        self._changes = CacheChanges(self.cache_dir)
         self.scans = 0
         """Scans of the cache so far (each reads only the repos that changed)."""
 
     def close(self) -> None:
         self._others.close()
+        self._changes.close()
 
     # --- the refresh ------------------------------------------------------------------------
     def tick(self, now: float) -> Snapshot:
@@ -240,7 +242,7 @@ class Monitor:
         changed the cache), which reads everything. `on_progress` gets the incomplete scans of a long one.
         """
         # The fingerprint is taken before the scan, so a change during the scan brings another one.
-        fingerprint = cache_fingerprint(self.cache_dir)
+        fingerprint = self._changes.fingerprint()
         if not force and fingerprint == self._fingerprint:
             return None
         if force:

@@ -14,12 +14,12 @@ import gc
 import os
 import re
 import stat
-import sys
 import time
+from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 
 from huggingface_hub import (
@@ -36,6 +36,8 @@ from huggingface_hub.utils._shared_blobs import (
     _shared_blob_target,
     is_shared_blobs_dir,
 )
+
+from tui.probes.inotify import IN_ATTRIB, IN_CHANGES, IN_CLOSE_WRITE, Inotify
 
 FIRST_ROWS_AFTER = 0.3
 """Seconds into a scan after which the repos read so far are shown, the rest streaming in."""
@@ -216,22 +218,22 @@ def _store_payloads(store: str) -> Iterator[str]:
                     yield entry.path
 
 
-def _store_fingerprint(store: str) -> tuple[tuple[str, int, int], ...]:
+def _store_fingerprint(store: str, watch: _Watch | None = None) -> tuple[tuple[str, int, int], ...]:
     """What `cache_fingerprint` watches of the shared store: its folder and each prefix folder."""
     entries: list[tuple[str, int, int]] = []
-    _stat_into(entries, store)
-    _stat_children(entries, store)
+    _stat_into(entries, store, watch)
+    _stat_children(entries, store, watch)
     return tuple(entries)
 
 
-def _repo_fingerprint(path: str) -> tuple[tuple[str, int, int], ...]:
+def _repo_fingerprint(path: str, watch: _Watch | None = None) -> tuple[tuple[str, int, int], ...]:
     """What `cache_fingerprint` watches, for one top-level folder."""
     entries: list[tuple[str, int, int]] = []
-    if _stat_into(entries, path) and os.path.isdir(path):
-        _stat_into(entries, path + "/blobs")
-        if _stat_into(entries, path + "/snapshots"):
-            _stat_children(entries, path + "/snapshots")
-        _stat_refs(entries, path + "/refs")
+    if _stat_into(entries, path, watch) and os.path.isdir(path):
+        _stat_into(entries, path + "/blobs", watch)
+        if _stat_into(entries, path + "/snapshots", watch):
+            _stat_children(entries, path + "/snapshots", watch)
+        _stat_refs(entries, path + "/refs", watch)
     return tuple(entries)
 
 
@@ -271,30 +273,119 @@ def _is_dir(path: str) -> bool:
         raise
 
 
-def _glob_all(folder: str, path: Path, depth: int = 0) -> Iterator[tuple[os.DirEntry[str], Path, int]]:
-    """What `Path(folder).glob("**/*")` yields: every entry below (with its Path and how many folders down),
-    sub-folders read unless they are links, an unreadable one left out."""
+def _glob_all(folder: str, prefix: str = "", depth: int = 0) -> Iterator[tuple[os.DirEntry[str], str, int]]:
+    """What `Path(folder).glob("**/*")` yields: every entry below (with its path from `folder` and how many
+    folders down), sub-folders read unless they are links, an unreadable one left out."""
     try:
         with os.scandir(folder) as it:
             entries = list(it)
     except PermissionError:
         return
     for entry in entries:
-        child = _child(path, entry.name)
-        yield entry, child, depth
+        relative = prefix + entry.name
+        yield entry, relative, depth
         if entry.is_dir(follow_symlinks=False):
-            yield from _glob_all(entry.path, child, depth + 1)
+            yield from _glob_all(entry.path, relative + "/", depth + 1)
 
 
-def _slow_child(parent: Path, name: str) -> Path:
-    return parent / name
+class _Blobs:
+    """A repo's blobs as its revisions' files point to them, compact: each blob's name in the repo's blobs/
+    (or its whole path, for a file kept in a snapshot or a link elsewhere), size and times."""
+
+    __slots__ = ("atimes", "blobs_path", "keys", "mtimes", "sizes")
+
+    def __init__(
+        self, blobs_path: Path, keys: list[str], sizes: array[int], atimes: array[float], mtimes: array[float]
+    ):
+        self.blobs_path = blobs_path
+        self.keys = "\0".join(keys)  # one string, not one object a blob: no file name holds a NUL
+        self.sizes, self.atimes, self.mtimes = sizes, atimes, mtimes
 
 
-_child: Callable[[Path, str], Path] = (
-    Path._make_child_relpath if sys.version_info < (3, 12) and hasattr(Path, "_make_child_relpath") else _slow_child
-)
-"""`parent / name` without parsing the whole path again (most of a scan's time went there): Python 3.11's
-private shortcut for a child path; later versions build paths their own way."""
+class CompactRevision(CachedRevisionInfo):
+    """huggingface_hub's `CachedRevisionInfo`, whose `files` are built when asked for, from a few strings and
+    arrays, rather than kept: a `CachedFileInfo` and its two paths cost about 1 kB a file, most of what a
+    scan of a large cache would keep. Everything else is read at once. Its hash and equality look at the
+    revision, not at each file (as a member of a set of revisions, it is hashed often)."""
+
+    _blobs: _Blobs
+    _paths: str
+    _index: array[int]
+
+    def __init__(  # noqa: PLR0913 - huggingface_hub's fields, and the files' compact form
+        self,
+        *,
+        commit_hash: str,
+        snapshot_path: Path,
+        size_on_disk: int,
+        refs: frozenset[str],
+        last_modified: float,
+        blobs: _Blobs,
+        paths: list[str],
+        index: array[int],
+    ):
+        for name, value in (
+            ("commit_hash", commit_hash),
+            ("snapshot_path", snapshot_path),
+            ("size_on_disk", size_on_disk),
+            ("refs", refs),
+            ("last_modified", last_modified),
+            ("_blobs", blobs),
+            ("_paths", "\0".join(paths)),
+            ("_index", index),
+        ):
+            object.__setattr__(self, name, value)
+
+    @property
+    def files(self) -> frozenset[CachedFileInfo]:
+        return _files_of(self)
+
+    @property
+    def nb_files(self) -> int:
+        return len(self._index)
+
+    def __hash__(self) -> int:
+        return hash((self.snapshot_path, self.size_on_disk, self.last_modified))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CompactRevision):
+            return NotImplemented
+        return (
+            self.commit_hash == other.commit_hash
+            and self.snapshot_path == other.snapshot_path
+            and self.size_on_disk == other.size_on_disk
+            and self.refs == other.refs
+            and self.last_modified == other.last_modified
+            and self._paths == other._paths
+            and self._index == other._index
+            and self._blobs.keys == other._blobs.keys
+            and self._blobs.sizes == other._blobs.sizes
+            and self._blobs.atimes == other._blobs.atimes
+            and self._blobs.mtimes == other._blobs.mtimes
+        )
+
+
+@lru_cache(maxsize=4)  # the revision a pane shows, redrawn every refresh, is built once
+def _files_of(revision: CompactRevision) -> frozenset[CachedFileInfo]:
+    if not revision._index:
+        return frozenset()
+    blobs = revision._blobs
+    keys = blobs.keys.split("\0")
+    snapshot = revision.snapshot_path
+    files = []
+    for relative, i in zip(revision._paths.split("\0"), revision._index, strict=True):
+        key = keys[i]
+        files.append(
+            CachedFileInfo(
+                file_name=relative.rpartition("/")[2],
+                file_path=snapshot / relative,
+                blob_path=Path(key) if "/" in key else blobs.blobs_path / key,
+                size_on_disk=blobs.sizes[i],
+                blob_last_accessed=blobs.atimes[i],
+                blob_last_modified=blobs.mtimes[i],
+            )
+        )
+    return frozenset(files)
 
 
 def _scan_repo(path: str, store_root: str | None) -> tuple[CachedRepoInfo, dict[str, int], dict[str, int]]:
@@ -312,8 +403,7 @@ def _scan_repo(path: str, store_root: str | None) -> tuple[CachedRepoInfo, dict[
             f"Repo type must be one of {sorted(REPO_TYPES_MAPPING)}, found `{prefix}` ({repo_path})."
         )
     snapshots, refs = path + "/snapshots", path + "/refs"
-    snapshots_path, blobs_dir = _child(repo_path, "snapshots"), path + "/blobs"
-    blobs_path = _child(repo_path, "blobs")
+    snapshots_path, blobs_dir = repo_path / "snapshots", path + "/blobs"
     if not _is_dir(snapshots):
         raise CorruptedCacheException(f"Snapshots dir doesn't exist in cached repo: {Path(snapshots)}")
 
@@ -322,15 +412,19 @@ def _scan_repo(path: str, store_root: str | None) -> tuple[CachedRepoInfo, dict[
         if os.path.isfile(refs):
             raise CorruptedCacheException(f"Refs directory cannot be a file: {Path(refs)}")
         if os.path.isdir(refs):
-            for entry, _, _ in _glob_all(refs, Path(refs)):
+            for entry, relative, _ in _glob_all(refs):
                 if entry.is_dir() or entry.name in FILES_TO_IGNORE:
                     continue
                 with open(entry.path) as f:
-                    refs_by_hash[f.read()].add(os.path.relpath(entry.path, refs).replace(os.sep, "/"))
+                    refs_by_hash[f.read()].add(relative)
 
-    blobs: dict[str, os.stat_result] = {}
+    # Each blob once, by its path: its key (its name in blobs/, else its path) and its figures, by one index.
+    index_of: dict[str, int] = {}
+    keys: list[str] = []
+    sizes, atimes, mtimes = array("q"), array("d"), array("d")
     local: dict[str, int] = {}
     linked: dict[str, int] = {}
+    table = _Blobs(repo_path / "blobs", [], sizes, atimes, mtimes)
     revisions = set()
     with os.scandir(snapshots) as it:
         revision_entries = list(it)
@@ -339,26 +433,25 @@ def _scan_repo(path: str, store_root: str | None) -> tuple[CachedRepoInfo, dict[
             continue
         if revision.is_file():
             raise CorruptedCacheException(f"Snapshots folder corrupted. Found a file: {Path(revision.path)}")
-        files = set()
-        used: set[str] = set()
-        for entry, file_path, depth in _glob_all(revision.path, _child(snapshots_path, revision.name)):
-            blob_path = None
+        paths: list[str] = []
+        index = array("I")
+        used: set[int] = set()
+        for entry, relative, depth in _glob_all(revision.path):
             if entry.is_symlink():
                 target = os.readlink(entry.path)
                 # huggingface_hub's own links, ../../blobs/<etag> from the revision's top, need no normalizing
                 rest = target[3 * depth + 6 : 3 * depth + 12]
                 name = target[3 * depth + 12 :]
                 if rest == "blobs/" and target.startswith(_UP * (depth + 2)) and "/" not in name and name.strip("."):
-                    blob = f"{blobs_dir}/{name}"
-                    blob_path = _child(blobs_path, name)
+                    blob, key = f"{blobs_dir}/{name}", name
                 else:
-                    blob = os.path.abspath(os.path.join(os.path.dirname(entry.path), target))
+                    blob = key = os.path.abspath(os.path.join(os.path.dirname(entry.path), target))
             elif entry.is_dir():
                 continue
             else:
-                blob, blob_path = entry.path, file_path
-            st = blobs.get(blob)
-            if st is None:
+                blob = key = entry.path
+            i = index_of.get(blob)
+            if i is None:
                 try:
                     st = os.lstat(blob)  # a blob file: one system call
                 except OSError:
@@ -371,46 +464,44 @@ def _scan_repo(path: str, store_root: str | None) -> tuple[CachedRepoInfo, dict[
                     raise CorruptedCacheException(f"Blob missing (broken symlink): {Path(blob)}")
                 if stat.S_ISDIR(st.st_mode):  # a link to a folder is a folder, as pathlib sees it
                     continue
-                blobs[blob] = st
-            used.add(blob)
-            files.add(
-                CachedFileInfo(
-                    file_name=entry.name,
-                    file_path=file_path,
-                    blob_path=blob_path or Path(blob),
-                    size_on_disk=st.st_size,
-                    blob_last_accessed=st.st_atime,
-                    blob_last_modified=st.st_mtime,
-                )
-            )
-        last_modified = max((blobs[b].st_mtime for b in used), default=None)
+                i = index_of[blob] = len(keys)
+                keys.append(key)
+                sizes.append(st.st_size)
+                atimes.append(st.st_atime)
+                mtimes.append(st.st_mtime)
+            used.add(i)
+            paths.append(relative)
+            index.append(i)
+        last_modified = max((mtimes[i] for i in used), default=None)
         revisions.add(
-            CachedRevisionInfo(
+            CompactRevision(
                 commit_hash=revision.name,
-                files=frozenset(files),
                 refs=frozenset(refs_by_hash.pop(revision.name, set())),
-                size_on_disk=sum(blobs[b].st_size for b in used),
-                snapshot_path=_child(snapshots_path, revision.name),
+                size_on_disk=sum(sizes[i] for i in used),
+                snapshot_path=snapshots_path / revision.name,
                 last_modified=os.stat(revision.path).st_mtime if last_modified is None else last_modified,
+                blobs=table,
+                paths=paths,
+                index=index,
             )
         )
+    table.keys = "\0".join(keys)
     if refs_by_hash:
         raise CorruptedCacheException(
             f"Reference(s) refer to missing commit hashes: {dict(refs_by_hash)} ({repo_path})."
         )
-    if blobs:
-        last_accessed = max(st.st_atime for st in blobs.values())
-        last_modified = max(st.st_mtime for st in blobs.values())
+    if keys:
+        last_accessed, last_modified = max(atimes), max(mtimes)
     else:
         repo_stat = os.stat(path)
         last_accessed, last_modified = repo_stat.st_atime, repo_stat.st_mtime
     repo = CachedRepoInfo(
-        nb_files=len(blobs),
+        nb_files=len(keys),
         repo_id=repo_id,
         repo_path=repo_path,
         repo_type=REPO_TYPES_MAPPING[prefix],  # type: ignore[arg-type]
         revisions=frozenset(revisions),
-        size_on_disk=sum(st.st_size for st in blobs.values()),
+        size_on_disk=sum(sizes),
         last_accessed=last_accessed,
         last_modified=last_modified,
     )
@@ -446,17 +537,20 @@ def _blob_stat(
     return st
 
 
-def cache_fingerprint(cache_dir: Path) -> tuple[object, ...]:
+def cache_fingerprint(cache_dir: Path, watch: _Watch | None = None) -> tuple[object, ...]:
     """A value that changes whenever a scan would see something different, at a fraction of its cost.
 
     It stats folders, not files: adding, removing or renaming a blob, a partial file, a revision
     or a repo changes the mtime of the folder that holds it. Per repo that is the repo folder,
     `blobs/`, `snapshots/` and each `snapshots/<rev>/`; ref files are few and rewritten in place,
     so each is stat'ed. Not seen: a new file in a sub-folder of an existing revision whose blob
-    was already there (same content under a new path); `r` rescans by hand.
+    was already there (same content under a new path); `r` rescans by hand. `watch` is called with
+    each folder, and what in it matters, just before the folder is stat'ed.
     """
     entries: list[tuple[str, int, int]] = []
     root = os.fspath(cache_dir)
+    if watch is not None:
+        watch(root, IN_CHANGES)
     try:
         top = os.stat(root)
         children = list(os.scandir(root))
@@ -468,13 +562,55 @@ def cache_fingerprint(cache_dir: Path) -> tuple[object, ...]:
         if child.name == ".locks" or not child.is_dir(follow_symlinks=False):
             continue
         if child.name == SHARED_BLOBS_DIR_NAME:  # the shared Xet store: one level of prefix folders
-            entries += _store_fingerprint(child.path)
+            entries += _store_fingerprint(child.path, watch)
         else:
-            entries += _repo_fingerprint(child.path)
+            entries += _repo_fingerprint(child.path, watch)
     return tuple(entries)
 
 
-def _stat_into(entries: list[tuple[str, int, int]], path: str) -> bool:
+_Watch = Callable[[str, int], object]
+_REFS_CHANGES = IN_CHANGES | IN_ATTRIB | IN_CLOSE_WRITE  # ref files are rewritten in place
+
+
+class CacheChanges:
+    """Whether the cache may have changed since the last fingerprint, without looking again.
+
+    Every folder the fingerprint stats is watched with inotify just before it is stat'ed, so whatever
+    changes it afterwards is an event; while no event came, the last fingerprint still holds, and on a
+    large cache that saves thousands of system calls a refresh. Where a watch is refused (no inotify,
+    the watch limit) on a folder that is there, every look takes the fingerprint again."""
+
+    def __init__(self, cache_dir: Path):
+        self.cache_dir = cache_dir
+        self._inotify = Inotify()
+        self._refused: list[str] = []
+        self._covered = False
+        self._last: tuple[object, ...] | None = None
+
+    def fingerprint(self) -> tuple[object, ...]:
+        """The cache's fingerprint: the last one while nothing it looks at changed, else a new one."""
+        if self._covered and self._last is not None and not self._inotify.events():
+            return self._last
+        self._inotify.events()  # what happened before this look is in the new fingerprint
+        self._refused = []
+        self._last = cache_fingerprint(self.cache_dir, self._watch)
+        # A refused watch matters only on a folder that is there (one that comes later is seen arriving
+        # in its watched parent); the cache folder has none watched, so while it is missing, poll.
+        root = os.fspath(self.cache_dir)
+        self._covered = self._inotify.watching(root) and not any(os.path.lexists(p) for p in self._refused)
+        return self._last
+
+    def _watch(self, folder: str, mask: int) -> None:
+        if not self._inotify.watch(folder, mask):
+            self._refused.append(folder)
+
+    def close(self) -> None:
+        self._inotify.close()
+
+
+def _stat_into(entries: list[tuple[str, int, int]], path: str, watch: _Watch | None = None) -> bool:
+    if watch is not None:
+        watch(path, IN_CHANGES)
     try:
         st = os.stat(path, follow_symlinks=False)
     except OSError:
@@ -484,27 +620,31 @@ def _stat_into(entries: list[tuple[str, int, int]], path: str) -> bool:
     return True
 
 
-def _stat_children(entries: list[tuple[str, int, int]], folder: str) -> None:
+def _stat_children(entries: list[tuple[str, int, int]], folder: str, watch: _Watch | None = None) -> None:
     """Each sub-folder's mtime (revisions in snapshots/, prefixes in the shared store)."""
     try:
         with os.scandir(folder) as it:
             for entry in it:
                 if entry.is_dir(follow_symlinks=False):
+                    if watch is not None:
+                        watch(entry.path, IN_CHANGES)
                     st = entry.stat(follow_symlinks=False)
                     entries.append((entry.path, st.st_mtime_ns, st.st_size))
     except OSError:
         pass
 
 
-def _stat_refs(entries: list[tuple[str, int, int]], folder: str) -> None:
+def _stat_refs(entries: list[tuple[str, int, int]], folder: str, watch: _Watch | None = None) -> None:
     # refs/main, refs/v1.0, refs/refs/pr/1: a handful of small files, rewritten in place.
+    if watch is not None and os.path.isdir(folder):
+        watch(folder, _REFS_CHANGES)
     try:
         with os.scandir(folder) as it:
             for entry in it:
                 st = entry.stat(follow_symlinks=False)
                 entries.append((entry.path, st.st_mtime_ns, st.st_size))
                 if entry.is_dir(follow_symlinks=False):
-                    _stat_refs(entries, entry.path)
+                    _stat_refs(entries, entry.path, watch)
     except OSError:
         pass
 

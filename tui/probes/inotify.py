@@ -13,7 +13,8 @@ import struct
 import weakref
 from dataclasses import dataclass
 
-IN_CLOSE = 0x08 | 0x10
+IN_ATTRIB, IN_CLOSE_WRITE = 0x04, 0x08
+IN_CLOSE = IN_CLOSE_WRITE | 0x10
 IN_OPEN = 0x20
 IN_MOVED_FROM, IN_MOVED_TO, IN_CREATE, IN_DELETE = 0x40, 0x80, 0x100, 0x200
 IN_CHANGES = IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_DELETE

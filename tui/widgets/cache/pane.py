@@ -253,7 +253,7 @@ class CachePane(Vertical, can_focus=False):
             commit = key if location.level == "revisions" else location.revision
             revisions = [r for r in repo.revisions if r.commit_hash == commit]
             label = f"{repo.cache_id} @ {fmt.short_hash(commit or '')}"
-        if not any(r.files for r in revisions):
+        if not any(r.nb_files for r in revisions):
             self.notify("Nothing to verify here.", timeout=3)
             return
         self.post_message(self.VerifyRequested(label, tuple(revisions), repo))
