@@ -294,12 +294,10 @@ class _Blobs:
 
     __slots__ = ("atimes", "blobs_path", "keys", "mtimes", "sizes")
 
-    def __init__(
-        self, blobs_path: Path, keys: list[str], sizes: array[int], atimes: array[float], mtimes: array[float]
-    ):
+    def __init__(self, blobs_path: Path):
         self.blobs_path = blobs_path
-        self.keys = "\0".join(keys)  # one string, not one object a blob: no file name holds a NUL
-        self.sizes, self.atimes, self.mtimes = sizes, atimes, mtimes
+        self.keys = ""  # one string, the keys joined by NUL (no file name holds one), not one object a blob
+        self.sizes, self.atimes, self.mtimes = array("q"), array("d"), array("d")
 
 
 class CompactRevision(CachedRevisionInfo):
@@ -421,10 +419,10 @@ def _scan_repo(path: str, store_root: str | None) -> tuple[CachedRepoInfo, dict[
     # Each blob once, by its path: its key (its name in blobs/, else its path) and its figures, by one index.
     index_of: dict[str, int] = {}
     keys: list[str] = []
-    sizes, atimes, mtimes = array("q"), array("d"), array("d")
+    table = _Blobs(repo_path / "blobs")
+    sizes, atimes, mtimes = table.sizes, table.atimes, table.mtimes
     local: dict[str, int] = {}
     linked: dict[str, int] = {}
-    table = _Blobs(repo_path / "blobs", [], sizes, atimes, mtimes)
     revisions = set()
     with os.scandir(snapshots) as it:
         revision_entries = list(it)
