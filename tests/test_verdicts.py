@@ -36,7 +36,12 @@ PLAIN_HTTP = {"HF_HUB_DISABLE_XET": "1"}
 
 
 def _start(
-    devhub, cache: Path | None = None, local_dir: Path | None = None, xet: bool = False, repo: str = REPO
+    devhub,
+    cache: Path | None = None,
+    local_dir: Path | None = None,
+    xet: bool = False,
+    repo: str = REPO,
+    stderr: int = subprocess.DEVNULL,
 ) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-c", ONE_FILE, repo, FILE, str(cache or ""), str(local_dir or "")],
@@ -47,7 +52,7 @@ def _start(
             **({} if xet else PLAIN_HTTP),
         },
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=stderr,
     )
 
 
@@ -462,17 +467,23 @@ def test_a_xet_stall_is_told_by_idle_sockets_and_a_still_file(fresh_devhub, tmp_
 
 
 def test_a_xet_download_bigger_than_the_free_space(fresh_devhub, small_disk, processes):
+    """Told from the free space while it runs, before the disk fills: hf_xet 1.8 logs nothing of its
+    "No space left on device", which reaches only the program, and huggingface_hub then deletes the file."""
     fresh_devhub.set_fault(f"{REPO}/{FILE}", Fault(throttle=10_000_000))
     cache = small_disk / "hub"
-    processes.append(proc := _start(fresh_devhub, cache, xet=True))
+    processes.append(proc := _start(fresh_devhub, cache, xet=True, stderr=subprocess.PIPE))
     others = OtherDownloads(cache, stall_after=300)
     try:
         rows = _until(lambda rows: any(r.state is DownloadState.NO_SPACE for r in rows), others)
+        [row] = rows
+        assert row.owner_pid == proc.pid and row.transport is not None and row.transport[0] == "Xet"
+        assert "left to fetch" in row.evidence[0]
+        assert proc.poll() is None, "told while it still runs"
+        _, stderr = proc.communicate(timeout=60)
+        assert proc.returncode != 0 and b"No space left on device" in stderr
+        assert not others.sample(time.time()), "its partial file is gone with it"
     finally:
         others.close()
-    [row] = rows
-    assert row.owner_pid == proc.pid and row.transport is not None and row.transport[0] == "Xet"
-    assert "left to fetch" in row.evidence[0]
 
 
 def test_a_take_over_leaves_the_dead_holders_file_an_orphan_never_the_new_holders_stall(

@@ -239,12 +239,6 @@ MB = 1_000_000
             id="fits",
         ),
         pytest.param(
-            [(0, PartialReading(10 * MB, 100 * MB, True, disk_error="hf_xet: No space left on device"))],
-            DownloadState.NO_SPACE,
-            "hf_xet: No space left on device",
-            id="writer-says-disk-full",
-        ),
-        pytest.param(
             [(0, PartialReading(10, 100, False)), (5, PartialReading(20, 100, False))],
             DownloadState.OWNER_UNKNOWN,
             "grew while no local process",

@@ -301,8 +301,6 @@ class PartialReading:
     """Its lock is held by a process hftop cannot see (another container or machine)."""
     taken_over_by: int | None = None
     """The local process now holding its lock while writing a partial file of its own: a take-over."""
-    disk_error: str | None = None
-    """The writer reported a full disk (hf_xet's log says so), in its words."""
     started: float | None = None
     """When the writing process started, on the same clock as `now`: the start of its average speed."""
     stopped: bool = False
@@ -460,16 +458,12 @@ def partial_progress(w: _Watched, now: float, reading: PartialReading, stall_aft
         else:
             state = DownloadState.FINISHING
             evidence.append("full size on disk; huggingface_hub is moving it into place")
-    elif r.disk_error or (
-        r.free_bytes is not None
-        and (r.free_bytes < DISK_FULL_MARGIN or (remaining is not None and remaining > r.free_bytes))
+    elif r.free_bytes is not None and (
+        r.free_bytes < DISK_FULL_MARGIN or (remaining is not None and remaining > r.free_bytes)
     ):
         state = DownloadState.NO_SPACE
-        if r.free_bytes is not None:
-            left = f"{fmt.size(remaining)} left to fetch, " if remaining is not None else ""
-            evidence.append(f"{left}{fmt.size(r.free_bytes)} free on its disk")
-        if r.disk_error:
-            evidence.append(r.disk_error)
+        left = f"{fmt.size(remaining)} left to fetch, " if remaining is not None else ""
+        evidence.append(f"{left}{fmt.size(r.free_bytes)} free on its disk")
         evidence.append(f"last grew {_ago(quiet)}")
     else:
         # The average a slow tail is judged against runs from the writer's start, so one look of a

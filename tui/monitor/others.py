@@ -129,7 +129,6 @@ class OtherDownloads:
                 free_bytes=p.free_bytes,
                 hidden_owner=p.lock_holder is not None and not p.owners and not p.taken_over,
                 taken_over_by=p.lock_holder if p.taken_over else None,
-                disk_error=_xet_disk_error(xet.get(p.owners[0].pid)) if p.owners else None,
                 started=p.owners[0].started if p.owners else None,
                 stopped=bool(p.owners) and p.owners[0].status in ("stopped", "tracing-stop"),
                 writer=p.owners[0].pid if p.owners else None,
@@ -326,10 +325,6 @@ def _xet_notes(log: XetLogReading | None, now: float) -> tuple[str, ...]:
     if log.last_problem:
         notes.append(f"hf_xet: {log.last_problem}")
     return tuple(notes)
-
-
-def _xet_disk_error(log: XetLogReading | None) -> str | None:
-    return f"hf_xet: {log.last_problem}" if log is not None and log.no_space else None
 
 
 def _ref_commit(repo_folder: Path) -> str | None:

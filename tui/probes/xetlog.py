@@ -1,5 +1,9 @@
 """Evidence from hf_xet's own log: `$HF_XET_CACHE/logs/*_<pid>.log`, JSON lines written by the
-Xet client inside a downloading process (its last activity, retries, errors such as 403 or a full disk)."""
+Xet client inside a downloading process (its last activity, retries, errors such as a 403).
+
+hf_xet 1.8 does not log a full disk: its "No space left on device" reaches only the program, as the
+RuntimeError huggingface_hub raises before it deletes its partial file; hftop tells a full disk from the free
+space beside the partial instead."""
 
 from __future__ import annotations
 
@@ -20,8 +24,6 @@ class XetLogReading:
     """When the client last wrote anything (epoch seconds)."""
     last_problem: str | None
     """Its last warning or error, in its own words."""
-    no_space: bool
-    """That problem is a full disk."""
 
 
 def hf_home_folder(environ: dict[str, str], variable: str, name: str) -> Path:
@@ -71,8 +73,7 @@ def read_xet_log(xet_cache: Path, pid: int) -> XetLogReading | None:
                 problem = message
     if last_entry is None:
         last_entry = newest.stat().st_mtime
-    no_space = problem is not None and ("No space left" in problem or "ENOSPC" in problem)
-    return XetLogReading(Path(newest.path), last_entry, problem, no_space)
+    return XetLogReading(Path(newest.path), last_entry, problem)
 
 
 def _routine(message: str) -> bool:
