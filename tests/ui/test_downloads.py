@@ -523,3 +523,33 @@ async def test_r_on_a_dead_programs_partial_resumes_it_and_huggingface_hub_finds
     blob = Path(path).resolve()
     digest = hashlib.sha256(blob.read_bytes()).hexdigest()
     assert digest == devhub.file("hftop-demo/vit-huge", "model.safetensors").sha256
+
+
+async def test_the_cursor_stays_on_top_until_the_user_picks_a_row_then_follows_it(outside_downloader, fresh_devhub):
+    """Rows reorder as verdicts change: the row the user picked keeps the cursor; before any pick the cursor
+    stays on the top row, what needs a person first, never on whichever row came first."""
+    _, cache = outside_downloader
+    fresh_devhub.set_fault("hftop-demo/phi-tiny/model.safetensors", Fault(throttle=1_000_000))
+    app = make_app(Settings(cache_dir=cache, endpoint=fresh_devhub.endpoint, refresh=0.3, stall_after=8))
+    async with app.run_test(size=(120, 36)) as pilot:
+        snapshot = lambda: app.dashboard.snapshot  # noqa: E731
+        table = app.dashboard.downloads_pane.table
+        await wait_for(pilot, lambda: snapshot().others, what="the other program's download")
+        flows = app.dashboard.downloads_flows
+        flows.start_planned(flows.plan(DownloadRequest("hftop-demo/phi-tiny")))
+        await wait_for(
+            pilot,
+            lambda: len(snapshot().rows) == 2 and {r.state for r in snapshot().rows} == {DownloadState.DOWNLOADING},
+            what="both downloading",
+        )
+        await pilot.pause(0.4)
+        own = f"own:{snapshot().own[0].id}"
+        assert [str(k.value) for k in table.rows][0] == own, "both downloading: hftop's own first"
+        assert table.cursor_row == 0, "not the row that came first"
+
+        table.focus()
+        await pilot.press("down", "up")  # the user picks hftop's own download
+        await wait_for(pilot, lambda: snapshot().others[0].state is DownloadState.STALLED, timeout=30, what="the stall")
+        await wait_for(pilot, lambda: str(next(iter(table.rows)).value) != own, what="the stalled row on top")
+        await pilot.pause(0.4)
+        assert table.cursor_row == 1 and table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value == own

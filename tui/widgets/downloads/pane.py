@@ -137,6 +137,9 @@ class DownloadsPane(Vertical, can_focus=True):
         self._layout: tuple[tuple[str, int], ...] = ()
         """The columns (key, width) the table has now."""
         self._detail_shown: Text | None = None
+        self._picked = False
+        """The user moved the cursor: it follows that row as rows come and go and reorder. Until then it
+        stays on the top row, what needs a person first."""
 
     def compose(self) -> ComposeResult:
         yield Static(
@@ -217,7 +220,7 @@ class DownloadsPane(Vertical, can_focus=True):
             for key, cells in rows:
                 table.add_row(*cells, key=key)
             self._layout = layout
-            if previous is not None and previous in table.rows:
+            if self._picked and previous is not None and previous in table.rows:
                 table.move_cursor(row=table.get_row_index(previous), animate=False)
         self._set_title(f"Downloads · {PREFIX_MARK} is {fitted.prefix}" if fitted.prefix else "Downloads")
         self._render_detail()
@@ -271,6 +274,7 @@ class DownloadsPane(Vertical, can_focus=True):
 
     @on(DataTable.RowHighlighted, "#downloads-table")
     def _follow_cursor(self) -> None:
+        self._picked = self._picked or self.table.has_focus
         self._render_detail()
 
     def show_details(self) -> None:
