@@ -101,7 +101,7 @@ async def test_cancel_asks_whether_to_keep_the_bytes_and_deletes_them_by_default
         await pilot.press("enter")  # the details: numbers behind the verdict, speed over time
         await wait_for(pilot, lambda: isinstance(app.screen, DownloadDetailsScreen), what="the details")
         await pilot.pause(0.6)
-        figures = plain(app.screen.query_one("#details-figures", Static))
+        figures = " ".join(plain(app.screen.query_one("#details-figures", Static)).split())  # wrapped lines as one
         assert "of 120.0 MB to fetch" in figures and "started by hftop" in figures and "main (" in figures
         assert max(app.screen.query_one("#details-speed").data) > 1_000_000
         await pilot.press("escape")
@@ -324,7 +324,7 @@ async def test_a_stall_and_a_process_waiting_on_its_lock_in_the_dashboard(outsid
             await pilot.press("enter")
             await wait_for(pilot, lambda: isinstance(app.screen, DownloadDetailsScreen), what="the details")
             await pilot.pause(0.6)
-            figures = plain(app.screen.query_one("#details-figures", Static))
+            figures = " ".join(plain(app.screen.query_one("#details-figures", Static)).split())  # wrapped lines as one
             assert f"PID {holder.pid} is fetching the same file: 10.5 MB of 90.0 MB, stalled" in figures
             assert "waiting for lock" in plain(app.screen.query_one("#details-timeline", Static))
         finally:
@@ -446,7 +446,7 @@ async def test_bytes_from_elsewhere_than_the_mirror_are_named(fresh_devhub, tmp_
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, DownloadDetailsScreen), what="the details")
         await pilot.pause(0.6)
-        figures = plain(app.screen.query_one("#details-figures", Static))
+        figures = " ".join(plain(app.screen.query_one("#details-figures", Static)).split())  # wrapped lines as one
         assert "bytes from" in figures and "127.0.0.3:" in figures and "not from the mirror 127.0.0.1:" in figures
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 import time
 from urllib.parse import urlsplit
 
@@ -58,12 +59,14 @@ class DownloadDetailsScreen(ModalScreen[None]):
         body.border_title = f"{row.request.label if isinstance(row, DownloadView) else row.label} · {row.state.value}"
         history = snapshot.history(self.key)
         self.query_one("#details-verdict", Static).update(explain(row, snapshot.stall_after))
-        self.query_one("#details-figures", Static).update(_figures(row, snapshot.at))
+        figures = self.query_one("#details-figures", Static)
+        figures.update(_figures(row, snapshot.at, figures.content_size.width))
         self.query_one("#details-speed", Sparkline).data = list(history.speeds) or [0.0]
         self.query_one("#details-timeline", Static).update(_timeline(history.verdicts))
 
 
-def _figures(row: DownloadView | ExternalDownload, now: float) -> Text:
+def _figures(row: DownloadView | ExternalDownload, now: float, width: int = 0) -> Text:
+    """Name and value a line; a value too long for `width` columns wraps under itself, not under the names."""
     rows: list[tuple[str, str]]
     if isinstance(row, DownloadView):
         rows = [
@@ -131,8 +134,19 @@ def _figures(row: DownloadView | ExternalDownload, now: float) -> Text:
             ("partial file", row.key),
         ]
         rows += [("evidence" if i == 0 else "", line) for i, line in enumerate(row.evidence)]
-    width = max(len(name) for name, _ in rows) + 2
-    return Text("\n").join(Text.assemble((name.ljust(width), "bold"), value) for name, value in rows)
+    names = max(len(name) for name, _ in rows) + 2
+    room = width - names
+    return Text("\n").join(
+        Text.assemble((name.ljust(names), "bold"), _hanging(value, room, names)) for name, value in rows
+    )
+
+
+def _hanging(value: str, room: int, indent: int) -> str:
+    """`value` wrapped to `room` columns, its later lines indented by `indent` (no wrap without room)."""
+    if room < 20 or len(value) <= room:
+        return value
+    lines = textwrap.wrap(value, room, break_on_hyphens=False) or [value]
+    return ("\n" + " " * indent).join(lines)
 
 
 def _process_figures(row: ExternalDownload, now: float) -> str:

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from rich.console import Console
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -71,6 +71,10 @@ class _Form:
     prefix: str = ""
     """The `org/` left out of every repo id ('' for none)."""
     short_speed: bool = False
+
+
+_CURSOR_KEYS = frozenset({"up", "down", "pageup", "pagedown", "home", "end", "ctrl+home", "ctrl+end"})
+"""Keys with which the user picks a row of the table."""
 
 
 class DownloadsTable(DataTable[Text]):
@@ -274,8 +278,14 @@ class DownloadsPane(Vertical, can_focus=True):
 
     @on(DataTable.RowHighlighted, "#downloads-table")
     def _follow_cursor(self) -> None:
-        self._picked = self._picked or self.table.has_focus
         self._render_detail()
+
+    def on_key(self, event: events.Key) -> None:
+        if event.key in _CURSOR_KEYS:
+            self._picked = True
+
+    def on_click(self) -> None:
+        self._picked = True
 
     def show_details(self) -> None:
         """The details of the highlighted download, as Enter on its row."""
@@ -287,6 +297,7 @@ class DownloadsPane(Vertical, can_focus=True):
 
     @on(DataTable.RowSelected, "#downloads-table")
     def _ask_for_details(self, event: DataTable.RowSelected) -> None:
+        self._picked = True
         self.post_message(self.DetailsRequested(str(event.row_key.value)))
 
     def on_resize(self) -> None:
