@@ -74,8 +74,14 @@ def _figures(row: DownloadView | ExternalDownload, now: float, width: int = 0) -
             ("bytes", f"{fmt.size(row.done_bytes)} of {fmt.size(row.total_bytes)} to fetch"),
             ("speed", f"{fmt.rate(row.rate)} over the last 10 s"),
             ("ETA", fmt.duration(row.eta)),
-            ("running for", fmt.duration(row.age)),
-            ("last new byte", f"{fmt.duration(row.quiet_for)} ago"),
+            *(
+                [("running for", fmt.duration(row.age)), ("last new byte", f"{fmt.duration(row.quiet_for)} ago")]
+                if row.state.active
+                else [
+                    ("ran for", fmt.duration(row.age)),
+                    ("last new byte", f"{fmt.duration(row.quiet_for)} before it ended"),
+                ]
+            ),
             (
                 "attempt",
                 f"{row.attempt}" + (f" (the last threw away {fmt.size(row.lost_bytes)})" if row.lost_bytes else ""),
