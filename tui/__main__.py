@@ -373,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
         from tui.demo import DemoError, start_demo
 
         try:
-            demo = start_demo(args.cache_dir)
+            demo = start_demo(args.cache_dir, own_downloads=not (args.read_only or config.read_only))
         except DemoError as e:
             print(f"hftop: {e}", file=sys.stderr)
             return 1

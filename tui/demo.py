@@ -1,6 +1,7 @@
 """`hftop --demo`: a devhub on loopback, a throwaway cache filled by real downloads from it, and
 four live downloads hftop runs itself, one for each state a user meets: three over Xet, as the Hub
-serves most large files, and one over plain HTTP.
+serves most large files, and one over plain HTTP. In a read-only demo hftop starts nothing: the same
+four run as programs of their own, as a training script's downloads would.
 
 Both run as child processes in their own process groups; `close()` stops them and removes the
 throwaway cache, so quitting leaves nothing behind. Should hftop die without closing, both notice
@@ -51,7 +52,7 @@ class DemoSession:
     """The temporary folder holding the cache, removed on close; None for a cache the user chose."""
     processes: list[subprocess.Popen[Any]] = field(default_factory=list)
     downloads: tuple[DownloadRequest, ...] = tuple(request for request, _ in DEMO_DOWNLOADS)
-    """What hftop downloads live from the demo hub."""
+    """What hftop downloads live from the demo hub (nothing when they run as programs of their own)."""
 
     def close(self) -> None:
         for proc in self.processes:
@@ -70,7 +71,15 @@ class DemoSession:
             shutil.rmtree(self.throwaway, ignore_errors=True)
 
 
-def start_demo(cache_dir: Path | None = None) -> DemoSession:
+# snapshot_download, as a user's script calls it.
+_PROGRAM = (
+    "import sys; from huggingface_hub import snapshot_download; snapshot_download(sys.argv[1], cache_dir=sys.argv[2])"
+)
+
+
+def start_demo(cache_dir: Path | None = None, own_downloads: bool = True) -> DemoSession:
+    """The demo's hub and cache; with `own_downloads` False its live downloads run at once as programs of
+    their own, beside hftop (a read-only hftop starts none)."""
     throwaway: Path | None = None
     if cache_dir is None:
         throwaway = Path(tempfile.mkdtemp(prefix="hftop-demo-"))
@@ -122,4 +131,23 @@ def start_demo(cache_dir: Path | None = None) -> DemoSession:
             start_new_session=True,
         )
     )
+    if not own_downloads:
+        session.downloads = ()
+        xet = {"HF_XET_CACHE": str(throwaway / "xet")} if throwaway is not None else {}
+        for request, _ in DEMO_DOWNLOADS:
+            session.processes.append(
+                subprocess.Popen(
+                    [sys.executable, "-c", _PROGRAM, request.repo_id, str(cache)],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    env={
+                        **env,
+                        **xet,
+                        "HF_ENDPOINT": endpoint,
+                        **({"HF_HUB_DISABLE_XET": "1"} if request.disable_xet else {}),
+                    },
+                    start_new_session=True,
+                )
+            )
     return session
