@@ -82,7 +82,7 @@ async def test_network_pane_samples_and_cycles_interfaces(demo_cache):
 
 async def test_keys_answer_while_a_large_cache_is_scanned(tmp_path):
     cache = tmp_path / "hub"
-    build_synthetic_cache(cache, files=30_000)
+    build_synthetic_cache(cache, files=100_000)  # a scan of a few seconds, even on a fast machine
     app = app_for(cache)
     async with app.run_test(size=(120, 36)) as pilot:
         await asyncio.sleep(0.3)
@@ -98,7 +98,7 @@ async def test_keys_answer_while_a_large_cache_is_scanned(tmp_path):
         assert answered < 0.5, answered
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.dashboard.monitor.scans == 1, timeout=60, what="the scan to finish")
-        assert "60 repos" in plain(app.query_one("#cache-totals"))
+        assert "200 repos" in plain(app.query_one("#cache-totals"))
 
 
 async def test_mouse_focuses_sorts_and_opens(demo_cache):
