@@ -468,7 +468,8 @@ def test_a_xet_stall_is_told_by_idle_sockets_and_a_still_file(fresh_devhub, tmp_
 
 def test_a_xet_download_bigger_than_the_free_space(fresh_devhub, small_disk, processes):
     """Told from the free space while it runs, before the disk fills: hf_xet 1.8 logs nothing of its
-    "No space left on device", which reaches only the program, and huggingface_hub then deletes the file."""
+    "No space left on device", which reaches only the program, and huggingface_hub then deletes the file:
+    the row stays, failed, with what was last seen."""
     fresh_devhub.set_fault(f"{REPO}/{FILE}", Fault(throttle=10_000_000))
     cache = small_disk / "hub"
     processes.append(proc := _start(fresh_devhub, cache, xet=True, stderr=subprocess.PIPE))
@@ -481,7 +482,12 @@ def test_a_xet_download_bigger_than_the_free_space(fresh_devhub, small_disk, pro
         assert proc.poll() is None, "told while it still runs"
         _, stderr = proc.communicate(timeout=60)
         assert proc.returncode != 0 and b"No space left on device" in stderr
-        assert not others.sample(time.time()), "its partial file is gone with it"
+        assert not find_partials(cache), "huggingface_hub deleted its partial file"
+        [failed] = others.sample(time.time())
+        assert failed.state is DownloadState.FAILED and failed.owner_pid is None and failed.file_name == FILE
+        assert "with no blob in its place" in failed.evidence[0]
+        assert failed.evidence[2].startswith("last seen disk full: ") and "left to fetch" in failed.evidence[2]
+        assert failed.evidence[3] == f"process {proc.pid} has ended"
     finally:
         others.close()
 

@@ -11,7 +11,7 @@ from tui.core import formatting as fmt
 from tui.core.downloads import DownloadState, ExternalDownload
 from tui.monitor.monitor import Monitor, Snapshot
 
-TROUBLE = {DownloadState.STALLED, DownloadState.ORPHANED, DownloadState.NO_SPACE}
+TROUBLE = {DownloadState.STALLED, DownloadState.ORPHANED, DownloadState.NO_SPACE, DownloadState.FAILED}
 """Verdicts that make the exit status 1."""
 
 _ADVICE = {
@@ -25,6 +25,8 @@ _ADVICE = {
     DownloadState.NO_SPACE: "the rest does not fit on the disk: free space (hftop's cache pane), then retry",
     DownloadState.WAITING: "waits for another process fetching the same file; it goes on when that one is done",
     DownloadState.QUEUED: "its process fetches its other files first; it goes on when one of them is done",
+    DownloadState.FAILED: "it ended while watched and huggingface_hub deleted its file: its program's output says "
+    "why; fix that, then fetch it again",
 }
 
 

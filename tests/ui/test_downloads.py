@@ -553,3 +553,58 @@ async def test_the_cursor_stays_on_top_until_the_user_picks_a_row_then_follows_i
         await wait_for(pilot, lambda: str(next(iter(table.rows)).value) != own, what="the stalled row on top")
         await pilot.pause(0.4)
         assert table.cursor_row == 1 and table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value == own
+
+
+async def test_another_programs_failed_download_stays_listed_and_r_fetches_it_again(fresh_devhub, tmp_path):
+    """huggingface_hub gives up after its retries and deletes its partial file: the row stays, failed, with
+    what was seen; R fetches the file whole with hftop, and the failed row goes."""
+    import subprocess
+    import sys
+
+    from tests.conftest import OUTSIDE_DOWNLOADER
+
+    repo = "hftop-demo/qwen-small"
+    fresh_devhub.set_fault(f"{repo}/model.safetensors", Fault(throttle=5_000_000, drop_after=10 * MiB, drop_times=1000))
+    cache = tmp_path / "hub"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", OUTSIDE_DOWNLOADER, repo, str(cache), fresh_devhub.endpoint],
+        env={**os.environ, "HF_HUB_DISABLE_XET": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        app = make_app(Settings(cache_dir=cache, endpoint=fresh_devhub.endpoint, refresh=0.3))
+        async with app.run_test(size=(120, 36)) as pilot:
+            pane = app.dashboard.downloads_pane
+            others = lambda: app.dashboard.snapshot.others  # noqa: E731
+            await wait_for(pilot, lambda: others() and others()[0].owner_pid == proc.pid, what="its download")
+            await wait_for(pilot, lambda: proc.poll() is not None, timeout=60, what="huggingface_hub to give up")
+            await wait_for(pilot, lambda: others() and others()[0].state is DownloadState.FAILED, what="the failed row")
+            [row] = others()
+            assert proc.returncode != 0 and not list(cache.rglob("*.incomplete"))
+            assert "with no blob in its place" in row.progress.evidence[0]
+            assert row.progress.evidence[3] == f"process {proc.pid} has ended"
+            pane.table.focus()
+            await pilot.pause()
+            assert "R fetches it again with hftop" in plain(pane.query_one("#downloads-detail", Static))
+
+            await pilot.press("x")  # nothing runs and nothing is on disk: said, nothing asked
+            await pilot.pause()
+            assert not isinstance(app.screen, ConfirmScreen)
+            await pilot.press("R")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
+            text = plain(app.screen.query_one("#confirm-text", Static))
+            assert f"Fetch {repo} model.safetensors again with hftop?" in text and "nothing is left to resume" in text
+            fresh_devhub.clear_faults()
+            await pilot.press("y")
+            await wait_for(
+                pilot,
+                lambda: app.dashboard.snapshot.own and app.dashboard.snapshot.own[0].state is DownloadState.DONE,
+                timeout=60,
+                what="done",
+            )
+            await wait_for(pilot, lambda: not others(), what="the failed row to go")
+    finally:
+        proc.kill()
+        proc.wait()
+    assert list(cache.rglob("*.incomplete")) == []

@@ -12,6 +12,7 @@ import psutil
 
 from tui.core import formatting as fmt
 from tui.core.downloads import (
+    DownloadState,
     ExternalDownload,
     FileShare,
     PartialProgressTracker,
@@ -38,6 +39,10 @@ FIRST_LOOKUP_WAIT = 0.5
 LOCAL_DIR_SWEEP = 5.0
 """Seconds between two looks through every process's open files for `local_dir` downloads
 (while none is known; a known one is looked at every sample)."""
+
+
+ENDED_KEEP = 600.0
+"""Seconds a download whose file went without a blob in its place stays listed as failed."""
 
 
 class OtherDownloads:
@@ -77,6 +82,10 @@ class OtherDownloads:
         """Partial file → the bytes it was given of its process's sockets so far."""
         self._received: dict[int, tuple[int, dict[int, int]]] = {}
         """Writer of one file → (bytes received since first seen, socket → bytes at the last look)."""
+        self._before: dict[str, ExternalDownload] = {}
+        """Partial file → its row at the last sample."""
+        self._ended: dict[str, tuple[float, ExternalDownload]] = {}
+        """Partial file → (when, its failed row): a live writer's file that went with no blob in its place."""
         self.in_cache: tuple[int, int] = (0, 0)
         """Partial files in the cache at the last sample, hftop's own included, and their bytes on disk."""
 
@@ -158,8 +167,40 @@ class OtherDownloads:
             )
             for p in partials
         ]
-        downloads += self._waiting(partials, downloads, now, exclude)
-        return tuple(downloads)
+        waiting = self._waiting(partials, downloads, now, exclude)
+        fetching = {(str(p.path.parent), p.etag) for p in in_cache} | {(str(Path(k).parent), _etag(k)) for k in kept}
+        return (*downloads, *waiting, *self._failed(downloads, now, fetching))
+
+    def _failed(
+        self, downloads: list[ExternalDownload], now: float, fetching: set[tuple[str, str]]
+    ) -> list[ExternalDownload]:
+        """Rows for files that went since the last sample while their writer lived, with no blob in their
+        place: huggingface_hub deletes its partial file when a download fails or is interrupted. `fetching`:
+        (blobs folder, etag) of every partial file in the cache, hftop's own included, and of what hftop keeps."""
+        present = {d.key for d in downloads}
+        for key, before in self._before.items():
+            if (
+                key in present
+                or key in self._ended
+                or before.owner_pid is None
+                or before.repo_type == "local"
+                or (str(Path(key).parent), before.etag) in fetching  # hftop took it over
+                or (Path(key).parent / before.etag).exists()  # it was placed: done
+            ):
+                continue
+            self._ended[key] = (now, _failed_row(before))
+        self._ended = {
+            k: (when, row)
+            for k, (when, row) in self._ended.items()
+            if now - when < ENDED_KEEP
+            and (str(Path(k).parent), row.etag) not in fetching  # fetched again, by hftop or another program
+            and not (Path(k).parent / row.etag).exists()  # it is in the cache now, fetched by anyone
+        }
+        self._before = {d.key: d for d in downloads}
+        return [  # its last progress keeps ageing
+            replace(row, progress=replace(row.progress, quiet_for=row.progress.quiet_for + now - when))
+            for when, row in self._ended.values()
+        ]
 
     def _local_dir_partials(self, now: float) -> tuple[PartialFile, ...]:
         if self._local or now - self._local_swept >= LOCAL_DIR_SWEEP:
@@ -325,6 +366,38 @@ def _xet_notes(log: XetLogReading | None, now: float) -> tuple[str, ...]:
     if log.last_problem:
         notes.append(f"hf_xet: {log.last_problem}")
     return tuple(notes)
+
+
+def _etag(path: str) -> str:
+    """The etag in a partial file's name: `<etag>.incomplete`, `<etag>.<8 hex>.incomplete`."""
+    return Path(path).name.split(".")[0]
+
+
+def _failed_row(before: ExternalDownload) -> ExternalDownload:
+    p = before.progress
+    at = fmt.size(p.done) + (f" of {fmt.size(p.expected_size)}" if p.expected_size else "")
+    pid = before.owner_pid
+    try:
+        goes_on = pid is not None and psutil.Process(pid).is_running() and psutil.Process(pid).status() != "zombie"
+    except psutil.Error:
+        goes_on = False
+    evidence = (
+        f"it ended at {at}: its partial file went, with no blob in its place",
+        "huggingface_hub deletes its partial file when a download fails or is interrupted (a full disk, dropped "
+        "connections, a server error, Ctrl+C); the program's own output says which",
+        f"last seen {p.state.value}" + (f": {p.evidence[0]}" if p.evidence else ""),
+        f"process {pid} " + ("goes on with its other files" if goes_on else "has ended"),
+    )
+    return replace(
+        before,
+        owner_pid=None,
+        owner_status=None,
+        owner_remotes=(),
+        owner_cpu=None,
+        lock_holder=None,
+        notes=(),
+        progress=replace(p, state=DownloadState.FAILED, evidence=evidence, rate=None, eta=None),
+    )
 
 
 def _ref_commit(repo_folder: Path) -> str | None:

@@ -15,7 +15,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Sparkline, Static
 
 from tui.core import formatting as fmt
-from tui.core.downloads import DownloadView, ExternalDownload
+from tui.core.downloads import DownloadState, DownloadView, ExternalDownload
 from tui.monitor.monitor import Snapshot, VerdictChange
 from tui.widgets.downloads.verdict import explain
 
@@ -139,6 +139,14 @@ def _figures(row: DownloadView | ExternalDownload, now: float, width: int = 0) -
             ("lock held by", f"pid {row.lock_holder}" if row.lock_holder else "nobody"),
             ("partial file", row.key),
         ]
+        if p.state is DownloadState.FAILED:  # its file is gone: what it had, when, and how it went
+            rows = [
+                rows[0],
+                ("bytes on disk", f"none: its partial file went at {rows[1][1]}"),
+                ("last progress", f"{fmt.duration(p.quiet_for)} ago"),
+                ("transport", f"{row.transport[0]}: {row.transport[1]}" if row.transport else "–"),
+                ("partial file", f"{row.key} (gone)"),
+            ]
         rows += [("evidence" if i == 0 else "", line) for i, line in enumerate(row.evidence)]
     names = max(len(name) for name, _ in rows) + 2
     room = width - names

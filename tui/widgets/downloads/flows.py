@@ -249,6 +249,9 @@ class DownloadFlows:
         d = self.dashboard
         if d.refused_read_only("stop processes or fetch their files"):
             return
+        if row.state is DownloadState.FAILED:
+            self._fetch_again(row)
+            return
         have, size = row.progress.real_bytes, row.progress.expected_size
         if size is not None and have <= size:
             resumes = f"resumes at {fmt.size(have)} of {fmt.size(size)}: {fmt.size(size - have)} to fetch"
@@ -269,6 +272,31 @@ class DownloadFlows:
         d.app.push_screen(
             ConfirmScreen("Resume a download", body, "Resume it", "Leave it"),
             lambda yes: self._in_worker(partial(self._take_over, row), "take over") if yes else None,
+        )
+
+    def _fetch_again(self, row: ExternalDownload) -> None:
+        """Another program's download failed and its file went with it: hftop downloads the file whole."""
+        size = row.progress.expected_size
+        whole = f" ({fmt.size(size)})" if size else ""
+        full = any(e.startswith("last seen disk full") for e in row.progress.evidence)
+        warning = (
+            (
+                "\n\nIt was last seen with the disk too full for the rest: free space first (c), or it fails again.",
+                "yellow",
+            )
+            if full
+            else ""
+        )
+        body = Text.assemble(
+            "Fetch ", (f"{row.label} {row.file_name}", "bold"), " again with hftop?\n\n",
+            f"Its program's download ended and huggingface_hub deleted its partial file, so nothing is left to resume: "
+            f"hftop downloads the whole file{whole} from {self.dashboard.settings.endpoint}, checks it against its "
+            "hash and places it in the cache as huggingface_hub would.",
+            warning,
+        )  # fmt: skip
+        self.dashboard.app.push_screen(
+            ConfirmScreen("Fetch a failed download again", body, "Fetch it", "Leave it"),
+            lambda yes: self._in_worker(partial(self._take_over, row), "fetch again") if yes else None,
         )
 
     def _take_over(self, row: ExternalDownload) -> None:
@@ -300,7 +328,8 @@ class DownloadFlows:
                     )
                 stop_process(row.owner_pid, row.owner_command)
             self.dashboard.supervisor.start(plan)
-            self._notify_from_worker(f"{how}hftop resumes {row.label} {row.file_name}.", timeout=6)
+            does = "fetches" if row.state is DownloadState.FAILED else "resumes"
+            self._notify_from_worker(f"{how}hftop {does} {row.label} {row.file_name}.", timeout=6)
         except (ActionRefused, RequestError) as error:
             self._notify_from_worker(f"{row.label}: {error}", severity="warning")
         self._done()

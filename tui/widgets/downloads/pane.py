@@ -319,7 +319,9 @@ class DownloadsPane(Vertical, can_focus=True):
     def action_cancel(self) -> None:
         view = self.highlighted
         if isinstance(view, ExternalDownload):
-            if view.state is DownloadState.OWNER_UNKNOWN:
+            if view.state is DownloadState.FAILED:
+                self.notify(f"{view.label}: its download has ended and its file is gone.", timeout=4)
+            elif view.state is DownloadState.OWNER_UNKNOWN:
                 self.notify(
                     f"{view.label}: no process on this machine writes it, yet it is in use; hftop neither stops "
                     "nor deletes it.",

@@ -149,6 +149,8 @@ def _external_keys(row: ExternalDownload) -> str:
     again = ", R fetches the file with hftop instead" if refetch else ""
     if state is DownloadState.ORPHANED:
         return "R resumes it from its bytes, x deletes it." if refetch else "x deletes it."
+    if state is DownloadState.FAILED:
+        return "R fetches it again with hftop." if refetch else "Run its download again."
     if state is DownloadState.OWNER_UNKNOWN:
         return "hftop leaves it alone: its writer is out of reach."
     if state is DownloadState.WAITING:
