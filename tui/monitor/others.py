@@ -184,6 +184,7 @@ class OtherDownloads:
                 or key in self._ended
                 or before.owner_pid is None
                 or before.repo_type == "local"
+                or Path(key).exists()  # still there, only no longer listed as another program's
                 or (str(Path(key).parent), before.etag) in fetching  # hftop took it over
                 or (Path(key).parent / before.etag).exists()  # it was placed: done
             ):
