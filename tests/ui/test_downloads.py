@@ -579,11 +579,20 @@ async def test_another_programs_failed_download_stays_listed_and_r_fetches_it_ag
             others = lambda: app.dashboard.snapshot.others  # noqa: E731
             await wait_for(pilot, lambda: others() and others()[0].owner_pid == proc.pid, what="its download")
             await wait_for(pilot, lambda: proc.poll() is not None, timeout=60, what="huggingface_hub to give up")
-            await wait_for(pilot, lambda: others() and others()[0].state is DownloadState.FAILED, what="the failed row")
+            # The file goes before its process exits: the row's last line follows the process, not that moment.
+            ended = f"process {proc.pid} has ended"
+            await wait_for(
+                pilot,
+                lambda: (
+                    others()
+                    and others()[0].state is DownloadState.FAILED
+                    and others()[0].progress.evidence[3:] == (ended,)
+                ),
+                what="the failed row, its process ended",
+            )
             [row] = others()
             assert proc.returncode != 0 and not list(cache.rglob("*.incomplete"))
             assert "with no blob in its place" in row.progress.evidence[0]
-            assert row.progress.evidence[3] == f"process {proc.pid} has ended"
             pane.table.focus()
             await pilot.pause()
             assert "R fetches it again with hftop" in plain(pane.query_one("#downloads-detail", Static))

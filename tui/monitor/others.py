@@ -84,8 +84,9 @@ class OtherDownloads:
         """Writer of one file → (bytes received since first seen, socket → bytes at the last look)."""
         self._before: dict[str, ExternalDownload] = {}
         """Partial file → its row at the last sample."""
-        self._ended: dict[str, tuple[float, ExternalDownload]] = {}
-        """Partial file → (when, its failed row): a live writer's file that went with no blob in its place."""
+        self._ended: dict[str, tuple[float, ExternalDownload, int, float | None]] = {}
+        """Partial file → (when, its failed row, its writer's pid and start): a live writer's file that went
+        with no blob in its place."""
         self.in_cache: tuple[int, int] = (0, 0)
         """Partial files in the cache at the last sample, hftop's own included, and their bytes on disk."""
 
@@ -189,18 +190,25 @@ class OtherDownloads:
                 or (Path(key).parent / before.etag).exists()  # it was placed: done
             ):
                 continue
-            self._ended[key] = (now, _failed_row(before))
+            self._ended[key] = (now, _failed_row(before), before.owner_pid, before.owner_started)
         self._ended = {
-            k: (when, row)
-            for k, (when, row) in self._ended.items()
+            k: (when, row, pid, started)
+            for k, (when, row, pid, started) in self._ended.items()
             if now - when < ENDED_KEEP
             and (str(Path(k).parent), row.etag) not in fetching  # fetched again, by hftop or another program
             and not (Path(k).parent / row.etag).exists()  # it is in the cache now, fetched by anyone
         }
         self._before = {d.key: d for d in downloads}
-        return [  # its last progress keeps ageing
-            replace(row, progress=replace(row.progress, quiet_for=row.progress.quiet_for + now - when))
-            for when, row in self._ended.values()
+        return [  # its last progress keeps ageing; its writer is looked at anew (it exits after it deletes the file)
+            replace(
+                row,
+                progress=replace(
+                    row.progress,
+                    quiet_for=row.progress.quiet_for + now - when,
+                    evidence=(*row.progress.evidence, _writer_after(pid, started)),
+                ),
+            )
+            for when, row, pid, started in self._ended.values()
         ]
 
     def _local_dir_partials(self, now: float) -> tuple[PartialFile, ...]:
@@ -377,17 +385,11 @@ def _etag(path: str) -> str:
 def _failed_row(before: ExternalDownload) -> ExternalDownload:
     p = before.progress
     at = fmt.size(p.done) + (f" of {fmt.size(p.expected_size)}" if p.expected_size else "")
-    pid = before.owner_pid
-    try:
-        goes_on = pid is not None and psutil.Process(pid).is_running() and psutil.Process(pid).status() != "zombie"
-    except psutil.Error:
-        goes_on = False
     evidence = (
         f"it ended at {at}: its partial file went, with no blob in its place",
         "huggingface_hub deletes its partial file when a download fails or is interrupted (a full disk, dropped "
         "connections, a server error, Ctrl+C); the program's own output says which",
         f"last seen {p.state.value}" + (f": {p.evidence[0]}" if p.evidence else ""),
-        f"process {pid} " + ("goes on with its other files" if goes_on else "has ended"),
     )
     return replace(
         before,
@@ -399,6 +401,18 @@ def _failed_row(before: ExternalDownload) -> ExternalDownload:
         notes=(),
         progress=replace(p, state=DownloadState.FAILED, evidence=evidence, rate=None, eta=None),
     )
+
+
+def _writer_after(pid: int, started: float | None) -> str:
+    """What became of the process that wrote a file that went: the same process (pid and start) still alive?"""
+    try:
+        process = psutil.Process(pid)
+        goes_on = process.status() != psutil.STATUS_ZOMBIE and (
+            started is None or abs(process.create_time() - started) < 1
+        )
+    except psutil.Error:
+        goes_on = False
+    return f"process {pid} " + ("goes on with its other files" if goes_on else "has ended")
 
 
 def _ref_commit(repo_folder: Path) -> str | None:
