@@ -15,6 +15,7 @@ import pytest
 
 from tui.core.downloads import DownloadState
 from tui.devhub.faults import Fault
+from tui.devhub.server import DevHub
 from tui.monitor.others import OtherDownloads
 from tui.probes.partials import find_partials
 
@@ -464,6 +465,57 @@ def test_a_xet_stall_is_told_by_idle_sockets_and_a_still_file(fresh_devhub, tmp_
     assert row.owner_pid == proc.pid and row.transport is not None and row.transport[0] == "Xet"
     assert row.evidence[0].startswith("network idle:"), row.evidence
     assert row.progress.done <= 40 * MiB + 1 * MiB
+
+
+# hf_hub_download once the line on its standard input comes: imports are done before the CPU is starved.
+ON_CUE = (
+    "import sys; from huggingface_hub import hf_hub_download; import hf_xet; sys.stdin.readline(); "
+    "hf_hub_download(sys.argv[1], sys.argv[2], cache_dir=sys.argv[3])"
+)
+
+
+def test_a_xet_download_with_no_socket_to_watch_on_a_starved_cpu(tmp_path, processes):
+    """hf_xet reads a local:// CAS (no socket carries the file, as for a writer whose sockets are out of sight)
+    at nice 19 under two busy loops: it decodes for seconds with nothing to show, then writes the file in one
+    long write whose mtime stays at its start. Never stalled while its process works; its speed is the
+    file's growth (it read 0 from the idle API connection), and the evidence says where the bytes come from."""
+    with DevHub(local_cas=True) as hub:
+        cache = tmp_path / "hub"
+        argv = ["nice", "-n", "19", sys.executable, "-c", ON_CUE, REPO, FILE, str(cache)]
+        env = {**os.environ, "HF_ENDPOINT": hub.endpoint, "HF_HOME": str(tmp_path / "home")}
+        processes.append(proc := subprocess.Popen(argv, env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL))
+        assert hub.xet is not None
+        hub.xet.file_hash(hub.file(REPO, FILE))  # its xorbs made before the clock starts
+        time.sleep(3)
+        processes.extend(subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2))
+        assert proc.stdin is not None
+        proc.stdin.write(b"go\n")
+        proc.stdin.close()
+        others = OtherDownloads(cache, stall_after=5.0)
+        sizes: list[tuple[float, int]] = []
+        judged = []
+        try:
+            deadline = time.monotonic() + 120
+            while proc.poll() is None and time.monotonic() < deadline:
+                rows = [r for r in others.sample(time.time()) if r.owner_pid == proc.pid]
+                if rows:
+                    [row] = rows
+                    sizes.append((time.monotonic(), row.progress.real_bytes))
+                    assert row.state is not DownloadState.STALLED, (sizes[-1], row.evidence)
+                    # Its true pace: the growth since the test first saw it written, over at least 3 s.
+                    first = next(((at, n) for at, n in sizes if n > 0), None)
+                    if first and sizes[-1][0] - first[0] >= 3 and row.progress.real_bytes < SIZE:
+                        true_rate = (sizes[-1][1] - first[1]) / (sizes[-1][0] - first[0])
+                        judged.append((row.progress.rate, true_rate, row.evidence[0]))
+                time.sleep(0.5)
+        finally:
+            others.close()
+    assert proc.wait(timeout=60) == 0
+    assert any(n == 0 for _, n in sizes[:3]), "watched from before its first write"
+    assert len(judged) >= 3, sizes
+    for rate, true_rate, evidence in judged:
+        assert rate == pytest.approx(true_rate, rel=0.3), judged
+        assert "its bytes come some other way" in evidence
 
 
 def test_a_xet_download_bigger_than_the_free_space(fresh_devhub, small_disk, processes):

@@ -6,6 +6,7 @@ import pytest
 
 from tui.core.download_plan import DownloadPlan, DownloadRequest, PlannedFile
 from tui.core.downloads import (
+    CpuUse,
     DownloadState,
     DownloadView,
     PartialProgressTracker,
@@ -14,6 +15,7 @@ from tui.core.downloads import (
     SocketSample,
     current_rate,
     eta_seconds,
+    growth_rate,
     pruned,
     running_overlap,
     running_state,
@@ -454,3 +456,77 @@ def test_a_file_with_nothing_of_its_own_while_its_process_receives_is_queued(pro
     progress = _track_readings(readings, stall_after=60.0)
     assert progress.state is state
     assert (state is DownloadState.QUEUED) == ("it waits its turn" in progress.evidence[0])
+
+
+@pytest.mark.parametrize(
+    ("samples", "now", "expected"),
+    [
+        pytest.param([S(0.0, 0), S(9.0, 0), S(10.0, 6 * MB), S(12.0, 18 * MB)], 12.0, 6 * MB, id="after-a-quiet-start"),
+        pytest.param([S(0.0, 0), S(10.0, 10 * MB), S(20.0, 20 * MB), S(30.0, 30 * MB)], 30.0, MB, id="10-MiB-steps"),
+        pytest.param([S(0.0, 0), S(10.0, 10 * MB)], 20.0, 0.5 * MB, id="one-growth-is-the-windows-rate"),
+        pytest.param([S(0.0, 0), S(1.0, MB), S(2.0, 2 * MB)], 100.0, 0.0, id="none-in-the-window"),
+    ],
+)  # fmt: skip
+def test_growth_rate(samples, now, expected):
+    assert growth_rate(samples, now, window=60.0) == pytest.approx(expected)
+
+
+def _local_cas(t: int, real: int, cpu: CpuUse | None, net_bytes: int = 4_000) -> tuple[float, PartialReading]:
+    """hf_xet reading a local:// CAS: only its idle connection to the Hub's API shows."""
+    return 1000.0 + t, PartialReading(
+        real, 90 * MB, True, net_bytes=net_bytes, net_idle=float(t), connections=1, xet=True, cpu=cpu
+    )
+
+
+STARVED = CpuUse(ran=0.02, waited=1.1)
+IDLE = CpuUse(ran=0.002, waited=0.007)
+
+
+@pytest.mark.parametrize(
+    ("readings", "state", "evidence"),
+    [
+        pytest.param(
+            [_local_cas(t, 0, STARVED) for t in range(12)],
+            DownloadState.DOWNLOADING,
+            "no new bytes for 11s, but its process works, starved of CPU: each second its threads ran 0.02 s",
+            id="decoding-on-a-starved-cpu",
+        ),
+        pytest.param(
+            [_local_cas(t, 0, IDLE) for t in range(12)],
+            DownloadState.STALLED,
+            "network idle: 1 connection open, nothing received for 11s",
+            id="idle-process-idle-sockets",
+        ),
+        pytest.param(
+            [*(_local_cas(t, 0, STARVED) for t in range(3)), *(_local_cas(t, 0, IDLE) for t in range(3, 12))],
+            DownloadState.STALLED,
+            "network idle",
+            id="it-worked-then-went-idle",
+        ),
+        pytest.param(
+            [_local_cas(t, t * 6 * MB, STARVED) for t in range(8)],
+            DownloadState.DOWNLOADING,
+            "the file grows at 6.0 MB/s; its process's sockets brought 0 B of it (its bytes come some other way",
+            id="grows-with-no-socket-bringing-it",
+        ),
+    ],
+)
+def test_a_writer_whose_sockets_do_not_carry_its_file(readings, state, evidence):
+    """A 5 s threshold: a working process is not stalled, and a file that grows with nothing on its sockets
+    is judged by its growth (the idle API connection read 0 B/s)."""
+    progress = _track_readings(readings, stall_after=5.0)
+    assert progress.state is state
+    assert progress.evidence[0].startswith(evidence), progress.evidence
+
+
+def test_plain_http_sockets_that_carry_the_file_stay_its_evidence():
+    """10 MiB steps land on a socket that brought them: the socket's speed, not the steps'."""
+    step = 10 * MIB
+    readings = [
+        (1000.0 + t, PartialReading((t // 10) * step, 100 * MB, True, net_bytes=t * step // 10, net_idle=0.0,
+                                    connections=1, cpu=STARVED))
+        for t in range(31)
+    ]  # fmt: skip
+    progress = _track_readings(readings, stall_after=5.0)
+    assert progress.rate == pytest.approx(step / 10)
+    assert progress.evidence[0].endswith("arriving on its 1 connection")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 from tui.core import formatting as fmt
@@ -108,6 +108,17 @@ def judged_rate(samples: Sequence[ProgressSample], now: float) -> float | None:
     """The speed a slow tail is judged on: the shortest window is left out, so a look that straddles
     the drop does not call a tail whose pace is not known yet."""
     return current_rate(samples, now, SHORT_RATE_WINDOWS[:1])
+
+
+def growth_rate(samples: Sequence[ProgressSample], now: float, window: float = RATE_WINDOW * 6) -> float | None:
+    """The pace a file is written at over the last `window` seconds, counted from its first growth in it: a
+    file written in steps (10 MiB for plain HTTP, whole terms for Xet), or after a quiet start, gets the pace
+    of its writes, not of the quiet before them. With fewer than two growths in the window, the plain window's."""
+    grew = [b for a, b in zip(samples, samples[1:], strict=False) if b.done > a.done and b.at > now - window]
+    if len(grew) < 2:
+        return window_rate(samples, now, window)
+    span = max(now, samples[-1].at) - grew[0].at
+    return max(0, samples[-1].done - grew[0].done) / span if span > 0 else None
 
 
 def eta_seconds(remaining: int | None, rate: float | None) -> float | None:
@@ -279,6 +290,24 @@ class PartialProgress:
 
 
 @dataclass(frozen=True)
+class CpuUse:
+    """What a process's threads did between two looks, in shares of one core (they may add up past 1)."""
+
+    ran: float
+    waited: float | None = None
+    """Ready to run but waiting for a CPU (a busy machine starves it); None where the kernel does not say."""
+
+    @property
+    def busy(self) -> float:
+        return self.ran + (self.waited or 0.0)
+
+
+BUSY_SHARE = 0.25
+"""A process whose threads ran or waited to run for this share of a core since the last look is working
+(an idle or stalled hf_xet uses about 0.01)."""
+
+
+@dataclass(frozen=True)
 class PartialReading:
     """One look at a partial file, and at the process writing it."""
 
@@ -314,6 +343,8 @@ class PartialReading:
     process_receiving: bool = False
     """It has no socket of its own and its process, which writes several files, received bytes since
     the last look: for its other files, if none came for this one."""
+    cpu: CpuUse | None = None
+    """What the writing process did since the last look; None at the first look."""
 
 
 @dataclass
@@ -329,6 +360,13 @@ class _Watched:
     net_base: tuple[int, int] | None = None
     """(bytes fetched, bytes received on the writer's sockets) when first seen, or when a socket closed
     since: what arrived after it is fetched, written or not."""
+    last_net: int | None = None
+    received: int = 0
+    """Bytes its sockets received while watched (not what they held at the first look)."""
+    last_work: float | None = None
+    """When its process was last seen working (see `_works`)."""
+    off_socket: bool = False
+    """Its sockets do not carry it, as of the last look (see `_off_socket`)."""
 
 
 WRITE_STEP = 10 << 20
@@ -358,13 +396,25 @@ class PartialProgressTracker:
         result = {}
         for key, r in readings.items():
             w = self._watched.get(key)
+            if w is not None:
+                if r.net_bytes is not None and w.last_net is not None:
+                    w.received += max(0, r.net_bytes - w.last_net)
+                w.last_net = r.net_bytes
+                w.off_socket = _off_socket(w, r)
+                if w.off_socket:
+                    # Its file holds far more than its sockets brought: they do not carry it (a local://
+                    # CAS, a connection out of sight). It is judged by its file and its process alone.
+                    r = replace(r, net_bytes=None, net_idle=None)
             if w is None:
                 # The file's modification time and the kernel's last-data time say when it last moved,
                 # before hftop was watching.
                 known = [t for t in (r.modified, None if r.net_idle is None else now - r.net_idle) if t is not None]
                 last = max(known) if known else None
                 w = self._watched[key] = _Watched(
-                    first_seen=now, first_bytes=r.real_bytes, last_growth=last if last is None or last <= now else now
+                    first_seen=now,
+                    first_bytes=r.real_bytes,
+                    last_growth=last if last is None or last <= now else now,
+                    last_net=r.net_bytes,
                 )
             else:
                 grew = bool(w.samples) and r.real_bytes > w.samples[-1].done
@@ -376,6 +426,8 @@ class PartialProgressTracker:
                 if grew and not r.alive and not w.was_alive:
                     w.grew_while_ownerless = True
             w.was_alive = r.alive
+            if _works(r):
+                w.last_work = now
             if r.net_bytes is None:
                 w.net_base = None
             elif w.net_base is None:
@@ -402,6 +454,19 @@ class PartialProgressTracker:
         return result
 
 
+def _off_socket(w: _Watched, r: PartialReading) -> bool:
+    """The file grew by more than a write step and by over four times what its own sockets received while
+    watched: its bytes come some other way."""
+    grown = r.real_bytes - w.first_bytes
+    return r.net_bytes is not None and r.sharing == 1 and grown > WRITE_STEP + SOCKET_SLACK and 4 * w.received < grown
+
+
+def _works(r: PartialReading) -> bool:
+    """Its process is busy, where that is progress no socket or file shows: hf_xet decodes and writes what it
+    buffered, and a writer whose sockets do not carry the file (or has none) can only be seen working."""
+    return r.alive and r.cpu is not None and r.cpu.busy >= BUSY_SHARE and (r.xet or r.net_bytes is None)
+
+
 def partial_progress(w: _Watched, now: float, reading: PartialReading, stall_after: float) -> PartialProgress:
     """The verdict on one partial file, from what was seen of it so far."""
     r = reading
@@ -410,7 +475,7 @@ def partial_progress(w: _Watched, now: float, reading: PartialReading, stall_aft
     if len(w.net_samples) > 1:
         rate = current_rate(w.net_samples, now)
     else:
-        rate = window_rate(w.samples, now, window=RATE_WINDOW * 6)
+        rate = growth_rate(w.samples, now)
     quiet_since = w.last_growth if w.last_growth is not None else w.first_seen
     quiet = now - quiet_since
     fetched = real
@@ -482,7 +547,11 @@ def partial_progress(w: _Watched, now: float, reading: PartialReading, stall_aft
             recent_rate=judged_rate(w.net_samples, now) if len(w.net_samples) > 1 else rate,
             stall_after=stall_after,
         )
-        if state is DownloadState.STALLED and r.process_receiving:
+        if state is DownloadState.STALLED and w.last_work is not None and now - w.last_work < stall_after:
+            # No new bytes, but its process works: it decodes what it holds, or waits for a busy CPU.
+            state = DownloadState.DOWNLOADING
+            evidence.append(f"no new bytes for {fmt.duration(quiet)}, but {_work(r.cpu)}")
+        elif state is DownloadState.STALLED and r.process_receiving:
             # Nothing of its own, while its process receives for its other files: its turn is to come.
             state = DownloadState.QUEUED
             evidence.append(
@@ -522,6 +591,11 @@ def _moving_evidence(
         evidence.append(f"{fmt.rate(rate)}: its even share of what its process receives for {r.sharing} files at once")
     elif len(w.net_samples) > 1 and rate:
         evidence.append(f"{fmt.rate(rate)} arriving on its {_connections(r.connections)}")
+    elif rate and w.off_socket:
+        evidence.append(
+            f"the file grows at {fmt.rate(rate)}; its process's sockets brought {fmt.size(w.received)} of it "
+            "(its bytes come some other way: a local CAS, a connection out of sight)"
+        )
     elif rate:
         steps = "in whole Xet terms" if r.xet else "in 10 MiB steps for plain HTTP"
         evidence.append(f"the file grows at {fmt.rate(rate)} ({steps})")
@@ -532,6 +606,17 @@ def _moving_evidence(
     if state is DownloadState.SLOW_TAIL:
         evidence.append("well under its own average speed")
     return evidence
+
+
+def _work(cpu: CpuUse | None) -> str:
+    if cpu is None:
+        return "its process works"
+    if cpu.waited is not None and cpu.waited > cpu.ran:
+        return (
+            f"its process works, starved of CPU: each second its threads ran {cpu.ran:.2f} s and waited "
+            f"{cpu.waited:.2f} s for a CPU (the machine is busy)"
+        )
+    return f"its process works ({cpu.ran:.0%} of a core since the last look)"
 
 
 def _connections(n: int | None) -> str:

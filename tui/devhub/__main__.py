@@ -33,6 +33,11 @@ def main(argv: list[str] | None = None) -> int:
         "status_times, corrupt, ignore_range, gone, over (xet or http: only on that path of the bytes). Change faults while running with POST /_devhub/faults.",
     )
     parser.add_argument(
+        "--local-cas",
+        action="store_true",
+        help="Xet clients read the xorbs from the hub's folder (a local:// CAS): no CAS traffic to watch",
+    )
+    parser.add_argument(
         "--exit-with",
         type=int,
         metavar="PID",
@@ -50,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         parser.error(str(e))
     try:
-        hub = DevHub(host=args.host, port=args.port)
+        hub = DevHub(host=args.host, port=args.port, local_cas=args.local_cas)
     except OSError as e:
         print(f"devhub: cannot listen on {args.host}:{args.port}: {e.strerror or e}", file=sys.stderr)
         return 1

@@ -609,6 +609,7 @@ class DevHub:
         repos: dict[tuple[str, str], HubRepo] | None = None,
         xet: bool = True,
         xet_dir: Path | None = None,
+        local_cas: bool = False,
     ) -> None:
         self.repos = repos if repos is not None else default_repos()
         self.stopping = threading.Event()
@@ -619,6 +620,9 @@ class DevHub:
         self._sent: dict[tuple[str, str, str], int] = {}
         self._requests: list[RequestRecord] = []
         self.xet = (XetStore(xet_dir) if xet_dir else _process_store()) if xet else None
+        self.local_cas = local_cas
+        """The token route names the xorb store's folder (`local://`) as the CAS: hf_xet reads the xorbs
+        from disk, with no socket to watch and no fault on that path (as a writer whose sockets are out of sight)."""
         self.xet_token = "devhub-xet-" + secrets.token_hex(8)
         self._by_sha256 = {
             f.sha256: (repo.repo_id, f)
@@ -644,6 +648,8 @@ class DevHub:
 
     @property
     def cas_url(self) -> str:
+        if self.local_cas and self.xet is not None:
+            return f"local://{self.xet.cas_dir}"
         return self._cas.url
 
     @property

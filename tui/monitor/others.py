@@ -12,6 +12,7 @@ import psutil
 
 from tui.core import formatting as fmt
 from tui.core.downloads import (
+    CpuUse,
     DownloadState,
     ExternalDownload,
     FileShare,
@@ -73,7 +74,7 @@ class OtherDownloads:
         self._lookups: dict[tuple[str, str, str, str], Future[tuple[str, int, str | None] | None]] = {}
         self._lookup_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hftop-lookup")
         self._environ: dict[int, dict[str, str]] = {}
-        self._cpu_seen: dict[int, tuple[float, float]] = {}
+        self._cpu_seen: dict[int, tuple[float, float | None, float]] = {}
         self._ties: dict[str, int] = {}
         """Partial file → the socket found to carry it alone, in a process that writes several."""
         self._socket_bytes: dict[int, dict[int, int]] = {}
@@ -119,7 +120,7 @@ class OtherDownloads:
         present = {str(p.path) for p in partials}
         self._known = {k: v for k, v in self._known.items() if k in present}
         xet = {p.owners[0].pid: self._xet_log(p.owners[0].pid) for p in partials if p.owners}
-        cpu = self._cpu_use({o.pid: o.cpu_seconds for p in partials for o in p.owners[:1]}, now)
+        cpu = self._cpu_use({o.pid: (o.cpu_seconds, o.cpu_wait_seconds) for p in partials for o in p.owners[:1]}, now)
         shared = self._share_sockets(partials)
         received = self._count_received(partials)
         transport = {pid: self._transport(pid, log) for pid, log in xet.items()}
@@ -143,6 +144,7 @@ class OtherDownloads:
                 stopped=bool(p.owners) and p.owners[0].status in ("stopped", "tracing-stop"),
                 writer=p.owners[0].pid if p.owners else None,
                 xet=bool(p.owners) and transport[p.owners[0].pid][0] == XET,
+                cpu=cpu.get(p.owners[0].pid) if p.owners else None,
             )
             for p in partials
         }
@@ -163,7 +165,7 @@ class OtherDownloads:
                 progress=progress[str(p.path)],
                 notes=_xet_notes(xet.get(p.owners[0].pid), now) if p.owners else (),
                 owner_started=p.owners[0].started if p.owners else None,
-                owner_cpu=cpu.get(p.owners[0].pid) if p.owners else None,
+                owner_cpu=100 * use.ran if p.owners and (use := cpu.get(p.owners[0].pid)) else None,
                 transport=transport[p.owners[0].pid] if p.owners else None,
             )
             for p in partials
@@ -351,14 +353,16 @@ class OtherDownloads:
     def _xet_log(self, pid: int) -> XetLogReading | None:
         return read_xet_log(xet_cache_dir(self._owner_environ(pid)), pid)
 
-    def _cpu_use(self, cpu_seconds: dict[int, float | None], now: float) -> dict[int, float]:
-        """Percent of one core each process used since the last sample."""
+    def _cpu_use(self, seconds: dict[int, tuple[float | None, float | None]], now: float) -> dict[int, CpuUse]:
+        """Each process's (CPU time, time waiting for a CPU) since the last sample, in shares of one core."""
         use = {}
-        for pid, seconds in cpu_seconds.items():
+        for pid, (ran, waited) in seconds.items():
             before = self._cpu_seen.get(pid)
-            if seconds is not None and before is not None and now > before[1]:
-                use[pid] = max(0.0, 100 * (seconds - before[0]) / (now - before[1]))
-        self._cpu_seen = {pid: (s, now) for pid, s in cpu_seconds.items() if s is not None}
+            if ran is not None and before is not None and now > before[2]:
+                span = now - before[2]
+                wait = None if waited is None or before[1] is None else max(0.0, waited - before[1]) / span
+                use[pid] = CpuUse(max(0.0, ran - before[0]) / span, wait)
+        self._cpu_seen = {pid: (ran, waited, now) for pid, (ran, waited) in seconds.items() if ran is not None}
         return use
 
 

@@ -43,6 +43,8 @@ class OwnerProcess:
     """When it started (epoch seconds)."""
     cpu_seconds: float | None = None
     """CPU time it has used so far (user + system)."""
+    cpu_wait_seconds: float | None = None
+    """Time its threads spent ready to run but waiting for a CPU so far (the kernel's schedstat)."""
 
 
 @dataclass(frozen=True)
@@ -380,8 +382,32 @@ def _owner(pid: int, sockets: frozenset[int] | None) -> OwnerProcess | None:
     if status == psutil.STATUS_ZOMBIE:
         return None
     return OwnerProcess(
-        pid=pid, command=command, status=status, sockets=sockets, started=started, cpu_seconds=times.user + times.system
+        pid=pid,
+        command=command,
+        status=status,
+        sockets=sockets,
+        started=started,
+        cpu_seconds=times.user + times.system,
+        cpu_wait_seconds=_run_queue_wait(pid),
     )
+
+
+def _run_queue_wait(pid: int) -> float | None:
+    """Seconds the threads of `pid` have waited for a CPU while ready to run: a process starved by a busy
+    machine works, slowly, where a stalled one sleeps. The second field of each thread's schedstat."""
+    total, read = 0, False
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[1])
+                read = True
+        except (OSError, ValueError, IndexError):
+            continue  # a thread that ended meanwhile
+    return total / 1e9 if read else None
 
 
 SWEEP_AGAIN = 30.0
