@@ -123,3 +123,38 @@ async def test_doctor_gives_the_demo_downloads_the_verdicts_the_dashboard_gives(
     for repo_id, verdict in verdicts.items():
         assert verdict in {s.value for s in shown.get(repo_id, set())}, (repo_id, verdict, shown)
     assert doctor.returncode == 1, "a stall makes the exit status 1"
+
+
+def test_doctor_names_a_dead_writers_file_through_the_endpoint_hftop_uses(fresh_devhub, tmp_path):
+    """hf_hub_download leaves no tree listing behind: the name and size of a file whose writer died are asked
+    of the endpoint hftop would use, here the config file's (doctor's environment has no HF_ENDPOINT)."""
+    import os
+
+    from tui.devhub.faults import Fault
+
+    fresh_devhub.set_fault("hftop-demo/qwen-small/model.safetensors", Fault(stall_after=10 * MiB))
+    cache = tmp_path / "hub"
+    code = "import sys; from huggingface_hub import hf_hub_download; hf_hub_download(sys.argv[1], sys.argv[2], cache_dir=sys.argv[3])"
+    env = {**os.environ, "HF_ENDPOINT": fresh_devhub.endpoint, "HF_HUB_DISABLE_XET": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "hftop-demo/qwen-small", "model.safetensors", str(cache)], env=env
+    )
+    try:
+        _wait_for_partial(cache)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert not list(cache.rglob("trees/*.json"))
+    config = tmp_path / "config.toml"
+    config.write_text(f'endpoint = "{fresh_devhub.endpoint}"\n')
+    doctor_env = {k: v for k, v in os.environ.items() if k != "HF_ENDPOINT"} | {"HFTOP_CONFIG": str(config)}
+    out = subprocess.run(
+        [sys.executable, "-m", "tui", "doctor", "--cache-dir", str(cache), "--json"],
+        capture_output=True,
+        text=True,
+        env=doctor_env,
+    )
+    assert "Traceback" not in out.stderr, out.stderr
+    [entry] = json.loads(out.stdout)["downloads"]
+    assert entry["verdict"] == "process gone"
+    assert (entry["file"], entry["expected_size"]) == ("model.safetensors", 90_000_000)

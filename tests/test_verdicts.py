@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from tui.core.downloads import DownloadState
@@ -365,6 +366,29 @@ def test_a_stopped_writer_is_stalled_at_once_and_a_dead_one_keeps_its_files_name
         others.close()
 
 
+def test_a_killed_writer_not_yet_reaped_is_gone_at_once_never_an_unknown_owner(fresh_devhub, tmp_path, processes):
+    """kill -9 from a shell that has not reaped it yet: a zombie holds no lock, so the lock holders read a
+    moment before are read again; its file is "process gone" at the next look, never "owner unknown"."""
+    import signal
+
+    fresh_devhub.set_fault(f"{REPO}/{FILE}", Fault(throttle=2_000_000))
+    cache = tmp_path / "hub"
+    processes.append(proc := _start(fresh_devhub, cache))
+    others = OtherDownloads(cache, stall_after=300)
+    try:
+        _until(lambda rows: any(r.owner_pid == proc.pid and r.lock_holder == proc.pid for r in rows), others)
+        os.kill(proc.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 2
+        while (state := psutil.Process(proc.pid).status()) != psutil.STATUS_ZOMBIE:
+            assert time.monotonic() < deadline, state
+            time.sleep(0.05)
+        seen = [r.state for r in others.sample(time.time())]
+        assert seen == [DownloadState.ORPHANED], seen
+        proc.wait(timeout=10)
+    finally:
+        others.close()
+
+
 EIGHT = [
     ("hftop-demo/mistral-nano", "model.safetensors"),
     ("hftop-demo/phi-tiny", "model.safetensors"),
@@ -476,7 +500,7 @@ ON_CUE = (
 
 def test_a_xet_download_with_no_socket_to_watch_on_a_starved_cpu(tmp_path, processes):
     """hf_xet reads a local:// CAS (no socket carries the file, as for a writer whose sockets are out of sight)
-    at nice 19 under two busy loops: it decodes for seconds with nothing to show, then writes the file in one
+    at nice 19 under three busy loops: it decodes for seconds with nothing to show, then writes the file in one
     long write whose mtime stays at its start. Never stalled while its process works; its speed is the
     file's growth (it read 0 from the idle API connection), and the evidence says where the bytes come from."""
     with DevHub(local_cas=True) as hub:
@@ -487,7 +511,7 @@ def test_a_xet_download_with_no_socket_to_watch_on_a_starved_cpu(tmp_path, proce
         assert hub.xet is not None
         hub.xet.file_hash(hub.file(REPO, FILE))  # its xorbs made before the clock starts
         time.sleep(3)
-        processes.extend(subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2))
+        processes.extend(subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(3))
         assert proc.stdin is not None
         proc.stdin.write(b"go\n")
         proc.stdin.close()
@@ -502,9 +526,9 @@ def test_a_xet_download_with_no_socket_to_watch_on_a_starved_cpu(tmp_path, proce
                     [row] = rows
                     sizes.append((time.monotonic(), row.progress.real_bytes))
                     assert row.state is not DownloadState.STALLED, (sizes[-1], row.evidence)
-                    # Its true pace: the growth since the test first saw it written, over at least 3 s.
+                    # Its true pace: the growth since the test first saw it written, over at least 2 s.
                     first = next(((at, n) for at, n in sizes if n > 0), None)
-                    if first and sizes[-1][0] - first[0] >= 3 and row.progress.real_bytes < SIZE:
+                    if first and sizes[-1][0] - first[0] >= 2 and row.progress.real_bytes < SIZE:
                         true_rate = (sizes[-1][1] - first[1]) / (sizes[-1][0] - first[0])
                         judged.append((row.progress.rate, true_rate, row.evidence[0]))
                 time.sleep(0.5)
@@ -512,7 +536,7 @@ def test_a_xet_download_with_no_socket_to_watch_on_a_starved_cpu(tmp_path, proce
             others.close()
     assert proc.wait(timeout=60) == 0
     assert any(n == 0 for _, n in sizes[:3]), "watched from before its first write"
-    assert len(judged) >= 3, sizes
+    assert len(judged) >= 2, [(round(at - sizes[0][0], 1), n // MiB) for at, n in sizes]
     for rate, true_rate, evidence in judged:
         assert rate == pytest.approx(true_rate, rel=0.3), judged
         assert "its bytes come some other way" in evidence

@@ -351,7 +351,11 @@ def main(argv: list[str] | None = None) -> int:
         stall_after = args.stall_after or config.stall_after or DEFAULT_STALL_AFTER
         watch = 3.0 if args.watch is None else args.watch
         try:
-            code = doctor(cache_dir, stall_after, watch, args.json, sys.stdout, local_dirs=args.local_dirs)
+            # A dead writer's file is named by the endpoint hftop would use (HF_ENDPOINT, else the config's).
+            home, _ = _endpoint(None, config)
+            code = doctor(
+                cache_dir, stall_after, watch, args.json, sys.stdout, local_dirs=args.local_dirs, endpoint=home
+            )
             sys.stdout.flush()  # the pipe's end shows here when the report fits the buffer
         except BrokenPipeError:
             return _closed_stdout()

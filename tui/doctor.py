@@ -35,14 +35,19 @@ TICK = 1.0
 
 
 def examine(
-    cache_dir: Path, stall_after: float, watch_seconds: float, tick: float = TICK, local_dirs: bool = False
+    cache_dir: Path,
+    stall_after: float,
+    watch_seconds: float,
+    tick: float = TICK,
+    local_dirs: bool = False,
+    endpoint: str | None = None,
 ) -> Snapshot:
     """The monitor ticking for `watch_seconds`, so growth and speed show; its last snapshot. With nothing
     to watch at the first look, that look at once.
 
     The same monitor as the dashboard's, so a download gets the verdict the dashboard gives it.
     """
-    monitor = Monitor(cache_dir, stall_after, local_dirs=local_dirs)
+    monitor = Monitor(cache_dir, stall_after, local_dirs=local_dirs, endpoint=endpoint)
     try:
         start = time.monotonic()
         first = monitor.tick(time.time())
@@ -126,10 +131,17 @@ def print_report(downloads: tuple[ExternalDownload, ...], cache_dir: Path, out: 
 
 
 def run(
-    cache_dir: Path, stall_after: float, watch_seconds: float, json_output: bool, out: TextIO, local_dirs: bool = False
+    cache_dir: Path,
+    stall_after: float,
+    watch_seconds: float,
+    json_output: bool,
+    out: TextIO,
+    local_dirs: bool = False,
+    endpoint: str | None = None,
 ) -> int:
-    """Print the report; 1 when a download is stalled or orphaned, else 0."""
-    downloads = examine(cache_dir, stall_after, watch_seconds, local_dirs=local_dirs).others
+    """Print the report; 1 when a download is stalled or orphaned, else 0. `endpoint`: where a dead writer's
+    file is asked about (its name, its size), as hftop would ask."""
+    downloads = examine(cache_dir, stall_after, watch_seconds, local_dirs=local_dirs, endpoint=endpoint).others
     if json_output:
         json.dump(as_json(downloads, cache_dir, stall_after), out, indent=2)
         out.write("\n")

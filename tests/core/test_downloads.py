@@ -428,8 +428,12 @@ def _socks(*counts, idle=0.0):
             id="a-tie-is-kept-and-the-other-follows",
         ),
         pytest.param(
-            {"a": 0}, None, (5 * MIB,), {}, {"a": 0}, {"a": 1},
-            id="nothing-is-new-at-the-first-look",
+            {"a": 0, "b": 0}, None, (5 * MIB, 3 * MIB), {}, {"a": 0, "b": 0}, {},
+            id="nothing-shared-is-new-at-the-first-look",
+        ),
+        pytest.param(
+            {"a": 0}, None, (5 * MIB,), {}, {"a": 5 * MIB}, {"a": 1},
+            id="a-tied-sockets-bytes-are-its-files-from-the-first-look",
         ),
     ],
 )  # fmt: skip

@@ -363,8 +363,8 @@ class _Watched:
     last_net: int | None = None
     received: int = 0
     """Bytes its sockets received while watched (not what they held at the first look)."""
-    last_work: float | None = None
-    """When its process was last seen working (see `_works`)."""
+    worked: tuple[float, CpuUse] | None = None
+    """When its process was last seen working (see `_works`), and what it did then."""
     off_socket: bool = False
     """Its sockets do not carry it, as of the last look (see `_off_socket`)."""
 
@@ -426,8 +426,8 @@ class PartialProgressTracker:
                 if grew and not r.alive and not w.was_alive:
                     w.grew_while_ownerless = True
             w.was_alive = r.alive
-            if _works(r):
-                w.last_work = now
+            if r.cpu is not None and _works(r):
+                w.worked = (now, r.cpu)
             if r.net_bytes is None:
                 w.net_base = None
             elif w.net_base is None:
@@ -547,10 +547,10 @@ def partial_progress(w: _Watched, now: float, reading: PartialReading, stall_aft
             recent_rate=judged_rate(w.net_samples, now) if len(w.net_samples) > 1 else rate,
             stall_after=stall_after,
         )
-        if state is DownloadState.STALLED and w.last_work is not None and now - w.last_work < stall_after:
+        if state is DownloadState.STALLED and w.worked is not None and now - w.worked[0] < stall_after:
             # No new bytes, but its process works: it decodes what it holds, or waits for a busy CPU.
             state = DownloadState.DOWNLOADING
-            evidence.append(f"no new bytes for {fmt.duration(quiet)}, but {_work(r.cpu)}")
+            evidence.append(f"no new bytes for {fmt.duration(quiet)}, but {_work(*w.worked, now)}")
         elif state is DownloadState.STALLED and r.process_receiving:
             # Nothing of its own, while its process receives for its other files: its turn is to come.
             state = DownloadState.QUEUED
@@ -608,15 +608,14 @@ def _moving_evidence(
     return evidence
 
 
-def _work(cpu: CpuUse | None) -> str:
-    if cpu is None:
-        return "its process works"
+def _work(at: float, cpu: CpuUse, now: float) -> str:
+    when = "" if now - at < 1 else f" ({_ago(now - at)})"
     if cpu.waited is not None and cpu.waited > cpu.ran:
         return (
             f"its process works, starved of CPU: each second its threads ran {cpu.ran:.2f} s and waited "
-            f"{cpu.waited:.2f} s for a CPU (the machine is busy)"
+            f"{cpu.waited:.2f} s for a CPU{when} (the machine is busy)"
         )
-    return f"its process works ({cpu.ran:.0%} of a core since the last look)"
+    return f"its process works: its threads ran {cpu.ran:.0%} of a core{when}"
 
 
 def _connections(n: int | None) -> str:
@@ -747,8 +746,8 @@ def share_out(
     A socket that carried one file alone holds that file's bytes on disk plus at most one unwritten
     10 MiB step: where exactly one socket fits a file so (or kept fitting since the last look), the file
     is tied to it. Files that fit the same sockets share their new bytes evenly. `files` maps each file to
-    its bytes on disk; `bytes_before` is each socket's count at the last look (None: the first look,
-    when nothing is known to be new).
+    its bytes on disk; `bytes_before` is each socket's count at the last look (None: the first look, when
+    only a tied socket's bytes are known to be its file's).
     """
     by_inode = {s.inode: s for s in sockets}
 
@@ -774,9 +773,11 @@ def share_out(
         return s.bytes_received if before is None else max(0, s.bytes_received - before)
 
     everything = sum(new_bytes(s) for s in sockets)
+    # A tied socket's bytes are its file's, those before the first look too (what arrived, written or not).
     shares = {
-        key: FileShare(new_bytes(by_inode[inode]), by_inode[inode].idle, inode, 1, everything)
+        key: FileShare(new_bytes(s) if bytes_before is not None else s.bytes_received, s.idle, inode, 1, everything)
         for key, inode in ties.items()
+        for s in (by_inode[inode],)
     }
     # Files that fit the same sockets share those sockets' new bytes (equal rates cannot be told
     # apart, and need not be); the narrowest groups claim their sockets first, the rest share what is left.

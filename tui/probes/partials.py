@@ -452,10 +452,22 @@ class LockTable:
         """Holders of `lock_paths`; `partials` are the files behind them (a new one: read again)."""
         paths = frozenset(lock_paths | partials)
         fresh = time.monotonic() - self._read_at < LOCKS_REREAD
-        if paths == self._paths and fresh and all(os.path.exists(f"/proc/{p}") for p in self._holders.values() if p):
+        if paths == self._paths and fresh and all(_lives(p) for p in self._holders.values() if p):
             return self._holders
-        self._paths, self._holders, self._read_at = paths, lock_holders(lock_paths), time.monotonic()
+        # A killed process is a zombie a moment before its last thread lets go of its locks: not a holder.
+        holders = {path: pid for path, pid in lock_holders(lock_paths).items() if not pid or _lives(pid)}
+        self._paths, self._holders, self._read_at = paths, holders, time.monotonic()
         return self._holders
+
+
+def _lives(pid: int) -> bool:
+    """Process `pid` runs: a killed one stays a zombie until its parent reaps it, its locks already gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            state = f.read().rpartition(b")")[2].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in (b"Z", b"X")
 
 
 def lock_holders(lock_paths: set[str]) -> dict[str, int]:
