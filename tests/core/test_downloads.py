@@ -435,12 +435,29 @@ def _socks(*counts, idle=0.0):
             {"a": 0}, None, (5 * MIB,), {}, {"a": 5 * MIB}, {"a": 1},
             id="a-tied-sockets-bytes-are-its-files-from-the-first-look",
         ),
+        pytest.param(
+            {"a": 0, "b": 0}, {1: 2_000, 2: 12 * MIB}, (2_000, 13 * MIB), {}, {"a": MIB // 2, "b": MIB // 2}, {},
+            id="a-socket-that-fits-no-file-is-shared-by-all-that-have-no-socket-of-their-own",
+        ),
     ],
 )  # fmt: skip
 def test_a_processs_socket_bytes_are_shared_out_among_its_files(files, before, now, ties_before, received, tied):
     shares = share_out(files, _socks(*now), ties_before, before)
     assert {k: s.received for k, s in shares.items()} == received
     assert {k: s.tied_to for k, s in shares.items() if s.tied_to is not None} == tied
+
+
+def test_hf_xets_pooled_sockets_are_never_tied_to_one_file():
+    """hf_xet fetches any file's terms on any of its connections and buffers far ahead of the files: a
+    socket that would fit one file's bytes on disk says nothing, and its bytes go to all of them."""
+    before = {1: 5 * MIB, 2: 6 * MIB}
+    shares = share_out(
+        {"a": 4 * MIB, "b": 0}, _socks(5 * MIB + 300_000, 6 * MIB + 100_000), {"a": 1}, before, pooled=True
+    )
+    assert {k: (s.received, s.tied_to, s.sharing) for k, s in shares.items()} == {
+        "a": (200_000, None, 2),
+        "b": (200_000, None, 2),
+    }
 
 
 @pytest.mark.parametrize(

@@ -740,6 +740,7 @@ def share_out(
     sockets: Sequence[SocketSample],
     ties_before: Mapping[str, int],
     bytes_before: Mapping[int, int] | None,
+    pooled: bool = False,
 ) -> dict[str, FileShare]:
     """Share a process's socket bytes out among the partial files it writes (snapshot_download's workers).
 
@@ -747,7 +748,8 @@ def share_out(
     10 MiB step: where exactly one socket fits a file so (or kept fitting since the last look), the file
     is tied to it. Files that fit the same sockets share their new bytes evenly. `files` maps each file to
     its bytes on disk; `bytes_before` is each socket's count at the last look (None: the first look, when
-    only a tied socket's bytes are known to be its file's).
+    only a tied socket's bytes are known to be its file's). `pooled`: the process is hf_xet, which fetches
+    any file's terms on any connection and buffers far ahead of the files, so no socket is ever one file's.
     """
     by_inode = {s.inode: s for s in sockets}
 
@@ -755,13 +757,13 @@ def share_out(
         return 0 <= s.bytes_received - files[key] < WRITE_STEP + SOCKET_SLACK
 
     ties: dict[str, int] = {}
-    for key, inode in ties_before.items():
+    for key, inode in () if pooled else ties_before.items():
         s = by_inode.get(inode)
         if key in files and s is not None and fits(key, s) and inode not in ties.values():
             ties[key] = inode
     free_files = [k for k in files if k not in ties]
     free_sockets = [s for s in sockets if s.inode not in ties.values()]
-    candidates = {k: [s.inode for s in free_sockets if fits(k, s)] for k in free_files}
+    candidates = {k: [] if pooled else [s.inode for s in free_sockets if fits(k, s)] for k in free_files}
     for key, fitting in candidates.items():
         if len(fitting) == 1 and sum(fitting[0] in c for c in candidates.values()) == 1:
             ties[key] = fitting[0]
@@ -786,11 +788,19 @@ def share_out(
         if key not in ties:
             groups.setdefault(frozenset(candidates.get(key, ())), []).append(key)
     claimed: set[int] = set(ties.values())
+    pools = []
     for fit, keys in sorted(groups.items(), key=lambda g: (not g[0], len(g[0]))):
         pool = [by_inode[i] for i in fit - claimed] if fit else [s for s in sockets if s.inode not in claimed]
         claimed |= {s.inode for s in pool}
+        pools.append((keys, pool))
+    # Sockets that fit no file (a connection reused after another file, one that carried more than a step
+    # ahead) carry some untied file's bytes: every untied file shares them.
+    rest = [s for s in sockets if s.inode not in claimed]
+    untied = sum(len(keys) for keys, _ in pools)
+    extra = sum(new_bytes(s) for s in rest) // max(1, untied)
+    for keys, pool in pools:
         total = sum(new_bytes(s) for s in pool)
-        idle = min((s.idle for s in pool), default=None)
+        idle = min((s.idle for s in (*pool, *rest)), default=None)
         for key in keys:
-            shares[key] = FileShare(total // len(keys), idle, None, len(keys), everything)
+            shares[key] = FileShare(total // len(keys) + extra, idle, None, untied if rest else len(keys), everything)
     return shares

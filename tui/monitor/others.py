@@ -121,9 +121,9 @@ class OtherDownloads:
         self._known = {k: v for k, v in self._known.items() if k in present}
         xet = {p.owners[0].pid: self._xet_log(p.owners[0].pid) for p in partials if p.owners}
         cpu = self._cpu_use({o.pid: (o.cpu_seconds, o.cpu_wait_seconds) for p in partials for o in p.owners[:1]}, now)
-        shared = self._share_sockets(partials)
-        received = self._count_received(partials)
         transport = {pid: self._transport(pid, log) for pid, log in xet.items()}
+        shared = self._share_sockets(partials, pooled={pid for pid, (how, _) in transport.items() if how == XET})
+        received = self._count_received(partials)
         readings = {
             str(p.path): PartialReading(
                 p.real_bytes,
@@ -264,8 +264,9 @@ class OtherDownloads:
         self._waits_seen = seen
         return rows
 
-    def _share_sockets(self, partials: list[PartialFile]) -> dict[str, tuple[int, FileShare]]:
-        """For processes writing several files at once: each file's bytes so far and its share."""
+    def _share_sockets(self, partials: list[PartialFile], pooled: Collection[int]) -> dict[str, tuple[int, FileShare]]:
+        """For processes writing several files at once: each file's bytes so far and its share. `pooled`:
+        the writers hf_xet runs in."""
         by_writer: dict[int, list[PartialFile]] = {}
         for p in partials:
             if p.owners and p.shared_sockets:
@@ -275,7 +276,8 @@ class OtherDownloads:
         for pid, files in by_writer.items():
             sockets = [SocketSample(s.inode, s.bytes_received, s.idle_ms / 1000) for s in files[0].shared_sockets]
             real = {str(p.path): p.real_bytes for p in files}
-            for key, share in share_out(real, sockets, self._ties, self._socket_bytes.get(pid)).items():
+            before = self._socket_bytes.get(pid)
+            for key, share in share_out(real, sockets, self._ties, before, pooled=pid in pooled).items():
                 self._shared_net[key] = self._shared_net.get(key, 0) + share.received
                 result[key] = (self._shared_net[key], share)
             socket_bytes[pid] = {s.inode: s.bytes_received for s in sockets}
