@@ -444,6 +444,41 @@ def test_eight_files_at_once_in_one_process_each_get_their_own_speed(fresh_devhu
         assert "its even share of what its process receives for 8 files at once" in row.evidence[0]
 
 
+def test_eight_xet_files_at_once_show_all_their_process_receives_past_the_first_10_mib(
+    fresh_devhub, tmp_path, processes
+):
+    """At 1 MB/s a file, hf_xet's pooled connections soon hold more than any file on disk plus a step:
+    what they bring still counts (it read 0 B/s for every file once one connection passed 10 MiB). The
+    files' speeds add up to what the devhub sends for all of them."""
+    fresh_devhub.set_fault("hftop-demo/*", Fault(throttle=1_000_000))
+    cache = tmp_path / "hub"
+    argv = [sys.executable, "-c", EIGHT_AT_ONCE, str(cache), *(f"{repo}={path}" for repo, path in EIGHT)]
+    env = {**os.environ, "HF_ENDPOINT": fresh_devhub.endpoint}
+    processes.append(proc := subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    others = OtherDownloads(cache, stall_after=8.0)
+    seen = []  # (when, the sum of the files' speeds, bytes the devhub sent for all of them)
+    try:
+        _until(lambda rows: len([r for r in rows if r.owner_pid == proc.pid]) == 8, others)
+        start = time.monotonic()
+        while time.monotonic() < start + 30:
+            rows = [r for r in others.sample(time.time()) if r.owner_pid == proc.pid]
+            assert not [r.state for r in rows if r.state is DownloadState.STALLED], [r.evidence for r in rows]
+            sent = sum(fresh_devhub.bytes_sent(repo, path, "xet") for repo, path in EIGHT)
+            seen.append((time.monotonic(), sum(r.progress.rate or 0 for r in rows), sent))
+            time.sleep(1.0)
+    finally:
+        others.close()
+    compared = 0
+    for when, shown, sent in seen:
+        earlier = [(t, b) for t, _, b in seen if when - 11 <= t <= when - 9]
+        if when - seen[0][0] < 12 or not earlier:
+            continue
+        truth = (sent - earlier[0][1]) / (when - earlier[0][0])
+        assert shown == pytest.approx(truth, rel=0.3), (when - seen[0][0], shown, truth)
+        compared += 1
+    assert compared >= 10
+
+
 def test_a_xet_download_has_its_speed_from_its_sockets_while_the_file_grows_in_whole_terms(
     fresh_devhub, tmp_path, processes
 ):
