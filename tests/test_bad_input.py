@@ -186,15 +186,22 @@ def test_doctor_into_a_closed_pipe_is_quiet(tmp_path, json_output):
     assert done.returncode == 141, "what a shell shows for a command SIGPIPE ended"
 
 
-@pytest.mark.parametrize("flag", ["--help", "--version"])
-def test_help_into_a_closed_pipe_is_quiet(flag):
+@pytest.mark.parametrize("flags", [["--help"], ["--version"], ["doctor", "--help"]])
+def test_help_into_a_closed_pipe_is_quiet(flags):
     read_end, write_end = os.pipe()
     os.close(read_end)
     try:
-        done = hftop(flag, stdout=write_end)
+        done = hftop(*flags, stdout=write_end)
     finally:
         os.close(write_end)
     assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr, done.stderr
+
+
+def test_doctor_help_is_doctors_own():
+    done = hftop("doctor", "--help")
+    assert done.returncode == 0 and done.stdout.startswith("usage: hftop doctor"), done.stdout
+    assert "--watch" in done.stdout and "status 0 when all is well" in " ".join(done.stdout.split())
+    assert "--demo" not in done.stdout and "--refresh" not in done.stdout
 
 
 def test_doctor_through_head_is_quiet(tmp_path):

@@ -53,22 +53,11 @@ def _parser() -> argparse.ArgumentParser:
         nargs="?",
         choices=["doctor", "resume", "exporter", "serve"],
         help="doctor: print the downloads in the cache with their verdicts once, and exit "
-        "(status 1 when one is stalled or orphaned); resume: continue partial downloads from their bytes "
+        "(hftop doctor --help); resume: continue partial downloads from their bytes "
         "(hftop resume --help); exporter: serve Prometheus metrics (hftop exporter --help); serve: the dashboard "
         "in a browser (hftop serve --help)",
     )
-    parser.add_argument("--json", action="store_true", help="doctor: print JSON")
-    parser.add_argument(
-        "--local-dirs",
-        action="store_true",
-        help="doctor: also list `local_dir` downloads anywhere on the machine, not only the cache's",
-    )
-    parser.add_argument(
-        "--watch",
-        type=_checked(parse_watch),
-        metavar="SECONDS",
-        help="doctor: watch the partial files this long to see them grow (default 3)",
-    )
+    _doctor_options(parser, "doctor: ")
     parser.add_argument(
         "--cache-dir",
         type=_path("--cache-dir"),
@@ -80,13 +69,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help=f"seconds between two samples (default {DEFAULT_REFRESH:g})",
     )
-    parser.add_argument(
-        "--stall-after",
-        type=_checked(parse_stall_after),
-        metavar="MINUTES",
-        help=f"minutes without progress before a download counts as stalled (default {DEFAULT_STALL_AFTER / 60:g}; "
-        f"{DEMO_STALL_AFTER:g} seconds in the demo)",
-    )
+    _stall_option(parser)
     parser.add_argument(
         "--demo",
         action="store_true",
@@ -103,14 +86,62 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="change nothing: no download started, cancelled or stopped, no file deleted (also `read_only` in the config)",
     )
+    _config_option(parser)
+    parser.add_argument("--version", action="version", version=f"hftop {__version__}")
+    parser.add_argument("--check-only", action="store_true", help=argparse.SUPPRESS)  # hftop serve's first check
+    return parser
+
+
+def _doctor_options(parser: argparse.ArgumentParser, tag: str) -> None:
+    parser.add_argument("--json", action="store_true", help=f"{tag}print JSON")
+    parser.add_argument(
+        "--local-dirs",
+        action="store_true",
+        help=f"{tag}also list `local_dir` downloads anywhere on the machine, not only the cache's",
+    )
+    parser.add_argument(
+        "--watch",
+        type=_checked(parse_watch),
+        metavar="SECONDS",
+        help=f"{tag}watch the partial files this long to see them grow (default 3)",
+    )
+
+
+def _stall_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--stall-after",
+        type=_checked(parse_stall_after),
+        metavar="MINUTES",
+        help=f"minutes without progress before a download counts as stalled (default {DEFAULT_STALL_AFTER / 60:g}; "
+        f"{DEMO_STALL_AFTER:g} seconds in the demo)",
+    )
+
+
+def _config_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config",
         type=_path("--config"),
         metavar="PATH",
         help="the config file (default: HFTOP_CONFIG, else ~/.config/hftop/config.toml)",
     )
-    parser.add_argument("--version", action="version", version=f"hftop {__version__}")
-    parser.add_argument("--check-only", action="store_true", help=argparse.SUPPRESS)  # hftop serve's first check
+
+
+def _doctor_parser() -> argparse.ArgumentParser:
+    """For `hftop doctor --help`: the options doctor takes (the main parser reads them)."""
+    parser = _Parser(
+        prog="hftop doctor",
+        description="Print the downloads in the Hub cache with their verdicts and evidence once, and exit: "
+        "status 0 when all is well, 1 when a download is stalled, orphaned, out of disk space or failed, "
+        "2 for bad input.",
+    )
+    _doctor_options(parser, "")
+    parser.add_argument(
+        "--cache-dir",
+        type=_path("--cache-dir"),
+        help="the Hub cache to look at (default: HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache/huggingface/hub)",
+    )
+    _stall_option(parser)
+    _config_option(parser)
     return parser
 
 
@@ -323,6 +354,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] and argv[0] in _COMMANDS:
         return _COMMANDS[argv[0]](argv[1:])
+    if argv[:1] == ["doctor"] and {"-h", "--help"} & set(argv[1:]):
+        _doctor_parser().print_help()
+        return 0
     args = _parser().parse_args(argv)
     found = _config_and_cache(args)
     if isinstance(found, int):
