@@ -526,6 +526,35 @@ def test_a_xet_stall_is_told_by_idle_sockets_and_a_still_file(fresh_devhub, tmp_
     assert row.progress.done <= 40 * MiB + 1 * MiB
 
 
+# A training script that downloads while it keeps a core busy with work of its own.
+BUSY_AND_DOWNLOADING = (
+    "import sys, threading; from huggingface_hub import hf_hub_download\n"
+    "def work():\n"
+    "    while True: sum(range(10_000))\n"
+    "threading.Thread(target=work, daemon=True).start()\n"
+    "hf_hub_download(sys.argv[1], sys.argv[2], cache_dir=sys.argv[3])\n"
+)
+
+
+def test_a_xet_stall_in_a_process_busy_with_other_work_is_still_a_stall(fresh_devhub, tmp_path, processes):
+    """Only hf_xet's own threads' work keeps a Xet download from being called stalled: a script busy
+    with its own work while its download hangs is stalled all the same."""
+    fresh_devhub.set_fault(f"{REPO}/{FILE}", Fault(throttle=10_000_000, stall_after=40 * MiB))
+    cache = tmp_path / "hub"
+    argv = [sys.executable, "-c", BUSY_AND_DOWNLOADING, REPO, FILE, str(cache)]
+    env = {**os.environ, "HF_ENDPOINT": fresh_devhub.endpoint}
+    processes.append(proc := subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    others = OtherDownloads(cache, stall_after=4.0)
+    try:
+        rows = _until(lambda rows: any(r.state is DownloadState.STALLED for r in rows), others, timeout=40)
+    finally:
+        others.close()
+    [row] = rows
+    assert row.owner_pid == proc.pid and row.transport is not None and row.transport[0] == "Xet"
+    assert row.owner_cpu is not None and row.owner_cpu > 50, "the process works, on something else"
+    assert row.evidence[0].startswith("network idle:"), row.evidence
+
+
 # hf_hub_download once the line on its standard input comes: imports are done before the CPU is starved.
 ON_CUE = (
     "import sys; from huggingface_hub import hf_hub_download; import hf_xet; sys.stdin.readline(); "

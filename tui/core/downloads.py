@@ -296,6 +296,8 @@ class CpuUse:
     ran: float
     waited: float | None = None
     """Ready to run but waiting for a CPU (a busy machine starves it); None where the kernel does not say."""
+    threads: str = "its threads"
+    """Whose work it is: all of the process's threads, or hf_xet's alone."""
 
     @property
     def busy(self) -> float:
@@ -612,10 +614,10 @@ def _work(at: float, cpu: CpuUse, now: float) -> str:
     when = "" if now - at < 1 else f" ({_ago(now - at)})"
     if cpu.waited is not None and cpu.waited > cpu.ran:
         return (
-            f"its process works, starved of CPU: each second its threads ran {cpu.ran:.2f} s and waited "
+            f"its process works, starved of CPU: each second {cpu.threads} ran {cpu.ran:.2f} s and waited "
             f"{cpu.waited:.2f} s for a CPU{when} (the machine is busy)"
         )
-    return f"its process works: its threads ran {cpu.ran:.0%} of a core{when}"
+    return f"its process works: {cpu.threads} ran {cpu.ran:.0%} of a core{when}"
 
 
 def _connections(n: int | None) -> str:

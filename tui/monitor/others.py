@@ -74,7 +74,8 @@ class OtherDownloads:
         self._lookups: dict[tuple[str, str, str, str], Future[tuple[str, int, str | None] | None]] = {}
         self._lookup_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hftop-lookup")
         self._environ: dict[int, dict[str, str]] = {}
-        self._cpu_seen: dict[int, tuple[float, float | None, float]] = {}
+        self._cpu_seen: dict[tuple[int, str], tuple[float, float | None, float]] = {}
+        """(Writer, "" for the whole process or "Xet" for hf_xet's threads) → (ran, waited, when) at the last look."""
         self._ties: dict[str, int] = {}
         """Partial file → the socket found to carry it alone, in a process that writes several."""
         self._socket_bytes: dict[int, dict[int, int]] = {}
@@ -120,8 +121,13 @@ class OtherDownloads:
         present = {str(p.path) for p in partials}
         self._known = {k: v for k, v in self._known.items() if k in present}
         xet = {p.owners[0].pid: self._xet_log(p.owners[0].pid) for p in partials if p.owners}
-        cpu = self._cpu_use({o.pid: (o.cpu_seconds, o.cpu_wait_seconds) for p in partials for o in p.owners[:1]}, now)
         transport = {pid: self._transport(pid, log) for pid, log in xet.items()}
+        writers = {o.pid: o for p in partials for o in p.owners[:1]}
+        seconds = {(pid, ""): (o.cpu_seconds, o.cpu_wait_seconds) for pid, o in writers.items()}
+        # A Xet writer's work is its hf_xet threads': the program around them may be busy with its own.
+        seconds |= {(pid, XET): o.xet_cpu for pid, o in writers.items() if o.xet_cpu and transport[pid][0] == XET}
+        cpu = self._cpu_use(seconds, now)
+        work = {pid: cpu.get((pid, XET), cpu.get((pid, ""))) for pid in writers}
         shared = self._share_sockets(partials, pooled={pid for pid, (how, _) in transport.items() if how == XET})
         received = self._count_received(partials)
         readings = {
@@ -144,7 +150,7 @@ class OtherDownloads:
                 stopped=bool(p.owners) and p.owners[0].status in ("stopped", "tracing-stop"),
                 writer=p.owners[0].pid if p.owners else None,
                 xet=bool(p.owners) and transport[p.owners[0].pid][0] == XET,
-                cpu=cpu.get(p.owners[0].pid) if p.owners else None,
+                cpu=work.get(p.owners[0].pid) if p.owners else None,
             )
             for p in partials
         }
@@ -165,7 +171,7 @@ class OtherDownloads:
                 progress=progress[str(p.path)],
                 notes=_xet_notes(xet.get(p.owners[0].pid), now) if p.owners else (),
                 owner_started=p.owners[0].started if p.owners else None,
-                owner_cpu=100 * use.ran if p.owners and (use := cpu.get(p.owners[0].pid)) else None,
+                owner_cpu=100 * use.ran if p.owners and (use := cpu.get((p.owners[0].pid, ""))) else None,
                 transport=transport[p.owners[0].pid] if p.owners else None,
             )
             for p in partials
@@ -355,16 +361,21 @@ class OtherDownloads:
     def _xet_log(self, pid: int) -> XetLogReading | None:
         return read_xet_log(xet_cache_dir(self._owner_environ(pid)), pid)
 
-    def _cpu_use(self, seconds: dict[int, tuple[float | None, float | None]], now: float) -> dict[int, CpuUse]:
-        """Each process's (CPU time, time waiting for a CPU) since the last sample, in shares of one core."""
+    def _cpu_use(
+        self, seconds: dict[tuple[int, str], tuple[float | None, float | None]], now: float
+    ) -> dict[tuple[int, str], CpuUse]:
+        """Each process's (or its hf_xet threads') (CPU time, time waiting for a CPU) since the last sample,
+        in shares of one core."""
         use = {}
-        for pid, (ran, waited) in seconds.items():
-            before = self._cpu_seen.get(pid)
+        for key, (ran, waited) in seconds.items():
+            before = self._cpu_seen.get(key)
             if ran is not None and before is not None and now > before[2]:
                 span = now - before[2]
                 wait = None if waited is None or before[1] is None else max(0.0, waited - before[1]) / span
-                use[pid] = CpuUse(max(0.0, ran - before[0]) / span, wait)
-        self._cpu_seen = {pid: (ran, waited, now) for pid, (ran, waited) in seconds.items() if ran is not None}
+                use[key] = CpuUse(
+                    max(0.0, ran - before[0]) / span, wait, "hf_xet's threads" if key[1] else "its threads"
+                )
+        self._cpu_seen = {key: (ran, waited, now) for key, (ran, waited) in seconds.items() if ran is not None}
         return use
 
 

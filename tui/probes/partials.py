@@ -45,6 +45,9 @@ class OwnerProcess:
     """CPU time it has used so far (user + system)."""
     cpu_wait_seconds: float | None = None
     """Time its threads spent ready to run but waiting for a CPU so far (the kernel's schedstat)."""
+    xet_cpu: tuple[float, float] | None = None
+    """(CPU time, time waiting for a CPU) so far of hf_xet's own threads (named hf-xet-N), if it has any:
+    the work of its downloads, apart from the rest of the program's."""
 
 
 @dataclass(frozen=True)
@@ -381,6 +384,7 @@ def _owner(pid: int, sockets: frozenset[int] | None) -> OwnerProcess | None:
         return None
     if status == psutil.STATUS_ZOMBIE:
         return None
+    waited, xet = _thread_times(pid)
     return OwnerProcess(
         pid=pid,
         command=command,
@@ -388,26 +392,37 @@ def _owner(pid: int, sockets: frozenset[int] | None) -> OwnerProcess | None:
         sockets=sockets,
         started=started,
         cpu_seconds=times.user + times.system,
-        cpu_wait_seconds=_run_queue_wait(pid),
+        cpu_wait_seconds=waited,
+        xet_cpu=xet,
     )
 
 
-def _run_queue_wait(pid: int) -> float | None:
-    """Seconds the threads of `pid` have waited for a CPU while ready to run: a process starved by a busy
-    machine works, slowly, where a stalled one sleeps. The second field of each thread's schedstat."""
-    total, read = 0, False
+XET_THREAD = "hf-xet"
+"""How hf_xet names its threads (its runtime's workers and its file writers: `hf-xet-0`, `hf-xet-1`...)."""
+
+
+def _thread_times(pid: int) -> tuple[float | None, tuple[float, float] | None]:
+    """Seconds the threads of `pid` have waited for a CPU while ready to run (a process starved by a busy
+    machine works, slowly, where a stalled one sleeps), and (ran, waited) of hf_xet's threads alone, from
+    each thread's schedstat (time on a CPU, time waiting for one, in ns) and name."""
+    waited, xet_ran, xet_waited, read, xet_seen = 0, 0, 0, False, False
     try:
         tasks = os.listdir(f"/proc/{pid}/task")
     except OSError:
-        return None
+        return None, None
     for tid in tasks:
         try:
             with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
-                total += int(f.read().split()[1])
-                read = True
+                fields = f.read().split()
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                name = f.read()
+            ran, wait = int(fields[0]), int(fields[1])
         except (OSError, ValueError, IndexError):
             continue  # a thread that ended meanwhile
-    return total / 1e9 if read else None
+        waited, read = waited + wait, True
+        if name.startswith(XET_THREAD):
+            xet_ran, xet_waited, xet_seen = xet_ran + ran, xet_waited + wait, True
+    return (waited / 1e9 if read else None), ((xet_ran / 1e9, xet_waited / 1e9) if xet_seen else None)
 
 
 SWEEP_AGAIN = 30.0
