@@ -24,6 +24,8 @@ MiB = 1024 * 1024
 REPO = "hftop-demo/qwen-small"
 FILE = "model.safetensors"
 SIZE = 90_000_000
+RATE_WINDOW_SECONDS = 11
+"""Past the window hftop's speeds are measured over."""
 
 # hf_hub_download of one file, as a training script would call it (no tree listing left behind), with
 # the endpoint in HF_ENDPOINT as users set a mirror.
@@ -442,6 +444,33 @@ def test_eight_files_at_once_in_one_process_each_get_their_own_speed(fresh_devhu
     for row in rows:
         assert row.progress.rate == pytest.approx(total / 8, rel=0.25), (row.file_name, row.progress.rate)
         assert "its even share of what its process receives for 8 files at once" in row.evidence[0]
+
+
+def test_a_connection_reused_after_another_file_still_counts_for_the_file_it_now_carries(
+    fresh_devhub, tmp_path, processes
+):
+    """Two workers: one fetches a 14 MB file at full speed, then its next file on the same connection, which
+    then holds more than that file plus a step. Its bytes still count (both files read half their speed)."""
+    rate = 200_000
+    for repo in ("hftop-demo/qwen-small", "hftop-demo/bloom-mini"):
+        fresh_devhub.set_fault(f"{repo}/*", Fault(throttle=rate))
+    files = [("hftop-demo/tiny-bert", FILE), ("hftop-demo/qwen-small", FILE), ("hftop-demo/bloom-mini", FILE)]
+    cache = tmp_path / "hub"
+    two_at_once = EIGHT_AT_ONCE.replace("ThreadPoolExecutor(8)", "ThreadPoolExecutor(2)")
+    argv = [sys.executable, "-c", two_at_once, str(cache), *(f"{repo}={path}" for repo, path in files)]
+    env = {**os.environ, "HF_ENDPOINT": fresh_devhub.endpoint, **PLAIN_HTTP}
+    processes.append(proc := subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    others = OtherDownloads(cache, stall_after=8.0)
+    try:
+        _until(lambda rows: {r.repo_id for r in rows if r.owner_pid == proc.pid} == {files[1][0], files[2][0]}, others)
+        time.sleep(RATE_WINDOW_SECONDS)
+        rows = [r for r in others.sample(time.time()) if r.owner_pid == proc.pid]
+    finally:
+        others.close()
+    assert fresh_devhub.bytes_sent("hftop-demo/tiny-bert", FILE, "http") == 14_000_000
+    assert len(rows) == 2
+    for row in rows:
+        assert row.progress.rate == pytest.approx(rate, rel=0.25), (row.repo_id, row.progress.rate, row.evidence)
 
 
 def test_eight_xet_files_at_once_show_all_their_process_receives_past_the_first_10_mib(
