@@ -126,6 +126,34 @@ async def test_cancel_asks_whether_to_keep_the_bytes_and_deletes_them_by_default
         assert "The last attempt threw away" in plain(pane.query_one("#downloads-detail", Static))
 
 
+async def test_no_key_acts_on_rows_hidden_behind_the_too_small_notice(fresh_devhub, tmp_path):
+    """Under 80x24 the panes are covered: keys that would cancel, restart or open a row do nothing
+    until the terminal is large enough again."""
+    app, start = _throttled_phi_tiny(fresh_devhub, tmp_path / "hub", 2_000_000)
+    async with app.run_test(size=(120, 36)) as pilot:
+        pane = app.dashboard.downloads_pane
+        start()
+        await wait_for(pilot, lambda: app.dashboard.snapshot.own and app.dashboard.snapshot.own[0].state.active,
+                       what="the download under way")  # fmt: skip
+        pane.table.focus()
+        await pilot.resize_terminal(60, 20)
+        await pilot.pause(0.3)
+        for key in ("x", "R", "enter", "a", "d", "space", "w", "m", "c"):
+            await pilot.press(key)
+            await pilot.pause(0.1)
+            assert app.screen is app.dashboard, key
+        [row] = app.dashboard.snapshot.own
+        assert row.attempt == 1 and row.state.active
+        await pilot.resize_terminal(120, 36)
+        await pilot.pause(0.3)
+        await pilot.press("x")
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, (ChoiceScreen, ConfirmScreen)), what="the question, once shown"
+        )
+        await pilot.press("escape")
+        assert app.dashboard.snapshot.own[0].state.active
+
+
 async def test_cancel_that_keeps_the_bytes_then_r_resumes_from_them(fresh_devhub, tmp_path):
     cache = tmp_path / "hub"
     app, start = _throttled_phi_tiny(fresh_devhub, cache, 6_000_000)

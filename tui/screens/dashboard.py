@@ -20,6 +20,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal
 from textual.events import Resize
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
 
@@ -115,6 +116,8 @@ class DashboardScreen(Screen[None]):
     def __init__(self, settings: Settings, sources: Sources) -> None:
         super().__init__()
         self.settings = settings
+        self._focus_before: Widget | None = None
+        """What had the focus when the too-small notice covered the panes."""
         if settings.demo:
             # The demo's hub and downloads are all on loopback, which the network pane leaves out of
             # "all" elsewhere: in the demo it counts (the pane says so).
@@ -192,6 +195,8 @@ class DashboardScreen(Screen[None]):
         # The network pane gives way first, so the downloads keep every column.
         self.network_pane.styles.width = 46 if width >= 140 else 40 if width >= 120 else 36 if width >= 100 else 18
         too_small = width < MIN_SIZE[0] or height < MIN_SIZE[1]
+        if too_small != self.has_class("-too-small"):
+            self._cover_panes(too_small)
         self.set_class(too_small, "-too-small")
         notice = self.query_one("#too-small", Static)
         notice.update(
@@ -201,6 +206,19 @@ class DashboardScreen(Screen[None]):
             else ""
         )
         self.share_height()
+
+    def _cover_panes(self, covered: bool) -> None:
+        """Under the too-small notice no key reaches the panes: none acts on a row the user cannot see.
+        The focus comes back where it was once the terminal is large enough."""
+        if covered:
+            self._focus_before = self.focused
+        for pane in (self.query_one("#upper"), self.cache_pane, self.folders_pane):
+            pane.disabled = covered
+        if not covered and self._focus_before is not None and self._focus_before.is_attached:
+            self._focus_before.focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return not self.has_class("-too-small") or action == "help"
 
     def share_height(self) -> None:
         """Give each pane the rows it needs: the downloads pane grows with its rows, the cache pane
@@ -416,6 +434,8 @@ class DashboardScreen(Screen[None]):
     def palette_commands(self) -> list[SystemCommand]:
         """Every hftop action, for the command palette (Ctrl+P), each with the key that does the same."""
         downloads, cache, folders = self.downloads_pane, self.cache_pane, self.folders_pane
+        if self.has_class("-too-small"):  # the panes are covered: nothing acts on what cannot be seen
+            return [SystemCommand("Show every key (?)", "What each key does, pane by pane", self.show_help)]
         commands: list[tuple[str, str, str, Callable[[], object]]] = [
             ("?", "Show every key", "What each key does, pane by pane", self.show_help),
             ("a", "Add a download", "Plan a repo's download, see what it fetches, start it", self.action_add_download),
