@@ -50,6 +50,12 @@ def test_doctor_reports_a_live_download_then_a_stall_then_an_orphan(outside_down
     assert out.returncode == 1
     assert json.loads(out.stdout)["downloads"][0]["verdict"] == "stalled"
 
+    # Quiet for over 10 s, under the default threshold: still downloading, and the advice says how long it waits.
+    time.sleep(8)
+    out = _doctor(cache, "--watch", "0.2")
+    assert out.returncode == 0 and "DOWNLOADING" in out.stdout
+    assert "→ nothing new for " in out.stdout and "under the stall threshold (5m" in out.stdout, out.stdout
+
     proc.kill()
     proc.wait()
     out = _doctor(cache)

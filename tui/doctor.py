@@ -69,7 +69,7 @@ def as_json(downloads: tuple[ExternalDownload, ...], cache_dir: Path, stall_afte
         "downloads": [
             {
                 "verdict": d.state.value,
-                "advice": _ADVICE.get(d.state, ""),
+                "advice": _advice(d, stall_after),
                 "repo_type": d.repo_type,
                 "repo_id": d.repo_id,
                 "file": d.file_name,
@@ -102,7 +102,21 @@ def as_json(downloads: tuple[ExternalDownload, ...], cache_dir: Path, stall_afte
     }
 
 
-def print_report(downloads: tuple[ExternalDownload, ...], cache_dir: Path, out: TextIO) -> None:
+QUIET_NOTED = 10.0
+"""Seconds without new bytes after which a download's advice says how long until it counts as stalled."""
+
+
+def _advice(d: ExternalDownload, stall_after: float) -> str:
+    quiet = d.progress.quiet_for
+    if d.state is DownloadState.DOWNLOADING and quiet >= QUIET_NOTED:
+        return (
+            f"nothing new for {fmt.duration(quiet)}, under the stall threshold ({fmt.duration(stall_after)}, "
+            "--stall-after): look again, it counts as stalled past that"
+        )
+    return _ADVICE.get(d.state, "")
+
+
+def print_report(downloads: tuple[ExternalDownload, ...], cache_dir: Path, out: TextIO, stall_after: float) -> None:
     if not downloads:
         print(f"No download in progress and no partial file in {cache_dir}.", file=out)
         return
@@ -124,7 +138,7 @@ def print_report(downloads: tuple[ExternalDownload, ...], cache_dir: Path, out: 
             print(f"{indent}no live process on this machine has the file open", file=out)
         for line in d.evidence:
             print(f"{indent}· {line}", file=out)
-        print(f"{indent}→ {_ADVICE.get(d.state, '')}", file=out)
+        print(f"{indent}→ {_advice(d, stall_after)}", file=out)
         if d.state is not DownloadState.WAITING:
             print(f"{indent}{d.key}", file=out)
         print(file=out)
@@ -146,5 +160,5 @@ def run(
         json.dump(as_json(downloads, cache_dir, stall_after), out, indent=2)
         out.write("\n")
     else:
-        print_report(downloads, cache_dir, out)
+        print_report(downloads, cache_dir, out, stall_after)
     return 1 if any(d.state in TROUBLE for d in downloads) else 0
