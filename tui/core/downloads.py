@@ -214,9 +214,10 @@ class DownloadView:
 
     @property
     def transport_why(self) -> str:
-        if self.resumed_from is not None:
-            return "resumed from bytes on disk with a Range request on the resolve URL"
-        if self.plan.request.disable_xet:
+        asked = "; started with HF_HUB_DISABLE_XET=1" if self.plan.request.disable_xet else ""
+        if self.resumed_from is not None or (self.reused_bytes and self.transport != "Xet"):
+            return f"resumed from bytes on disk with a Range request on the resolve URL (hf_xet cannot resume){asked}"
+        if asked:
             return "started with HF_HUB_DISABLE_XET=1"
         if self.transport == "Xet":
             return "huggingface_hub hands the file to hf_xet (the Hub answered with its xet hash)"

@@ -298,6 +298,9 @@ class DownloadSupervisor:
         if state is DownloadState.STALLED:
             rate = 0.0  # no byte for the whole threshold: a window that still holds the last burst says otherwise
         quiet_since = a.last_progress_at if a.last_progress_at is not None else a.started_at
+        done = a.done_bytes
+        if a.final is not None and a.final is not DownloadState.DONE:
+            done = a.bytes_before_current + _kept_size(a)  # what arrived unwritten went with its process
         return DownloadView(
             id=download_id,
             plan=a.plan,
@@ -306,7 +309,7 @@ class DownloadSupervisor:
             pid=a.process.pid if a.process else None,
             current_file=a.current.path if a.current else None,
             files_done=a.files_done,
-            done_bytes=a.done_bytes,
+            done_bytes=done,
             total_bytes=total,
             partial_bytes=a.current_bytes if a.current is not None and a.final is None else 0,
             rate=rate,
