@@ -51,6 +51,11 @@ async def test_the_demo_at_a_glance_at_120x36_80x24_and_60x20(live_demo):
             what="a stalled and a failed download",
         )
         await pilot.pause(0.3)
+        # The stall's evidence: the devhub holds its connections open and sends nothing.
+        snapshot = app.dashboard.snapshot
+        stuck = next(v for v in snapshot.own if v.state is DownloadState.STALLED)
+        assert (stuck.stall_evidence or "").startswith("network idle: "), stuck
+        assert snapshot.history(f"own:{stuck.id}").verdicts[-1].why.startswith("network idle: ")
         # The demo's traffic is on loopback: its network pane counts it, and says so.
         network = app.dashboard.network_pane
         assert "loopback included" in str(network.border_title)

@@ -195,6 +195,10 @@ class DownloadView:
     """The endpoint this attempt was started against."""
     remotes: tuple[str, ...] = ()
     """`host:port` of its process's established connections, the one that received the most first."""
+    connections: int | None = None
+    """How many connections its process has open; None when unknown."""
+    net_idle: float | None = None
+    """Seconds since data last arrived on any of them."""
     endpoint_addresses: frozenset[str] = frozenset()
     """The addresses the endpoint's host name resolves to."""
     transport: str | None = None
@@ -211,6 +215,13 @@ class DownloadView:
     """Bytes this attempt took from partial files on disk instead of fetching them."""
     on_disk: int = 0
     """Bytes of the current file written to its partial file (what a restart keeps)."""
+
+    @property
+    def stall_evidence(self) -> str | None:
+        """What its process's connections say of a stall."""
+        if self.state is not DownloadState.STALLED:
+            return None
+        return network_evidence(self.connections, self.net_idle, self.quiet_for)
 
     @property
     def transport_why(self) -> str:
@@ -582,14 +593,9 @@ def _moving_evidence(
 ) -> list[str]:
     evidence = []
     if state is DownloadState.STALLED:
-        if r.connections == 0:
-            evidence.append(f"no bytes for {fmt.duration(quiet)} and no open connection")
-        elif r.net_idle is not None:
-            evidence.append(
-                f"network idle: {_connections(r.connections)} open, nothing received for {fmt.duration(r.net_idle)}"
-            )
-        else:
-            evidence.append(f"the file has not grown for {fmt.duration(quiet)}")
+        evidence.append(
+            network_evidence(r.connections, r.net_idle, quiet) or f"the file has not grown for {fmt.duration(quiet)}"
+        )
     elif len(w.net_samples) > 1 and rate and r.sharing > 1:
         evidence.append(f"{fmt.rate(rate)}: its even share of what its process receives for {r.sharing} files at once")
     elif len(w.net_samples) > 1 and rate:
@@ -619,6 +625,15 @@ def _work(at: float, cpu: CpuUse, now: float) -> str:
             f"{cpu.waited:.2f} s for a CPU{when} (the machine is busy)"
         )
     return f"its process works: {cpu.threads} ran {cpu.ran:.0%} of a core{when}"
+
+
+def network_evidence(connections: int | None, idle: float | None, quiet: float) -> str | None:
+    """What a stalled download's connections say: none open, or open and idle; None when unknown."""
+    if connections == 0:
+        return f"no bytes for {fmt.duration(quiet)} and no open connection"
+    if idle is not None:
+        return f"network idle: {_connections(connections)} open, nothing received for {fmt.duration(idle)}"
+    return None
 
 
 def _connections(n: int | None) -> str:

@@ -24,7 +24,7 @@ from tui.probes.disk import DiskSpace, disk_space
 from tui.probes.hf_folders import default_folders, scan_hf_folders
 from tui.probes.hub import LOOKUP_TIMEOUT, host_addresses
 from tui.probes.network import read_counters
-from tui.probes.partials import process_remotes
+from tui.probes.partials import process_connections
 
 CACHE_CHECK_INTERVAL = 5.0
 """Seconds between two looks for changes in the cache, unless a download started or ended."""
@@ -203,7 +203,9 @@ class Monitor:
         return tuple(
             replace(
                 v,
-                remotes=process_remotes(v.pid),
+                remotes=(connections := process_connections(v.pid)).remotes,
+                connections=connections.count,
+                net_idle=connections.idle,
                 endpoint_addresses=self._endpoint_addresses(v.endpoint, now),
                 endpoint_is_hub=v.endpoint == self.home_endpoint,
             )
@@ -225,7 +227,11 @@ class Monitor:
             record = self._records.setdefault(key, _Record())
             rate = row.rate if isinstance(row, DownloadView) else row.progress.rate
             record.speeds.append(rate or 0.0)
-            why = (row.error or "") if isinstance(row, DownloadView) else next(iter(row.evidence), "")
+            why = (
+                (row.stall_evidence or row.error or "")
+                if isinstance(row, DownloadView)
+                else next(iter(row.evidence), "")
+            )
             if not record.verdicts or record.verdicts[-1].state is not row.state:
                 record.verdicts.append(VerdictChange(now, row.state, why))
             histories[key] = DownloadHistory(tuple(record.speeds), tuple(record.verdicts))

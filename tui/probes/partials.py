@@ -599,15 +599,25 @@ def _local_name(folder: str, short_hash: str, held_locks: set[str]) -> str | Non
     return None
 
 
-def process_remotes(pid: int) -> tuple[str, ...]:
-    """`host:port` of a process's established TCP connections, the one that received the most bytes
-    first (empty when they cannot be read)."""
+@dataclass(frozen=True)
+class ProcessConnections:
+    remotes: tuple[str, ...]
+    """`host:port` of its established TCP connections, the one that received the most bytes first."""
+    count: int | None
+    """How many are established; None when they cannot be read."""
+    idle: float | None
+    """Seconds since data last arrived on any of them; None with none open or unreadable."""
+
+
+def process_connections(pid: int) -> ProcessConnections:
+    """A process's established TCP connections, from its open sockets and the kernel's tcp_info."""
     mine = _sockets(open_files(str(pid)))
     counters = established_sockets() if mine else None
-    if not counters:
-        return ()
+    if counters is None:
+        return ProcessConnections((), None if mine else 0, None)
     ordered = sorted((c for i, c in counters.items() if i in mine), key=lambda c: -c.bytes_received)
-    return tuple(dict.fromkeys(c.remote for c in ordered))
+    idle = min((c.idle_ms / 1000 for c in ordered), default=None)
+    return ProcessConnections(tuple(dict.fromkeys(c.remote for c in ordered)), len(ordered), idle)
 
 
 def process_socket_bytes(pid: int) -> dict[int, int]:

@@ -100,6 +100,7 @@ def _figures(row: DownloadView | ExternalDownload, now: float, width: int = 0) -
             ("transport", f"{row.transport}: {row.transport_why}" if row.transport else "–"),
             ("endpoint", row.endpoint or "–"),
             ("connected to", ", ".join(row.remotes) or "–"),
+            *([("connections", _connections_line(row))] if row.connections is not None and row.state.active else []),
             *(
                 [("bytes from", f"{row.bytes_elsewhere}, not from the mirror {urlsplit(row.endpoint).netloc}")]
                 if row.bytes_elsewhere
@@ -168,6 +169,13 @@ def _process_figures(row: ExternalDownload, now: float) -> str:
         return "–"
     cpu = f", {row.owner_cpu:.1f} % of a core" if row.owner_cpu is not None else ""
     return f"for {fmt.duration(now - row.owner_started)}{cpu}"
+
+
+def _connections_line(row: DownloadView) -> str:
+    if not row.connections:
+        return "none open"
+    idle = "" if row.net_idle is None else f", last data {fmt.duration(row.net_idle)} ago"
+    return f"{fmt.count(row.connections, 'connection')} open{idle}"
 
 
 def _timeline(entries: tuple[VerdictChange, ...]) -> Text:

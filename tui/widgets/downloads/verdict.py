@@ -93,9 +93,17 @@ def describe(v: DownloadView, stall_after: float) -> Text:
     kept = f" {fmt.size(v.kept_bytes)} of {file} are kept: R resumes from them." if v.kept_bytes else ""
     state = v.state
     if state is DownloadState.STALLED:
+        # Short: the line under the table holds two lines; the details say it whole.
+        if v.connections == 0:
+            network = "; no connection open"
+        elif v.connections is not None and v.net_idle is not None:
+            idle = "all idle" if v.net_idle >= v.quiet_for - 2 else f"last data {fmt.duration(v.net_idle)} ago"
+            network = f"; {fmt.count(v.connections, 'connection')} open, {idle}"
+        else:
+            network = ""
         body = Text.assemble(
             (f"No new bytes for {fmt.duration(v.quiet_for)}", "bold red"),
-            f" (threshold {fmt.duration(stall_after)}). R restarts it, resuming from the bytes on disk; x cancels.",
+            f" (threshold {fmt.duration(stall_after)}){network}. R resumes it from the bytes on disk; x cancels.",
         )
     elif state is DownloadState.SLOW_TAIL:
         body = Text.assemble(
