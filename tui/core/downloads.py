@@ -206,7 +206,7 @@ class DownloadView:
     kept_bytes: int = 0
     """Bytes of the unfinished file kept on disk by an attempt that ended: a retry resumes from them."""
     kept_paths: tuple[str, ...] = ()
-    """The partial files holding them (hftop's own, not another program's orphans)."""
+    """The partial files holding its bytes, kept or being resumed (hftop's own, not another program's orphans)."""
     resumed_from: int | None = None
     """The current file continues from this many bytes kept by an earlier attempt or another program."""
     fresh_needed: bool = False

@@ -235,7 +235,12 @@ class DownloadSupervisor:
                 plan = replace(plan, request=replace(plan.request, disable_xet=disable_xet))
             files = tuple(replace(f, cached=f.cached or self._blob_exists(plan, f)) for f in plan.files)
             self._spawn(
-                download_id, replace(plan, files=files), attempt=attempt.attempt + 1, lost_bytes=lost, fresh=fresh
+                download_id,
+                replace(plan, files=files),
+                attempt=attempt.attempt + 1,
+                lost_bytes=lost,
+                fresh=fresh,
+                kept={} if fresh else attempt.kept,
             )
 
     @contextmanager
@@ -321,7 +326,7 @@ class DownloadSupervisor:
             endpoint=a.endpoint,
             transport=a.transport,
             kept_bytes=_kept_size(a) if a.final is not None else 0,
-            kept_paths=tuple(a.kept) if a.final is not None else (),
+            kept_paths=tuple(a.kept),
             resumed_from=a.resumed_from if a.current is not None else None,
             reused_bytes=a.reused,
             on_disk=max(a.current_written, _kept_size(a)) if a.current is not None and a.final is None else 0,
@@ -329,9 +334,20 @@ class DownloadSupervisor:
         )
 
     # --- processes --------------------------------------------------------------------------
-    def _spawn(self, download_id: int, plan: DownloadPlan, attempt: int, lost_bytes: int, fresh: bool = False) -> None:
+    def _spawn(
+        self,
+        download_id: int,
+        plan: DownloadPlan,
+        attempt: int,
+        lost_bytes: int,
+        fresh: bool = False,
+        kept: Mapping[str, str] | None = None,
+    ) -> None:
+        """`kept`: the last attempt's links, this one's from the start: until its process has them open, no
+        one else does, and they are still this download's bytes (never another program's orphan)."""
         run = _Attempt(plan, attempt, self._clock(), lost_bytes)
         run.endpoint = self.endpoint
+        run.kept = dict(kept or {})
         argv = runner_argv(
             plan,
             endpoint=self.endpoint,
