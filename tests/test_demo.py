@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import time
 
+import psutil
+
 from tui.demo import start_demo
 from tui.monitor.others import OtherDownloads
 
@@ -30,3 +32,22 @@ def test_a_read_only_demos_downloads_are_programs_of_their_own(tmp_path):
     finally:
         demo.close()
     assert all(p.poll() is not None for p in demo.processes), "quitting stops them"
+
+
+def test_the_demo_leaves_no_zombie_once_its_cache_is_laid_out(tmp_path):
+    demo = start_demo(tmp_path / "hub")
+    try:
+        populator = psutil.Process(demo.processes[1].pid)  # lays out the demo cache, then ends
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if populator.status() == psutil.STATUS_ZOMBIE:
+                    time.sleep(0.5)  # a moment to be reaped
+                    assert populator.status() != psutil.STATUS_ZOMBIE, "an ended child is left unreaped"
+                    break
+            except psutil.NoSuchProcess:
+                break  # ended and reaped
+            assert time.monotonic() < deadline, "the demo cache was not laid out within a minute"
+            time.sleep(0.1)
+    finally:
+        demo.close()

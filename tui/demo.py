@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -150,4 +151,7 @@ def start_demo(cache_dir: Path | None = None, own_downloads: bool = True) -> Dem
                     start_new_session=True,
                 )
             )
+    for proc in session.processes:
+        # Each is reaped when it ends (the cache is laid out in seconds): no zombie stays for the whole run.
+        threading.Thread(target=proc.wait, name="hftop-demo-reaper", daemon=True).start()
     return session
