@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 from tui.core.download_plan import DownloadRequest, RequestError
 from tui.core.downloads import DownloadState
@@ -252,6 +253,22 @@ def test_cancel_that_keeps_the_bytes_then_retry_resumes_from_them(fresh_devhub, 
     assert done.transport_why.startswith("resumed from bytes on disk"), done.transport_why
     _assert_served(fresh_devhub, cache, plan)
     assert _partials(cache) == []
+
+
+def test_kept_bytes_can_be_deleted_unless_another_process_holds_the_files_lock(fresh_devhub, tmp_path, supervisor_for):
+    cache = tmp_path / "hub"
+    supervisor = supervisor_for(fresh_devhub)
+    download_id, plan, cancelled = _cancelled_keeping_20_mib(fresh_devhub, cache, supervisor)
+    [partial] = _partials(cache)
+    lock = cache / ".locks" / partial.parent.parent.name / f"{partial.name.split('.')[0]}.lock"
+    with FileLock(lock):  # as huggingface_hub holds it while it fetches the same file
+        assert "holds its lock" in (supervisor.discard_kept(download_id) or "")
+    assert _partials(cache) == [partial], "nothing a live process may use is deleted"
+    assert supervisor.discard_kept(download_id) is None
+    assert _partials(cache) == []
+    after = supervisor.view(download_id)
+    assert after.kept_bytes == 0 and after.kept_paths == () and after.state is DownloadState.CANCELLED
+    assert after.done_bytes < cancelled.done_bytes
 
 
 def test_a_stall_shows_as_stalled_after_the_threshold(fresh_devhub, tmp_path, supervisor_for):

@@ -185,6 +185,31 @@ async def test_cancel_that_keeps_the_bytes_then_r_resumes_from_them(fresh_devhub
         assert list(cache.rglob("*.incomplete")) == []
 
 
+async def test_x_on_a_cancelled_download_deletes_the_bytes_it_kept_after_asking(fresh_devhub, tmp_path):
+    cache = tmp_path / "hub"
+    app, start = _throttled_phi_tiny(fresh_devhub, cache, 6_000_000)
+    async with app.run_test(size=(120, 36)) as pilot:
+        pane = app.dashboard.downloads_pane
+        await _started_until_on_disk(pilot, app, start, 10 * MiB)
+        pane.table.focus()
+        await pilot.press("x")
+        await wait_for(pilot, lambda: isinstance(app.screen, ChoiceScreen), what="the question")
+        await pilot.press("k")
+        await wait_for(pilot, lambda: app.dashboard.snapshot.own[0].kept_bytes > 0, what="cancelled, bytes kept")
+        assert "x deletes them" in plain(pane.query_one("#downloads-detail", Static))
+        await pilot.press("x")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question")
+        assert "are kept for R to resume from" in plain(app.screen.query_one("#confirm-text", Static))
+        await pilot.press("escape")  # kept
+        assert len(list(cache.rglob("*.incomplete"))) == 1
+        await pilot.press("x")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question again")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: app.dashboard.snapshot.own[0].kept_bytes == 0, what="the kept bytes deleted")
+        assert list(cache.rglob("*.incomplete")) == []
+        assert app.dashboard.snapshot.own[0].state is DownloadState.CANCELLED
+
+
 async def test_quit_asks_while_a_download_runs_and_stops_it(fresh_devhub, tmp_path):
     cache = tmp_path / "hub"
     app, start = _throttled_phi_tiny(fresh_devhub, cache, 2_000_000)

@@ -216,6 +216,27 @@ class DownloadSupervisor:
             if attempt is not None:
                 self._stop(attempt, keep=keep)
 
+    def discard_kept(self, download_id: int) -> str | None:
+        """Delete the bytes an ended attempt kept for a resume; a sentence when some are not deleted: the
+        download runs, or another process holds the file's lock (it fetches the same file: the bytes may be
+        its own now)."""
+        with self._acting_on(download_id) as attempt:
+            if attempt is None:
+                return "Another action on this download is under way."
+            if attempt.final is None:
+                return "It is running: x cancels it, and asks whether to keep its bytes."
+            folder = self._repo_folder(attempt.plan)
+            for link in list(attempt.kept):
+                etag = Path(link).name.split(".")[0]
+                if lock_is_held(self.cache_dir / ".locks" / folder.name / f"{etag}.lock"):
+                    return f"Another process holds its lock (it fetches the same file): {Path(link).name} stays."
+                for path in {link, attempt.kept[link]}:
+                    if path and Path(path).resolve().is_relative_to(folder.resolve()):  # its own blobs, nothing else
+                        Path(path).unlink(missing_ok=True)
+                with self._lock:
+                    del attempt.kept[link]
+            return None
+
     def retry(self, download_id: int, disable_xet: bool | None = None, fresh: bool = False) -> None:
         """Go on from the first unfinished file (stopping the running attempt first, keeping its bytes),
         resuming it from the bytes kept; with `fresh`, from 0 (its old bytes are deleted). With

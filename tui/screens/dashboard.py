@@ -326,6 +326,10 @@ class DashboardScreen(Screen[None]):
     def _cancel(self, message: DownloadsPane.CancelRequested) -> None:
         self.downloads_flows.cancel(message.view)
 
+    @on(DownloadsPane.DiscardKeptRequested)
+    def _discard_kept(self, message: DownloadsPane.DiscardKeptRequested) -> None:
+        self.downloads_flows.discard_kept(message.view)
+
     @on(DownloadsPane.RetryRequested)
     def _retry(self, message: DownloadsPane.RetryRequested) -> None:
         self.downloads_flows.retry(message.view)

@@ -129,6 +129,30 @@ class DownloadFlows:
             lambda answer: self._cancel(view.id, keep=answer == "keep") if answer else None,
         )
 
+    def discard_kept(self, view: DownloadView) -> None:
+        """An ended download's kept bytes: delete them, after asking."""
+        if self.dashboard.refused_read_only("delete kept bytes"):
+            return
+        file = view.current_file or "its unfinished file"
+        body = Text.assemble(
+            "Delete the bytes ", (view.request.label, "bold"), " kept?\n\n",
+            f"{fmt.size(view.kept_bytes)} of {file} are kept for R to resume from. Deleting them frees the space; "
+            "R then fetches the file from 0. Files it finished stay in the cache.",
+        )  # fmt: skip
+
+        def discard() -> None:
+            problem = self.dashboard.supervisor.discard_kept(view.id)
+            if problem:
+                self._notify_from_worker(f"{view.request.label}: {problem}", severity="warning")
+            else:
+                self._notify_from_worker(f"Deleted the {fmt.size(view.kept_bytes)} {view.request.label} kept.")
+            self._done()
+
+        self.dashboard.app.push_screen(
+            ConfirmScreen("Delete kept bytes", body, "Delete bytes", "Keep them"),
+            lambda yes: self._in_worker(discard, "discard") if yes else None,
+        )
+
     def retry(self, view: DownloadView) -> None:
         if self.dashboard.refused_read_only("restart downloads"):
             return

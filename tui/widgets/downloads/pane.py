@@ -104,7 +104,8 @@ class DownloadsPane(Vertical, can_focus=True):
         (
             "x",
             "cancel the highlighted download (asks whether to delete the current file's bytes or keep them to "
-            "resume later); for another program's, stop its process, or delete the partial file a dead one left",
+            "resume later); on an ended one, delete the bytes it kept; for another program's, stop its process, "
+            "or delete the partial file a dead one left",
         ),
         (
             "R",
@@ -123,6 +124,9 @@ class DownloadsPane(Vertical, can_focus=True):
 
     class RetryRequested(_DownloadAction):
         """The user asked to restart `view`'s download."""
+
+    class DiscardKeptRequested(_DownloadAction):
+        """The user asked to delete the bytes `view`'s ended download kept for a resume."""
 
     @dataclass
     class DetailsRequested(Message):
@@ -332,6 +336,8 @@ class DownloadsPane(Vertical, can_focus=True):
                 self.post_message(self.StopOtherRequested(view))
         elif view is None:
             self.notify("No download to cancel.", severity="warning", timeout=3)
+        elif not view.state.active and view.kept_bytes:
+            self.post_message(self.DiscardKeptRequested(view))
         elif not view.state.active:
             self.notify(f"{view.request.label} is not running ({view.state.value}).", timeout=3)
         else:

@@ -90,7 +90,7 @@ def describe(v: DownloadView, stall_after: float) -> Text:
     lost = f" The last attempt threw away {fmt.size(v.lost_bytes)}." if v.lost_bytes and v.attempt > 1 else ""
     if v.resumed_from and v.state.active:
         lost = f" Resumed at {fmt.size(v.resumed_from)}: those bytes were kept.{lost}"
-    kept = f" {fmt.size(v.kept_bytes)} of {file} are kept: R resumes from them." if v.kept_bytes else ""
+    kept = f" {fmt.size(v.kept_bytes)} of {file} are kept: R resumes from them, x deletes them." if v.kept_bytes else ""
     state = v.state
     if state is DownloadState.STALLED:
         # Short: the line under the table holds two lines; the details say it whole.
@@ -118,7 +118,7 @@ def describe(v: DownloadView, stall_after: float) -> Text:
             again = " R downloads it afresh."
         elif v.kept_bytes:
             again = "" if "keeps" in error else f" {fmt.size(v.kept_bytes)} of {file} are kept."
-            again += " R resumes from them."
+            again += " R resumes from them, x deletes them."
         else:
             again = " R retries."
         body = Text.assemble(("Failed: ", "bold red"), error, thrown, again)
