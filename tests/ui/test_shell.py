@@ -146,3 +146,15 @@ async def test_the_help_scrolls_with_keys(tmp_path):
         await wait_for(pilot, lambda: body.scroll_y == body.max_scroll_y, what="the end of the help")
         await pilot.press("home")
         await wait_for(pilot, lambda: body.scroll_y == 0, what="the top again")
+
+
+async def test_home_and_end_go_to_the_first_and_last_row(demo_cache):
+    app = app_for(demo_cache)
+    async with app.run_test(size=(120, 36)) as pilot:
+        table = app.dashboard.cache_pane.query_one("#cache-table")
+        await wait_for(pilot, lambda: table.row_count > 3, what="the cache's repos")
+        table.focus()
+        await pilot.press("end")
+        await wait_for(pilot, lambda: table.cursor_row == table.row_count - 1, what="the last row")
+        await pilot.press("home")
+        await wait_for(pilot, lambda: table.cursor_row == 0, what="the first row")

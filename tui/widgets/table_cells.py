@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.widgets import DataTable
+
+ROW_KEYS = [
+    Binding("home", "scroll_top", "First row", show=False),
+    Binding("end", "scroll_bottom", "Last row", show=False),
+]
+"""Home and End go to the first and last row (DataTable's own scroll sideways, which a row cursor ignores)."""
 
 
 def cursor_key(table: DataTable) -> str | None:

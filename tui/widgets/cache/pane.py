@@ -36,7 +36,7 @@ from tui.core.cache_query import (
 )
 from tui.core.cleanup import Mark, toggled
 from tui.probes.cache_scan import CacheScan
-from tui.widgets.table_cells import cursor_key, plain, right
+from tui.widgets.table_cells import ROW_KEYS, cursor_key, plain, right
 
 _SORT_COLUMNS = {"size": SortKey.SIZE, "accessed": SortKey.ACCESSED, "modified": SortKey.MODIFIED, "name": SortKey.NAME}
 
@@ -47,7 +47,7 @@ _SORT_GROUP = Binding.Group("Sort", compact=True)
 class CacheTable(DataTable[Text | str]):
     """The cache's rows; Enter opens a repo's revisions, a revision's files (and says so in the footer)."""
 
-    BINDINGS = [Binding("enter", "select_cursor", "Open", key_display="⏎")]
+    BINDINGS = [Binding("enter", "select_cursor", "Open", key_display="⏎"), *ROW_KEYS]
 
 
 @dataclass(frozen=True)

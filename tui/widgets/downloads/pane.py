@@ -19,7 +19,7 @@ from tui.core import formatting as fmt
 from tui.core.downloads import DownloadState, DownloadView, ExternalDownload, row_key
 from tui.monitor.monitor import Row, Snapshot
 from tui.widgets.downloads.verdict import STATE_STYLE, explain, severity
-from tui.widgets.table_cells import cursor_key, middle_cut, shared_prefix
+from tui.widgets.table_cells import ROW_KEYS, cursor_key, middle_cut, shared_prefix
 
 # (header, key); every column fits its content, the repo column takes what is left
 _COLUMNS = [("State", "state"), ("Repo", "repo"), ("Done", "done"), ("Speed", "speed"), ("ETA", "eta")]
@@ -80,7 +80,7 @@ _CURSOR_KEYS = frozenset({"up", "down", "pageup", "pagedown", "home", "end", "ct
 class DownloadsTable(DataTable[Text]):
     """The downloads' rows; Enter shows the highlighted one's details (and says so in the footer)."""
 
-    BINDINGS = [Binding("enter", "select_cursor", "Details", key_display="⏎")]
+    BINDINGS = [Binding("enter", "select_cursor", "Details", key_display="⏎"), *ROW_KEYS]
 
 
 @dataclass

@@ -19,7 +19,7 @@ from textual.widgets import DataTable, Static
 
 from tui.core import formatting as fmt
 from tui.core.folders import Area, FolderPart, HfFolders, PartKind, plan_folder_cleanup
-from tui.widgets.table_cells import cursor_key, middle_cut, right
+from tui.widgets.table_cells import ROW_KEYS, cursor_key, middle_cut, right
 
 _COLUMNS = (("Where", 8), ("Part", 0), ("Size", 9), ("Files", 6), ("Used by", 12), ("Cleanup", 0), ("Changed", 8))
 _AREA_NAMES = {Area.XET: "xet folder", Area.DATASETS: "datasets cache"}
@@ -27,6 +27,8 @@ _AREA_NAMES = {Area.XET: "xet folder", Area.DATASETS: "datasets cache"}
 
 class FoldersTable(DataTable[Text | str]):
     """The parts of the xet folder and the datasets cache."""
+
+    BINDINGS = [*ROW_KEYS]
 
 
 class FoldersPane(Vertical, can_focus=False):
