@@ -135,7 +135,7 @@ class DownloadFlows:
             return
         file = view.current_file or "its unfinished file"
         body = Text.assemble(
-            "Delete the bytes ", (view.request.label, "bold"), " kept?\n\n",
+            "Delete the bytes kept for ", (view.request.label, "bold"), "?\n\n",
             f"{fmt.size(view.kept_bytes)} of {file} are kept for R to resume from. Deleting them frees the space; "
             "R then fetches the file from 0. Files it finished stay in the cache.",
         )  # fmt: skip
