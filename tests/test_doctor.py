@@ -7,6 +7,10 @@ import subprocess
 import sys
 import time
 
+import pytest
+
+from tui.core.downloads import DownloadState, ExternalDownload, PartialProgress
+from tui.doctor import _advice
 from tui.probes.partials import find_partials
 
 MiB = 1024 * 1024
@@ -164,3 +168,21 @@ def test_doctor_names_a_dead_writers_file_through_the_endpoint_hftop_uses(fresh_
     [entry] = json.loads(out.stdout)["downloads"]
     assert entry["verdict"] == "process gone"
     assert (entry["file"], entry["expected_size"]) == ("model.safetensors", 90_000_000)
+
+
+def _row(quiet: float, evidence: tuple[str, ...]) -> ExternalDownload:
+    progress = PartialProgress(0.0, MiB, 90 * MiB, 0.0, None, quiet, DownloadState.DOWNLOADING, evidence)
+    return ExternalDownload("/c/x.incomplete", "model", "a/b", "x", "f", None, 1, "python", "sleeping", (), 1, progress)
+
+
+@pytest.mark.parametrize(
+    ("quiet", "evidence", "advice"),
+    [
+        (2.0, ("1.0 MB/s arriving on its 1 connection",), "still arriving; nothing to do"),
+        (31.0, ("last data arrived 31s ago",), "nothing new for 31s, under the stall threshold (5m"),
+        (31.0, ("no new bytes for 31s, but its process works: hf_xet's threads ran 80% of a core",),
+         "nothing new arrives, but its process works on what it holds"),
+    ],
+)  # fmt: skip
+def test_the_advice_on_a_quiet_download_follows_its_evidence(quiet, evidence, advice):
+    assert _advice(_row(quiet, evidence), 300.0).startswith(advice)

@@ -108,6 +108,8 @@ QUIET_NOTED = 10.0
 
 def _advice(d: ExternalDownload, stall_after: float) -> str:
     quiet = d.progress.quiet_for
+    if d.state is DownloadState.DOWNLOADING and any("its process works" in line for line in d.evidence):
+        return "nothing new arrives, but its process works on what it holds: nothing to do"
     if d.state is DownloadState.DOWNLOADING and quiet >= QUIET_NOTED:
         return (
             f"nothing new for {fmt.duration(quiet)}, under the stall threshold ({fmt.duration(stall_after)}, "

@@ -226,7 +226,9 @@ class DownloadView:
     @property
     def transport_why(self) -> str:
         asked = "; started with HF_HUB_DISABLE_XET=1" if self.plan.request.disable_xet else ""
-        if self.resumed_from is not None or (self.reused_bytes and self.transport != "Xet"):
+        # Once it ended the current file is no longer known: a resume it made still names the transport.
+        resumed = self.reused_bytes and self.transport != "Xet" and not self.state.active
+        if self.resumed_from is not None or resumed:
             return f"resumed from bytes on disk with a Range request on the resolve URL (hf_xet cannot resume){asked}"
         if asked:
             return "started with HF_HUB_DISABLE_XET=1"
