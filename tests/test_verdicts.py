@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tui.core.downloads import DownloadState
+from tui.core.downloads import DownloadState, ExternalDownload
 from tui.devhub.faults import Fault
 from tui.devhub.server import DevHub
 from tui.monitor.others import OtherDownloads
@@ -544,6 +544,12 @@ def test_a_xet_stall_is_told_by_idle_sockets_and_a_still_file(fresh_devhub, tmp_
     fresh_devhub.set_fault(f"{REPO}/{FILE}", Fault(throttle=10_000_000, stall_after=40 * MiB))
     cache = tmp_path / "hub"
     processes.append(proc := _start(fresh_devhub, cache, xet=True))
+    row = _the_xet_stall(cache, proc)
+    assert row.progress.done <= 40 * MiB + 1 * MiB
+
+
+def _the_xet_stall(cache: Path, proc: subprocess.Popen) -> ExternalDownload:
+    """Its row once stalled (4 s threshold), told over Xet by its idle sockets."""
     others = OtherDownloads(cache, stall_after=4.0)
     try:
         rows = _until(lambda rows: any(r.state is DownloadState.STALLED for r in rows), others, timeout=40)
@@ -552,7 +558,7 @@ def test_a_xet_stall_is_told_by_idle_sockets_and_a_still_file(fresh_devhub, tmp_
     [row] = rows
     assert row.owner_pid == proc.pid and row.transport is not None and row.transport[0] == "Xet"
     assert row.evidence[0].startswith("network idle:"), row.evidence
-    assert row.progress.done <= 40 * MiB + 1 * MiB
+    return row
 
 
 # A training script that downloads while it keeps a core busy with work of its own.
@@ -573,15 +579,8 @@ def test_a_xet_stall_in_a_process_busy_with_other_work_is_still_a_stall(fresh_de
     argv = [sys.executable, "-c", BUSY_AND_DOWNLOADING, REPO, FILE, str(cache)]
     env = {**os.environ, "HF_ENDPOINT": fresh_devhub.endpoint}
     processes.append(proc := subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-    others = OtherDownloads(cache, stall_after=4.0)
-    try:
-        rows = _until(lambda rows: any(r.state is DownloadState.STALLED for r in rows), others, timeout=40)
-    finally:
-        others.close()
-    [row] = rows
-    assert row.owner_pid == proc.pid and row.transport is not None and row.transport[0] == "Xet"
+    row = _the_xet_stall(cache, proc)
     assert row.owner_cpu is not None and row.owner_cpu > 50, "the process works, on something else"
-    assert row.evidence[0].startswith("network idle:"), row.evidence
 
 
 # hf_hub_download once the line on its standard input comes: imports are done before the CPU is starved.

@@ -58,11 +58,7 @@ def _parser() -> argparse.ArgumentParser:
         "in a browser (hftop serve --help)",
     )
     _doctor_options(parser, "doctor: ")
-    parser.add_argument(
-        "--cache-dir",
-        type=_path("--cache-dir"),
-        help="the Hub cache to show (default: HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache/huggingface/hub)",
-    )
+    _cache_dir_option(parser, "show")
     parser.add_argument(
         "--refresh",
         type=_checked(parse_refresh),
@@ -107,6 +103,14 @@ def _doctor_options(parser: argparse.ArgumentParser, tag: str) -> None:
     )
 
 
+def _cache_dir_option(parser: argparse.ArgumentParser, verb: str) -> None:
+    parser.add_argument(
+        "--cache-dir",
+        type=_path("--cache-dir"),
+        help=f"the Hub cache to {verb} (default: HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache/huggingface/hub)",
+    )
+
+
 def _stall_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--stall-after",
@@ -135,11 +139,7 @@ def _doctor_parser() -> argparse.ArgumentParser:
         "2 for bad input.",
     )
     _doctor_options(parser, "")
-    parser.add_argument(
-        "--cache-dir",
-        type=_path("--cache-dir"),
-        help="the Hub cache to look at (default: HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache/huggingface/hub)",
-    )
+    _cache_dir_option(parser, "look at")
     _stall_option(parser)
     _config_option(parser)
     return parser

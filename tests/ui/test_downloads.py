@@ -45,6 +45,16 @@ async def _started_until_on_disk(pilot, app, start, at: int) -> None:
     )
 
 
+async def _cancelled_keeping_the_bytes(pilot, app, start, at: int) -> None:
+    """Start the download, and once `at` bytes are on disk cancel it with x, keeping them (k)."""
+    await _started_until_on_disk(pilot, app, start, at)
+    app.dashboard.downloads_pane.table.focus()
+    await pilot.press("x")
+    await wait_for(pilot, lambda: isinstance(app.screen, ChoiceScreen), what="the question")
+    await pilot.press("k")
+    await wait_for(pilot, lambda: app.dashboard.snapshot.own[0].state is DownloadState.CANCELLED, what="cancelled")
+
+
 def _message(app) -> str:
     return plain(app.screen.query_one("#add-message", Static))
 
@@ -159,12 +169,7 @@ async def test_cancel_that_keeps_the_bytes_then_r_resumes_from_them(fresh_devhub
     app, start = _throttled_phi_tiny(fresh_devhub, cache, 6_000_000)
     async with app.run_test(size=(120, 36)) as pilot:
         pane = app.dashboard.downloads_pane
-        await _started_until_on_disk(pilot, app, start, 20 * MiB)
-        pane.table.focus()
-        await pilot.press("x")
-        await wait_for(pilot, lambda: isinstance(app.screen, ChoiceScreen), what="the question")
-        await pilot.press("k")
-        await wait_for(pilot, lambda: app.dashboard.snapshot.own[0].state is DownloadState.CANCELLED, what="cancelled")
+        await _cancelled_keeping_the_bytes(pilot, app, start, 20 * MiB)
         kept = app.dashboard.snapshot.own[0].kept_bytes
         assert kept >= 20 * MiB and len(list(cache.rglob("*.incomplete"))) == 1
         assert "are kept: R resumes from them" in plain(pane.query_one("#downloads-detail", Static))
@@ -190,12 +195,8 @@ async def test_x_on_a_cancelled_download_deletes_the_bytes_it_kept_after_asking(
     app, start = _throttled_phi_tiny(fresh_devhub, cache, 6_000_000)
     async with app.run_test(size=(120, 36)) as pilot:
         pane = app.dashboard.downloads_pane
-        await _started_until_on_disk(pilot, app, start, 10 * MiB)
-        pane.table.focus()
-        await pilot.press("x")
-        await wait_for(pilot, lambda: isinstance(app.screen, ChoiceScreen), what="the question")
-        await pilot.press("k")
-        await wait_for(pilot, lambda: app.dashboard.snapshot.own[0].kept_bytes > 0, what="cancelled, bytes kept")
+        await _cancelled_keeping_the_bytes(pilot, app, start, 10 * MiB)
+        assert app.dashboard.snapshot.own[0].kept_bytes > 0
         assert "x deletes them" in plain(pane.query_one("#downloads-detail", Static))
         await pilot.press("x")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question")
