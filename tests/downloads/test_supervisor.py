@@ -255,6 +255,31 @@ def test_cancel_that_keeps_the_bytes_then_retry_resumes_from_them(fresh_devhub, 
     assert _partials(cache) == []
 
 
+def test_an_empty_partial_left_by_a_stopped_download_is_not_resumed_but_replaced(
+    fresh_devhub, tmp_path, supervisor_for
+):
+    # hf_xet writes in file order: stopped while its first term waits, it leaves an empty partial (and
+    # hftop's link to it). There is nothing to reuse: the file is fetched whole, without a Range request.
+    cache = tmp_path / "hub"
+    plan = _plan(fresh_devhub, cache, "hftop-demo/gpt-micro")
+    weights = next(f for f in plan.files if f.path == "model.safetensors")
+    blobs = cache / "models--hftop-demo--gpt-micro" / "blobs"
+    blobs.mkdir(parents=True)
+    empty = [blobs / f"{weights.etag}.{tag}.incomplete" for tag in ("0badc0de", "5ca1ab1e")]
+    for path in empty:
+        path.touch()
+    supervisor = supervisor_for(fresh_devhub)
+    before = len(fresh_devhub.requests())
+    download_id = supervisor.start(plan)
+    done = _wait(supervisor, download_id, lambda v: not v.state.active, what="the end")
+    assert done.state is DownloadState.DONE, done.error
+    origin = [r for r in fresh_devhub.requests()[before:] if r.method == "GET" and r.server == "origin"]
+    assert [r.range for r in origin] == [None], "the weights are fetched whole"
+    assert done.reused_bytes == 0 and not done.transport_why.startswith("resumed"), done.transport_why
+    _assert_served(fresh_devhub, cache, plan)
+    assert _partials(cache) == [], "the empty partials went"
+
+
 def test_kept_bytes_can_be_deleted_unless_another_process_holds_the_files_lock(fresh_devhub, tmp_path, supervisor_for):
     cache = tmp_path / "hub"
     supervisor = supervisor_for(fresh_devhub)

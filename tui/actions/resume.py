@@ -164,6 +164,22 @@ def partials_of(repo_folder: Path, etag: str) -> list[Path]:
     return sorted(found, key=lambda p: p.stat().st_size, reverse=True)
 
 
+def drop_empty(cache_dir: Path, partials: list[Path], etag: str) -> None:
+    """Delete the empty partial files of one blob (a stopped download that wrote nothing), unless a process
+    holds the blob's lock: it may be the one about to write them."""
+    if not partials:
+        return
+    lock = lock_path(cache_dir, partials[0], etag)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with WeakFileLock(lock, timeout=1):
+            for partial in partials:
+                if partial.stat().st_size == 0:
+                    partial.unlink(missing_ok=True)
+    except (Timeout, OSError):
+        pass
+
+
 def keep_link(partial: Path) -> Path:
     """A second name for a partial file that a live download writes (a hard link beside it, named as
     huggingface_hub names its own), so its bytes outlive the download's cleanup."""

@@ -265,17 +265,20 @@ def _interrupt(signum: int, frame: FrameType | None) -> NoReturn:
 
 def _resume_if_kept(args: argparse.Namespace, path: str, etag: str) -> Literal["placed", "fetch", "failed"]:
     """Continue `path` from the largest partial of its blob in the cache, if there is one ("placed" once it is).
-    Without one, or when its lock is held (another process fetches it), huggingface_hub fetches the file
-    ("fetch"). A resume that fails says why in a `failed` line ("failed"), with `fresh` when only a fresh
+    Without one (or only empty ones), or when its lock is held (another process fetches it), huggingface_hub
+    fetches the file ("fetch"). A resume that fails says why in a `failed` line ("failed"), with `fresh` when only a fresh
     download can go on (ranges ignored, a changed file, a failed hash)."""
     from pathlib import Path
 
     from huggingface_hub.file_download import repo_folder_name
 
-    from tui.actions.resume import Resumable, ResumeFailed, partials_of, resume
+    from tui.actions.resume import Resumable, ResumeFailed, drop_empty, partials_of, resume
 
     folder = Path(args.cache_dir) / repo_folder_name(repo_id=args.repo_id, repo_type=args.repo_type)
     found = partials_of(folder, etag)
+    if found and found[0].stat().st_size == 0:  # a stopped download that wrote nothing: no bytes to reuse
+        drop_empty(Path(args.cache_dir), found, etag)
+        return "fetch"
     if not found:
         return "fetch"
     if args.fresh:
