@@ -71,6 +71,20 @@ def _steady(rate: float, until: int, then: float = 0.0, after: int = 0) -> list[
         # 20 MB/s, then 86 kB/s for 4 s: the long window still says 8 MB/s, the short one the new pace.
         pytest.param(_steady(20e6, 20, 86e3, 4), 24.0, 86e3, id="slowed-sharply-the-short-window"),
         pytest.param(_steady(1000, 20, 0, 4), 24.0, 0.0, id="stopped-nothing-lately"),
+        # The tail began just after a look: the 3 s window still holds 200 kB of the fast part (152 kB/s),
+        # the 1.5 s window only the tail. The slowest is the pace (it read 152 kB/s, an ETA half the truth).
+        pytest.param(
+            [
+                *_steady(20e6, 7)[:-1],
+                S(7.0, 140_000_000),
+                S(8.0, 140_286_000),
+                S(9.0, 140_372_000),
+                S(10.0, 140_458_000),
+            ],
+            10.0,
+            86e3,
+            id="slowed-sharply-the-slowest-short-window",
+        ),
         # Faster lately is shown by the long window (steady, not jumpy).
         pytest.param(_steady(1000, 20, 2000, 2), 22.0, 1200.0, id="faster-the-long-window"),
     ],

@@ -92,15 +92,17 @@ def window_rate(samples: Sequence[ProgressSample], now: float, window: float = R
 def current_rate(
     samples: Sequence[ProgressSample], now: float, windows: Sequence[float] = SHORT_RATE_WINDOWS
 ) -> float | None:
-    """The speed over the last RATE_WINDOW seconds, or over a shorter window (`windows`) while that is
-    under half the longer one's: a download that slowed sharply (a slow tail) gets its new pace, and an
-    ETA from it, within seconds instead of once the long window has emptied."""
+    """The speed over the last RATE_WINDOW seconds, or over a shorter window (`windows`) once that is
+    under half the longer one's, and then the shortest one slower still: a download that slowed sharply
+    (a slow tail) gets its new pace, and an ETA from it, within seconds instead of once the long window
+    has emptied, even while a short window still holds some of the fast bytes."""
     rate = window_rate(samples, now)
+    slowed = False
     for window in windows:
         short = window_rate(samples, now, window)
-        if rate is None or short is None or short >= rate / 2:
+        if rate is None or short is None or short >= (rate if slowed else rate / 2):
             break
-        rate = short
+        rate, slowed = short, True
     return rate
 
 
