@@ -15,7 +15,8 @@ from filelock import FileLock
 
 from tui.core.download_plan import DownloadRequest, RequestError
 from tui.core.downloads import DownloadState
-from tui.devhub.faults import Fault
+from tui.demo import DEMO_DOWNLOADS
+from tui.devhub.faults import Fault, parse_fault
 from tui.downloads.supervisor import DownloadSupervisor, child_environment, runner_argv
 from tui.probes.hub import plan_download
 
@@ -212,9 +213,12 @@ def test_a_xet_download_says_so_and_a_stuck_one_restarted_over_plain_http_comple
     _assert_served(fresh_devhub, cache, plan)
 
 
-def test_a_dropped_connection_that_keeps_dropping_fails_in_words(fresh_devhub, tmp_path, supervisor_for):
+def test_the_demos_dropping_download_fails_in_words_and_r_resumes_it_to_the_end(fresh_devhub, tmp_path, supervisor_for):
+    """The demo's bloom-mini: its connection drops at 20 MiB on every one of huggingface_hub's tries, then
+    serves again: `R` resumes from the kept bytes and completes, the cure the advice names."""
     cache = tmp_path / "hub"
-    fresh_devhub.set_fault("hftop-demo/bloom-mini/model.safetensors", Fault(drop_after=20 * MiB, drop_times=100))
+    [fault] = [fault for request, fault in DEMO_DOWNLOADS if request.repo_id == "hftop-demo/bloom-mini"]
+    fresh_devhub.set_fault(*parse_fault(f"hftop-demo/bloom-mini/*:{fault}"))
     supervisor = supervisor_for(fresh_devhub)
     download_id = supervisor.start(_plan(fresh_devhub, cache, "hftop-demo/bloom-mini"))
     view = _wait(supervisor, download_id, lambda v: not v.state.active, timeout=90, what="the failure")
@@ -224,7 +228,6 @@ def test_a_dropped_connection_that_keeps_dropping_fails_in_words(fresh_devhub, t
     assert view.lost_bytes == 0 and view.kept_bytes >= 20 * MiB
     assert [str(p) for p in _partials(cache)] == list(view.kept_paths)
 
-    fresh_devhub.clear_faults()
     before = len(fresh_devhub.requests())
     done = _retried(supervisor, download_id, 2)
     assert done.state is DownloadState.DONE, done.error
