@@ -13,11 +13,12 @@ def app_for(cache_dir, refresh: float = 0.3, **settings) -> HfTopApp:
     return make_app(Settings(cache_dir=cache_dir, endpoint="https://huggingface.co", refresh=refresh, **settings))
 
 
-async def wait_for(pilot, condition, timeout: float = 20.0, what: str = "condition") -> None:
+async def wait_for(pilot, condition, timeout: float = 20.0, what: str = "condition", show=None) -> None:
+    """`show()`: what to print when the wait times out (the state it last saw)."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
+            raise AssertionError(f"timed out waiting for {what}" + (f"; last seen: {show()}" if show else ""))
         await pilot.pause(0.05)
         await asyncio.sleep(0)
 

@@ -130,9 +130,9 @@ async def test_cancel_asks_whether_to_keep_the_bytes_and_deletes_them_by_default
         assert "partial file deleted" in plain(pane.query_one("#downloads-detail", Static))
 
         fresh_devhub.clear_faults()
-        await pilot.press("R")  # nothing is running: restarts without asking
+        await pilot.press("R")  # nothing is running: restarts without asking (120 MB afresh, on a busy machine too)
         await wait_for(pilot, lambda: app.dashboard.snapshot.own[0].attempt == 2 and app.dashboard.snapshot.own[0].state is DownloadState.DONE,
-                       what="the retry to finish")  # fmt: skip
+                       timeout=40, what="the retry to finish", show=lambda: app.dashboard.snapshot.own[0])  # fmt: skip
         assert "The last attempt threw away" in plain(pane.query_one("#downloads-detail", Static))
 
 
