@@ -341,6 +341,52 @@ def test_a_lock_waiter_is_found_within_5_s_every_time_under_load(outside_downloa
     assert holder.poll() is None
 
 
+# A fresh monitor per run, as `hftop doctor` starts: seconds until it names the waiter, one line per run.
+FIND_THE_WAITER = """
+import sys, time
+from tui.core.downloads import DownloadState
+from tui.monitor.monitor import Monitor
+from tui.probes.fanotify import OpenWatch
+cache, waiter, runs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+print("fanotify" if OpenWatch().available else "sampling", flush=True)
+for _ in range(runs):
+    monitor = Monitor(cache, stall_after=300)
+    start = time.monotonic()
+    while time.monotonic() - start < 15:
+        rows = monitor.tick(time.time()).others
+        if any(r.state is DownloadState.WAITING and r.owner_pid == waiter for r in rows):
+            break
+        time.sleep(max(0.0, 1.0 - (time.monotonic() - start) % 1.0))
+    print(round(time.monotonic() - start, 2), flush=True)
+    monitor.close()
+"""
+
+
+def test_a_lock_waiter_is_found_within_5_s_every_time_under_load_without_fanotify(
+    outside_downloader, fresh_devhub, processes
+):
+    """As a user runs hftop, without CAP_SYS_ADMIN (no fanotify): the waiter is still found within 5 s, 20 runs
+    in a row, with six idle Python processes started after it and two busy loops."""
+    holder, cache = outside_downloader
+    _wait_for_the_first_step(cache)
+    processes.append(waiter := _start(fresh_devhub, cache))
+    time.sleep(1.0)  # the waiter polls the lock by now
+    for code in ["import time; time.sleep(600)"] * 6 + ["while True: pass"] * 2:
+        processes.append(subprocess.Popen([sys.executable, "-c", code]))
+    # root keeps its uid but loses the capability, as an unprivileged user has none
+    drop = ["setpriv", "--bounding-set=-sys_admin", "--inh-caps=-sys_admin"] if os.geteuid() == 0 else []
+    found = subprocess.run(
+        [*drop, sys.executable, "-c", FIND_THE_WAITER, str(cache), str(waiter.pid), "20"],
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
+    how, *took = found.stdout.split()
+    assert how == "sampling", found.stderr
+    assert len(took) == 20 and max(map(float, took)) < 5, took
+    assert holder.poll() is None
+
+
 @pytest.mark.parametrize("xet", [False, True], ids=["plain-http", "xet"])
 def test_a_stopped_writer_is_stalled_at_once_and_a_dead_one_keeps_its_files_name(
     fresh_devhub, tmp_path, processes, xet

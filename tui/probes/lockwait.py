@@ -7,9 +7,9 @@ huggingface_hub waits for `.locks/<repo>/<etag>.lock` through filelock, which tr
 1. inotify tells which lock files are being opened again and again (a lock is opened once by
    its holder; a waiter opens it twenty times a second);
 2. fanotify, where the kernel allows it (CAP_SYS_ADMIN), names the process behind each open: the
-   waiter is known by what it does, at the next look. Elsewhere the open files of likely processes
-   are read in a tight loop for a little over two polling periods each, which catches the waiter's
-   brief open.
+   waiter is known by what it does, at the next look. Elsewhere the processes that wake twenty times
+   a second (filelock's polls) are looked at first, and the open files of each are read in a tight
+   loop for a little over two polling periods, which catches the waiter's brief open.
 
 """
 
@@ -33,6 +33,8 @@ POLLED_OPENS = 3
 SAMPLE_EACH = 0.35
 """Seconds one candidate's open files are read in a loop: seven of filelock's 50 ms polls, as a busy machine
 delays some of them."""
+SAMPLE_POLLING = 1.0
+"""Seconds for a candidate seen waking as a waiter does: a loop catches the brief open only at some polls."""
 BUDGET = 1.5
 """Seconds of sampling at most per look; the remaining candidates wait for the next look."""
 REST = 30.0
@@ -55,7 +57,7 @@ class LockWatcher:
         self._waiters: dict[str, set[int]] = {}
         self._resting: dict[str, float] = {}
         """lock → until when it is not sampled again, after every candidate was looked at in vain."""
-        self._pending: dict[str, list[int]] = {}
+        self._pending: dict[str, list[tuple[int, float]]] = {}
         """lock → candidates still to sample for it."""
         self._polled_at: dict[str, float] = {}
         """lock → when its opens last showed a waiter polling it (monotonic)."""
@@ -92,14 +94,14 @@ class LockWatcher:
             while time.monotonic() < deadline:
                 if not self._pending.get(lock):  # every candidate looked at: again, a busy waiter may have been late
                     passes += 1
-                    self._pending[lock] = [pid for pid in _candidates() if pid not in skip]
+                    self._pending[lock] = [(pid, t) for pid, t in _candidates() if pid not in skip]
                     if passes > 2 or not self._pending[lock]:
                         # Nobody hftop may look at (hftop's own download, another user's process):
                         # the lock stays polled, so rest instead of sampling every refresh.
                         self._resting[lock] = time.monotonic() + REST
                         break
-                pid = self._pending[lock].pop(0)
-                if _opens_within(pid, lock, SAMPLE_EACH):
+                pid, seconds = self._pending[lock].pop(0)
+                if _opens_within(pid, lock, seconds):
                     self._waiters.setdefault(lock, set()).add(pid)
                     break
         return {lock: set(pids) for lock, pids in self._waiters.items() if pids}
@@ -150,34 +152,46 @@ class LockWatcher:
 
 
 def _opens_within(pid: int, lock: str, seconds: float) -> bool:
-    """True when `pid` has `lock` open at some moment in the next `seconds`."""
+    """True when `pid` has `lock` open at some moment in the next `seconds`.
+
+    A waiter holds the lock file open for microseconds per try, under the lowest free descriptor number
+    (the kernel hands out the lowest), so that one descriptor is read in a tight loop; the whole list of
+    descriptors is read now and then, for an opener that gets another number."""
     fd_dir = f"/proc/{pid}/fd"
-    try:
-        base = set(os.listdir(fd_dir))
-    except OSError:
-        return False
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         try:
-            now = os.listdir(fd_dir)
+            fds = os.listdir(fd_dir)
         except OSError:
             return False
-        for fd in now:
-            if fd in base:
-                continue
+        taken = set(fds)
+        for fd in fds:
             try:
                 if os.readlink(f"{fd_dir}/{fd}") == lock:
+                    return True
+            except OSError:
+                continue
+        probe = f"{fd_dir}/{next(n for n in range(len(taken) + 1) if str(n) not in taken)}"
+        for _ in range(PROBES):
+            try:
+                if os.readlink(probe) == lock:
                     return True
             except OSError:
                 continue
     return False
 
 
+PROBES = 2000
+"""Reads of the lowest free descriptor between two readings of the whole list (a few milliseconds)."""
+
+
 _HINTS = (b"python", b"hf", b"huggingface", b"transformers", b"diffusers")
 
 
-def _candidates() -> list[int]:
-    """Processes that may run huggingface_hub, the most recently started first."""
+def _candidates() -> list[tuple[int, float]]:
+    """Processes that may run huggingface_hub, with the seconds to sample each: those that woke again and
+    again over WAKE_SAMPLE seconds first (a waiter sleeps 50 ms between tries; idle and busy processes do
+    not wake so), then the most recently started."""
     found = []
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
@@ -191,4 +205,34 @@ def _candidates() -> list[int]:
             continue
         if command and any(hint in command for hint in _HINTS):
             found.append((started, int(entry.name)))
-    return [pid for _, pid in sorted(found, reverse=True)]
+    before = {pid: _wakes(pid) for _, pid in found}
+    time.sleep(WAKE_SAMPLE)
+    polling = {pid for _, pid in found if _wakes(pid) - before[pid] >= POLLING_WAKES}
+    ordered = sorted(found, key=lambda f: (f[1] in polling, f[0]), reverse=True)
+    return [(pid, SAMPLE_POLLING if pid in polling else SAMPLE_EACH) for _, pid in ordered]
+
+
+WAKE_SAMPLE = 0.25
+"""Seconds over which candidates' wake-ups are counted: five of filelock's 50 ms polls."""
+POLLING_WAKES = 3
+"""Wake-ups in WAKE_SAMPLE seconds that mark a process as polling."""
+
+
+def _wakes(pid: int) -> int:
+    """Times the threads of `pid` went to sleep of their own accord so far (their voluntary context
+    switches): a process polling a lock every 50 ms adds twenty a second."""
+    total = 0
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/status", "rb") as f:
+                for line in f:
+                    if line.startswith(b"voluntary_ctxt_switches:"):
+                        total += int(line.split()[1])
+                        break
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
