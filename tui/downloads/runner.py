@@ -265,9 +265,10 @@ def _interrupt(signum: int, frame: FrameType | None) -> NoReturn:
 
 def _resume_if_kept(args: argparse.Namespace, path: str, etag: str) -> Literal["placed", "fetch", "failed"]:
     """Continue `path` from the largest partial of its blob in the cache, if there is one ("placed" once it is).
-    Without one (or only empty ones), or when its lock is held (another process fetches it), huggingface_hub
-    fetches the file ("fetch"). A resume that fails says why in a `failed` line ("failed"), with `fresh` when only a fresh
-    download can go on (ranges ignored, a changed file, a failed hash)."""
+    Without one (or only empty ones), or when its lock is held (another process fetches it),
+    huggingface_hub fetches the file ("fetch"). A resume that fails says why in a `failed` line
+    ("failed"), with `fresh` when only a fresh download can go on (ranges ignored, a changed file, a
+    failed hash)."""
     from pathlib import Path
 
     from huggingface_hub.file_download import repo_folder_name
