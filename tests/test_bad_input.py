@@ -110,7 +110,11 @@ def test_a_password_in_the_endpoint_is_refused_and_never_shown(tmp_path, where):
             ("--watch", "3"), ("--json, --watch and --local-dirs go with `hftop doctor`",), id="watch-without-doctor"
         ),
         pytest.param(("doctor", "--cache-dir", ""), ("--cache-dir takes a path",), id="cache-dir-empty"),
-        pytest.param(("doctor", "--endpoint", "not a url"), ("doctor takes no --endpoint",), id="doctor-endpoint"),
+        pytest.param(("doctor", "--endpoint", "ftp://x"), ("--endpoint:", "not an http(s) URL"), id="doctor-endpoint"),
+        pytest.param(("doctor", "--read-only"), ("doctor changes nothing already",), id="doctor-read-only"),
+        pytest.param(
+            ("doctor", "--bogus"), ("unrecognized arguments: --bogus", "(hftop doctor --help"), id="doctor-unknown"
+        ),
         pytest.param(("--config", ""), ("--config takes a path",), id="config-empty"),
     ],
 )

@@ -70,6 +70,7 @@ def test_doctor_reports_a_live_download_then_a_stall_then_an_orphan(outside_down
 def test_doctor_on_a_clean_or_missing_cache_exits_0(tmp_path):
     out = _doctor(tmp_path / "nowhere", "--watch", "0")
     assert out.returncode == 0 and "No download in progress" in out.stdout
+    assert f"{tmp_path / 'nowhere'} does not exist yet" in out.stdout, "a mistyped path does not read as all well"
     assert json.loads(_doctor(tmp_path, "--json", "--watch", "0").stdout)["downloads"] == []
 
 
@@ -137,7 +138,8 @@ async def test_doctor_gives_the_demo_downloads_the_verdicts_the_dashboard_gives(
 
 def test_doctor_names_a_dead_writers_file_through_the_endpoint_hftop_uses(fresh_devhub, tmp_path):
     """hf_hub_download leaves no tree listing behind: the name and size of a file whose writer died are asked
-    of the endpoint hftop would use, here the config file's (doctor's environment has no HF_ENDPOINT)."""
+    of the endpoint hftop would use, here the config file's (doctor's environment has no HF_ENDPOINT), or
+    the one given with --endpoint."""
     import os
 
     from tui.devhub.faults import Fault
@@ -158,16 +160,18 @@ def test_doctor_names_a_dead_writers_file_through_the_endpoint_hftop_uses(fresh_
     config = tmp_path / "config.toml"
     config.write_text(f'endpoint = "{fresh_devhub.endpoint}"\n')
     doctor_env = {k: v for k, v in os.environ.items() if k != "HF_ENDPOINT"} | {"HFTOP_CONFIG": str(config)}
-    out = subprocess.run(
-        [sys.executable, "-m", "tui", "doctor", "--cache-dir", str(cache), "--json"],
-        capture_output=True,
-        text=True,
-        env=doctor_env,
-    )
-    assert "Traceback" not in out.stderr, out.stderr
-    [entry] = json.loads(out.stdout)["downloads"]
-    assert entry["verdict"] == "process gone"
-    assert (entry["file"], entry["expected_size"]) == ("model.safetensors", 90_000_000)
+    no_config = doctor_env | {"HFTOP_CONFIG": str(tmp_path / "none.toml")}
+    for env, flags in ((doctor_env, []), (no_config, ["--endpoint", fresh_devhub.endpoint])):
+        out = subprocess.run(
+            [sys.executable, "-m", "tui", "doctor", "--cache-dir", str(cache), "--json", *flags],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        assert "Traceback" not in out.stderr, out.stderr
+        [entry] = json.loads(out.stdout)["downloads"]
+        assert entry["verdict"] == "process gone"
+        assert (entry["file"], entry["expected_size"]) == ("model.safetensors", 90_000_000), flags
 
 
 def _row(quiet: float, evidence: tuple[str, ...]) -> ExternalDownload:

@@ -39,7 +39,7 @@ class _Parser(argparse.ArgumentParser):
         """One line, not the usage block: bad input gets one clear line. Our types' sentences name
         their flag already, so argparse's "argument --x: " before them goes."""
         sentence = re.sub(r"^argument [^:]+: (?=--)", "", message)
-        hint = "" if sentence != message else " (hftop --help lists the options)"
+        hint = "" if sentence != message else f" ({self.prog} --help lists the options)"
         self.exit(2, f"hftop: {sentence}{hint}\n")
 
 
@@ -140,6 +140,13 @@ def _doctor_parser() -> argparse.ArgumentParser:
     )
     _doctor_options(parser, "")
     _cache_dir_option(parser, "look at")
+    parser.add_argument(
+        "--endpoint",
+        metavar="URL",
+        help="where to ask the name and size of a file whose process is gone, without a token (a live "
+        "process's files are asked of its own HF_ENDPOINT; default: HF_ENDPOINT, else the config's, else "
+        "https://huggingface.co)",
+    )
     _stall_option(parser)
     _config_option(parser)
     return parser
@@ -357,7 +364,10 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["doctor"] and {"-h", "--help"} & set(argv[1:]):
         _doctor_parser().print_help()
         return 0
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    if argv[:1] == ["doctor"]:
+        parser.prog = "hftop doctor"  # its errors point to its own --help
+    args = parser.parse_args(argv)
     found = _config_and_cache(args)
     if isinstance(found, int):
         return found
@@ -373,20 +383,22 @@ def main(argv: list[str] | None = None) -> int:
         if args.demo:
             print("hftop: doctor looks at a real cache; leave out --demo", file=sys.stderr)
             return 2
-        if args.endpoint is not None or args.read_only:
-            print(
-                "hftop: doctor takes no --endpoint or --read-only: it asks each download's own endpoint and changes "
-                "nothing",
-                file=sys.stderr,
-            )
+        if args.read_only:
+            print("hftop: doctor changes nothing already: leave out --read-only", file=sys.stderr)
             return 2
+        # A live writer's file is asked of its own endpoint (its HF_ENDPOINT); a dead writer's of this one.
+        home, source = _endpoint(args.endpoint, config)
+        if args.endpoint is not None:
+            try:
+                home = checked_url(home, allow_http=_allows_http(home, config))
+            except MirrorError as e:
+                print(f"hftop: {source}: {e}", file=sys.stderr)
+                return 2
         from tui.doctor import run as doctor
 
         stall_after = args.stall_after or config.stall_after or DEFAULT_STALL_AFTER
         watch = 3.0 if args.watch is None else args.watch
         try:
-            # A dead writer's file is named by the endpoint hftop would use (HF_ENDPOINT, else the config's).
-            home, _ = _endpoint(None, config)
             code = doctor(
                 cache_dir, stall_after, watch, args.json, sys.stdout, local_dirs=args.local_dirs, endpoint=home
             )

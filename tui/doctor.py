@@ -120,7 +120,8 @@ def _advice(d: ExternalDownload, stall_after: float) -> str:
 
 def print_report(downloads: tuple[ExternalDownload, ...], cache_dir: Path, out: TextIO, stall_after: float) -> None:
     if not downloads:
-        print(f"No download in progress and no partial file in {cache_dir}.", file=out)
+        missing = "" if cache_dir.exists() else f" ({cache_dir} does not exist yet: nothing was downloaded there)"
+        print(f"No download in progress and no partial file in {cache_dir}{missing}.", file=out)
         return
     print(f"{fmt.count(len(downloads), 'download')} in {cache_dir}:\n", file=out)
     indent = " " * 4
