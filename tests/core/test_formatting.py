@@ -55,6 +55,11 @@ def test_duration(seconds, text):
     assert fmt.duration(seconds) == text
 
 
+@pytest.mark.parametrize(("seconds", "text"), [(0.0, "under 1s"), (0.9, "under 1s"), (1.2, "1s"), (245, "4m05s")])
+def test_took_says_a_run_under_a_second_is_one(seconds, text):
+    assert fmt.took(seconds) == text
+
+
 @pytest.mark.parametrize(
     ("values", "width", "height", "rows"),
     [

@@ -68,6 +68,11 @@ def duration(seconds: float | None) -> str:
     return f"{s // 86400}d{s % 86400 // 3600:02d}h"
 
 
+def took(seconds: float) -> str:
+    """How long something that ended took: `duration`, with `under 1s` rather than `0s`."""
+    return "under 1s" if 0 <= seconds < 1 else duration(seconds)
+
+
 _EIGHTHS = " ▁▂▃▄▅▆▇█"
 
 

@@ -78,7 +78,7 @@ def _figures(row: DownloadView | ExternalDownload, now: float, width: int = 0) -
                 [("running for", fmt.duration(row.age)), ("last new byte", f"{fmt.duration(row.quiet_for)} ago")]
                 if row.state.active
                 else [
-                    ("ran for", fmt.duration(row.age)),
+                    ("ran for", fmt.took(row.age)),
                     ("last new byte", f"{fmt.duration(row.quiet_for)} before it ended"),
                 ]
             ),
