@@ -178,3 +178,14 @@ def test_a_verdict_longer_than_its_two_lines_ends_with_a_mark():
     fitted = _fitted(long, 76, 2).plain.split("\n")
     assert len(fitted) == 2 and fitted[-1].endswith("…") and all(len(line) <= 76 for line in fitted)
     assert _fitted(Text("short"), 76, 2).plain == "short"
+
+
+def test_the_line_under_the_table_points_to_the_details_and_the_details_do_not_point_to_themselves():
+    from tui.core.downloads import ExternalDownload, PartialProgress
+    from tui.widgets.downloads.verdict import explain
+
+    evidence = ("no local process has it open and its lock is free", "last written 1m ago")
+    progress = PartialProgress(0.0, 1 << 20, 90 << 20, None, None, 60.0, DownloadState.ORPHANED, evidence)
+    row = ExternalDownload("/c/x.incomplete", "model", "a/b", "x", "f", "c0ffee", None, None, None, (), None, progress)
+    assert "Enter: evidence." in explain(row, 300).plain
+    assert "Enter" not in explain(row, 300, in_details=True).plain

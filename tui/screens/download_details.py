@@ -58,7 +58,7 @@ class DownloadDetailsScreen(ModalScreen[None]):
             return
         body.border_title = f"{row.request.label if isinstance(row, DownloadView) else row.label} · {row.state.value}"
         history = snapshot.history(self.key)
-        self.query_one("#details-verdict", Static).update(explain(row, snapshot.stall_after))
+        self.query_one("#details-verdict", Static).update(explain(row, snapshot.stall_after, in_details=True))
         figures = self.query_one("#details-figures", Static)
         figures.update(_figures(row, snapshot.at, figures.content_size.width))
         self.query_one("#details-speed", Sparkline).data = list(history.speeds) or [0.0]

@@ -71,11 +71,12 @@ def badge(states: list[DownloadState], most: int | None = None) -> Text:
     return Text(" · ").join(parts)
 
 
-def explain(row: DownloadView | ExternalDownload, stall_after: float) -> Text:
-    """The row's verdict in words, as the line under the table says it."""
+def explain(row: DownloadView | ExternalDownload, stall_after: float, in_details: bool = False) -> Text:
+    """The row's verdict in words, as the line under the table says it (`in_details`: without pointing to
+    the details, where it is shown)."""
     if isinstance(row, DownloadView):
         return describe(row, stall_after)
-    return describe_external(row, stall_after)
+    return describe_external(row, stall_after, in_details)
 
 
 def describe(v: DownloadView, stall_after: float) -> Text:
@@ -170,7 +171,7 @@ def _external_keys(row: ExternalDownload) -> str:
     return f"x stops its process{again}."
 
 
-def describe_external(row: ExternalDownload, stall_after: float) -> Text:
+def describe_external(row: ExternalDownload, stall_after: float, in_details: bool = False) -> Text:
     """Another program's download in a line or two: whose it is, the verdict's evidence, the keys."""
     p = row.progress
     name = row.file_name or f"blob {row.etag[:12]}"
@@ -185,5 +186,5 @@ def describe_external(row: ExternalDownload, stall_after: float) -> Text:
     return head + Text.assemble(
         (evidence[0][:1].upper() + evidence[0][1:], STATE_STYLE[p.state]),
         f". {keys}" if keys else ".",
-        (" Enter: evidence." if len(evidence) > 1 else "", "dim"),
+        (" Enter: evidence." if len(evidence) > 1 and not in_details else "", "dim"),
     )
