@@ -46,8 +46,9 @@ class StatusLine(Static):
 
     def watch_space(self) -> None:
         room = self.content_size.width or 10_000
-        # Most important first; the longer forms give way to shorter ones until the line fits:
-        # the total size, the word "endpoint", the middle of the cache folder, the scheme, the badge.
+        # Most important first; the longer forms give way to shorter ones until the line fits: the
+        # total size, the word "endpoint", the scheme, the badge's third state, the middle of the cache
+        # folder and of the endpoint, the badge's second state.
         for compact in range(7):
             line = self._line(compact, room)
             if line.cell_len <= room:
@@ -64,7 +65,7 @@ class StatusLine(Static):
             style = "bold red" if share < 0.05 else "yellow" if share < 0.15 else "bold green"
             total = f" free of {fmt.size(self.space.total)}" if compact < 1 else " free"
             free = Text.assemble((fmt.size(self.space.free), style), total)
-        troubles = badge(list(self.states), None if compact < 5 else 2 if compact < 6 else 1)
+        troubles = badge(list(self.states), None if compact < 4 else 2 if compact < 6 else 1)
         head = Text.assemble(
             ("hftop", "bold"),
             (" DEMO " if self.demo else "", "bold reverse yellow"),
@@ -74,9 +75,9 @@ class StatusLine(Static):
         cache = _home_relative(self.cache_dir)
         endpoint = self.endpoint
         label = " │ endpoint " if compact < 2 else " │ "
-        if compact >= 4:
-            endpoint = endpoint.removeprefix("https://").removeprefix("http://")
         if compact >= 3:
+            endpoint = endpoint.removeprefix("https://").removeprefix("http://")
+        if compact >= 5:
             # What is left goes to the endpoint first, then to the folder, cut in the middle.
             left = room - head.cell_len - free.cell_len - 9  # three separators
             cache = middle_cut(cache, max(8, left - len(endpoint)))
