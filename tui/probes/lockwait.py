@@ -8,8 +8,8 @@ huggingface_hub waits for `.locks/<repo>/<etag>.lock` through filelock, which tr
    its holder; a waiter opens it twenty times a second);
 2. fanotify, where the kernel allows it (CAP_SYS_ADMIN), names the process behind each open: the
    waiter is known by what it does, at the next look. Elsewhere the processes that wake twenty times
-   a second (filelock's polls) are looked at first, and the open files of each are read in a tight
-   loop for a little over two polling periods, which catches the waiter's brief open.
+   a second (filelock's polls) are watched first, together, and then the others one by one: each
+   one's lowest free descriptor is read in a tight loop, which catches the waiter's brief open.
 
 """
 
@@ -33,8 +33,11 @@ POLLED_OPENS = 3
 SAMPLE_EACH = 0.35
 """Seconds one candidate's open files are read in a loop: seven of filelock's 50 ms polls, as a busy machine
 delays some of them."""
-SAMPLE_POLLING = 1.0
-"""Seconds for a candidate seen waking as a waiter does: a loop catches the brief open only at some polls."""
+SAMPLE_POLLING = 0.75
+"""Seconds for the candidates seen waking as a waiter does, sampled together: on a busy machine a loop
+catches the brief open only at some polls, and may miss them all for a second."""
+POLLING_TRIES = 4
+"""Times they are sampled before the others, across looks, before they count as not waiting."""
 BUDGET = 1.5
 """Seconds of sampling at most per look; the remaining candidates wait for the next look."""
 REST = 30.0
@@ -57,8 +60,8 @@ class LockWatcher:
         self._waiters: dict[str, set[int]] = {}
         self._resting: dict[str, float] = {}
         """lock → until when it is not sampled again, after every candidate was looked at in vain."""
-        self._pending: dict[str, list[tuple[int, float]]] = {}
-        """lock → candidates still to sample for it."""
+        self._pending: dict[str, list[tuple[tuple[int, ...], float, int]]] = {}
+        """lock → (pids sampled together, seconds to sample them, tries left) still to sample for it."""
         self._polled_at: dict[str, float] = {}
         """lock → when its opens last showed a waiter polling it (monotonic)."""
 
@@ -94,16 +97,22 @@ class LockWatcher:
             while time.monotonic() < deadline:
                 if not self._pending.get(lock):  # every candidate looked at: again, a busy waiter may have been late
                     passes += 1
-                    self._pending[lock] = [(pid, t) for pid, t in _candidates() if pid not in skip]
+                    self._pending[lock] = [
+                        (kept, seconds, tries)
+                        for pids, seconds, tries in _candidates()
+                        if (kept := tuple(pid for pid in pids if pid not in skip))
+                    ]
                     if passes > 2 or not self._pending[lock]:
                         # Nobody hftop may look at (hftop's own download, another user's process):
                         # the lock stays polled, so rest instead of sampling every refresh.
                         self._resting[lock] = time.monotonic() + REST
                         break
-                pid, seconds = self._pending[lock].pop(0)
-                if _opens_within(pid, lock, seconds):
-                    self._waiters.setdefault(lock, set()).add(pid)
+                pids, seconds, tries = self._pending[lock].pop(0)
+                if (opener := _opener_within(pids, lock, seconds)) is not None:
+                    self._waiters.setdefault(lock, set()).add(opener)
                     break
+                if tries > 1:  # they wake as a waiter does: again, before the others
+                    self._pending[lock].insert(0, (pids, seconds, tries - 1))
         return {lock: set(pids) for lock, pids in self._waiters.items() if pids}
 
     def _openers_of(
@@ -151,47 +160,53 @@ class LockWatcher:
         return opens
 
 
-def _opens_within(pid: int, lock: str, seconds: float) -> bool:
-    """True when `pid` has `lock` open at some moment in the next `seconds`.
+def _opener_within(pids: tuple[int, ...], lock: str, seconds: float) -> int | None:
+    """The first of `pids` seen with `lock` open in the next `seconds`; None when none is.
 
     A waiter holds the lock file open for microseconds per try, under the lowest free descriptor number
-    (the kernel hands out the lowest), so that one descriptor is read in a tight loop; the whole list of
-    descriptors is read now and then, for an opener that gets another number."""
-    fd_dir = f"/proc/{pid}/fd"
+    (the kernel hands out the lowest), so that one descriptor of each process is read in a tight loop; the
+    whole list of descriptors is read now and then, for an opener that gets another number."""
     end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        try:
-            fds = os.listdir(fd_dir)
-        except OSError:
-            return False
-        taken = set(fds)
-        for fd in fds:
+    live = list(pids)
+    while live and time.monotonic() < end:
+        probes = []
+        for pid in list(live):
+            fd_dir = f"/proc/{pid}/fd"
             try:
-                if os.readlink(f"{fd_dir}/{fd}") == lock:
-                    return True
+                fds = os.listdir(fd_dir)
             except OSError:
+                live.remove(pid)  # it ended
                 continue
-        probe = f"{fd_dir}/{next(n for n in range(len(taken) + 1) if str(n) not in taken)}"
-        for _ in range(PROBES):
-            try:
-                if os.readlink(probe) == lock:
-                    return True
-            except OSError:
-                continue
-    return False
+            for fd in fds:
+                try:
+                    if os.readlink(f"{fd_dir}/{fd}") == lock:
+                        return pid
+                except OSError:
+                    continue
+            taken = set(fds)
+            probes.append((pid, f"{fd_dir}/{next(n for n in range(len(taken) + 1) if str(n) not in taken)}"))
+        for _ in range(PROBES // max(1, len(probes))):
+            for pid, probe in probes:
+                try:
+                    if os.readlink(probe) == lock:
+                        return pid
+                except OSError:
+                    continue
+    return None
 
 
 PROBES = 2000
-"""Reads of the lowest free descriptor between two readings of the whole list (a few milliseconds)."""
+"""Reads of the lowest free descriptors between two readings of the whole lists (a few milliseconds)."""
 
 
 _HINTS = (b"python", b"hf", b"huggingface", b"transformers", b"diffusers")
 
 
-def _candidates() -> list[tuple[int, float]]:
-    """Processes that may run huggingface_hub, with the seconds to sample each: those that woke again and
-    again over WAKE_SAMPLE seconds first (a waiter sleeps 50 ms between tries; idle and busy processes do
-    not wake so), then the most recently started."""
+def _candidates() -> list[tuple[tuple[int, ...], float, int]]:
+    """Processes that may run huggingface_hub, in groups sampled together, each with the seconds to sample
+    it and how many times: first those that woke again and again over WAKE_SAMPLE seconds, all at once (a
+    waiter sleeps 50 ms between tries; idle and busy processes do not wake so), then the others one by one,
+    the most recently started first."""
     found = []
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
@@ -208,8 +223,13 @@ def _candidates() -> list[tuple[int, float]]:
     before = {pid: _wakes(pid) for _, pid in found}
     time.sleep(WAKE_SAMPLE)
     polling = {pid for _, pid in found if _wakes(pid) - before[pid] >= POLLING_WAKES}
-    ordered = sorted(found, key=lambda f: (f[1] in polling, f[0]), reverse=True)
-    return [(pid, SAMPLE_POLLING if pid in polling else SAMPLE_EACH) for _, pid in ordered]
+    ordered = [pid for _, pid in sorted(found, reverse=True)]
+    groups: list[tuple[tuple[int, ...], float, int]] = [
+        ((pid,), SAMPLE_EACH, 1) for pid in ordered if pid not in polling
+    ]
+    if polling:
+        groups.insert(0, (tuple(pid for pid in ordered if pid in polling), SAMPLE_POLLING, POLLING_TRIES))
+    return groups
 
 
 WAKE_SAMPLE = 0.25
