@@ -46,12 +46,13 @@ def _start(
     xet: bool = False,
     repo: str = REPO,
     stderr: int = subprocess.DEVNULL,
+    timeout: float = 600,
 ) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-c", ONE_FILE, repo, FILE, str(cache or ""), str(local_dir or "")],
         env={
             **os.environ,
-            "HF_HUB_DOWNLOAD_TIMEOUT": "600",
+            "HF_HUB_DOWNLOAD_TIMEOUT": str(timeout),
             "HF_ENDPOINT": devhub.endpoint,
             **({} if xet else PLAIN_HTTP),
         },
@@ -160,6 +161,32 @@ def test_network_idle_lock_waiter_and_doctor(outside_downloader, fresh_devhub, p
     assert verdicts["waiting for lock"]["process"]["pid"] == waiter.pid
     assert verdicts["waiting for lock"]["waiting_for_pid"] == holder.pid
     assert "network idle" in verdicts["stalled"]["evidence"][0]
+
+
+def test_a_download_whose_retries_get_no_further_is_stalled(fresh_devhub, tmp_path, processes):
+    """A connection held open past 15 MiB: huggingface_hub times out and asks again from its last 10 MiB
+    step, and each retry brings the same 5 MiB again before it stops where the last one did. Bytes arrive,
+    none of them new: stalled, and the evidence says so (it read "downloading" until huggingface_hub gave
+    up, its Done counting every retry's bytes: 34 MB of a file that never got past 15.7 MB)."""
+    fresh_devhub.set_fault(f"{REPO}/{FILE}", Fault(throttle=3_000_000, stall_after=15 * MiB))
+    processes.append(proc := _start(fresh_devhub, tmp_path / "hub", timeout=3))
+    others = OtherDownloads(tmp_path / "hub", stall_after=8.0)
+    try:
+        rows = _until(
+            lambda rows: any(r.owner_pid == proc.pid and r.state is DownloadState.STALLED for r in rows),
+            others,
+            timeout=40,
+            every=1.0,
+        )
+    finally:
+        others.close()
+    assert proc.poll() is None, "huggingface_hub still retries"
+    [row] = [r for r in rows if r.owner_pid == proc.pid]
+    assert row.progress.real_bytes == 10 * MiB
+    assert row.progress.done <= 15 * MiB + 4096
+    assert row.evidence[0].startswith("no byte past 15.7 MB for 8s: bytes arrive, but each retry fetches again"), (
+        row.evidence
+    )
 
 
 def test_local_dir_download_is_found_through_open_files(fresh_devhub, tmp_path, processes):

@@ -565,3 +565,39 @@ def test_plain_http_sockets_that_carry_the_file_stay_its_evidence():
     progress = _track_readings(readings, stall_after=5.0)
     assert progress.rate == pytest.approx(step / 10)
     assert progress.evidence[0].endswith("arriving on its 1 connection")
+
+
+def _retrying(t: int) -> tuple[float, PartialReading]:
+    """A plain-HTTP download at 1 MB/s whose connection stops at 15 MB: every 8 s huggingface_hub times out and
+    asks again from its 10 MiB on disk, and the new connection brings the same 5 MB again."""
+    step = 10 * MIB
+    if t <= 15:
+        position = t * MB
+    else:
+        position = min(step + ((t - 16) % 8) * MB, 15 * MB)
+    received = t * MB  # across connections: every retry's bytes too
+    return 1000.0 + t, PartialReading(
+        step if position >= step or t > 15 else 0, 100 * MB, True, net_bytes=received, net_idle=0.0,
+        connections=1, position=position,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("seconds", "state", "evidence"),
+    [
+        (15, DownloadState.DOWNLOADING, "1.0 MB/s arriving on its 1 connection"),
+        (22, DownloadState.DOWNLOADING, "1.0 MB/s arriving"),
+        (
+            26,
+            DownloadState.STALLED,
+            "no byte past 15.0 MB for 11s: bytes arrive, but each retry fetches again from 10.5 MB",
+        ),
+    ],
+)
+def test_bytes_that_a_retry_brings_again_are_no_progress(seconds, state, evidence):
+    """A 10 s threshold: what a retry brings short of where the last connection got is not progress, nor
+    counted as done, however fast it comes."""
+    progress = _track_readings([_retrying(t) for t in range(seconds + 1)], stall_after=10.0)
+    assert progress.state is state, progress.evidence
+    assert progress.evidence[0].startswith(evidence), progress.evidence
+    assert progress.done <= 15 * MB

@@ -363,6 +363,10 @@ class PartialReading:
     the last look: for its other files, if none came for this one."""
     cpu: CpuUse | None = None
     """What the writing process did since the last look; None at the first look."""
+    position: int | None = None
+    """How far into the file its connections got (bytes on disk plus those arriving), where that can be
+    told (plain HTTP, one file): a retry that brings again what an earlier connection brought is no
+    progress."""
 
 
 @dataclass
@@ -385,10 +389,19 @@ class _Watched:
     """When its process was last seen working (see `_works`), and what it did then."""
     off_socket: bool = False
     """Its sockets do not carry it, as of the last look (see `_off_socket`)."""
+    furthest: int = 0
+    """The furthest its connections got into the file (see `PartialReading.position`)."""
+    refetched: bool = False
+    """Since the last progress, a connection brought again bytes short of `furthest`: its retries fetch
+    what it had."""
 
 
 WRITE_STEP = 10 << 20
 """huggingface_hub writes a plain-HTTP download to its partial file in steps of this many bytes."""
+
+POSITION_SLACK = 4 << 10
+"""How much further a connection must get than the furthest one before it counts as progress: a retry's
+answer carries a few more header bytes than the first one."""
 
 DISK_FULL_MARGIN = 1 << 20
 """Free bytes under which a disk counts as full whatever is left to fetch."""
@@ -437,13 +450,19 @@ class PartialProgressTracker:
             else:
                 grew = bool(w.samples) and r.real_bytes > w.samples[-1].done
                 received = r.net_bytes is not None and bool(w.net_samples) and r.net_bytes > w.net_samples[-1].done
-                if grew or received:
+                further = r.position is None or r.position > w.furthest + POSITION_SLACK
+                if grew or (received and further):
                     w.last_growth = now
+                    w.refetched = False
+                elif r.position is not None and r.position < w.furthest - POSITION_SLACK:
+                    w.refetched = True  # a new connection covers again what an earlier one brought
                 # Growth counts as a hidden writer's only between two looks that both found no local
                 # writer: bytes written just before a process died are its own.
                 if grew and not r.alive and not w.was_alive:
                     w.grew_while_ownerless = True
             w.was_alive = r.alive
+            if r.position is not None and r.position > w.furthest + POSITION_SLACK:
+                w.furthest = r.position
             if r.cpu is not None and _works(r):
                 w.worked = (now, r.cpu)
             if r.net_bytes is None:
@@ -497,7 +516,9 @@ def partial_progress(w: _Watched, now: float, reading: PartialReading, stall_aft
     quiet_since = w.last_growth if w.last_growth is not None else w.first_seen
     quiet = now - quiet_since
     fetched = real
-    if r.net_bytes is not None and w.net_base is not None:
+    if r.position is not None:
+        fetched = r.position
+    elif r.net_bytes is not None and w.net_base is not None:
         fetched = max(real, w.net_base[0] + r.net_bytes - w.net_base[1])  # arrived, maybe not written yet
         if expected is not None:
             fetched = min(fetched, expected)
@@ -596,7 +617,12 @@ def _moving_evidence(
     state: DownloadState, r: PartialReading, quiet: float, rate: float | None, w: _Watched
 ) -> list[str]:
     evidence = []
-    if state is DownloadState.STALLED:
+    if state is DownloadState.STALLED and w.refetched:
+        evidence.append(
+            f"no byte past {fmt.size(w.furthest)} for {fmt.duration(quiet)}: bytes arrive, but each retry fetches "
+            f"again from {fmt.size(r.real_bytes)} (its last 10 MiB step on disk) and gets no further"
+        )
+    elif state is DownloadState.STALLED:
         evidence.append(
             network_evidence(r.connections, r.net_idle, quiet) or f"the file has not grown for {fmt.duration(quiet)}"
         )

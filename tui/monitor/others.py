@@ -12,6 +12,8 @@ import psutil
 
 from tui.core import formatting as fmt
 from tui.core.downloads import (
+    SOCKET_SLACK,
+    WRITE_STEP,
     CpuUse,
     DownloadState,
     ExternalDownload,
@@ -84,6 +86,8 @@ class OtherDownloads:
         """Partial file → the bytes it was given of its process's sockets so far."""
         self._received: dict[int, tuple[int, dict[int, int]]] = {}
         """Writer of one file → (bytes received since first seen, socket → bytes at the last look)."""
+        self._openings: dict[tuple[str, int], tuple[int, int]] = {}
+        """(Partial file, socket) → (its bytes on disk, the socket's bytes) when the socket was first seen."""
         self._before: dict[str, ExternalDownload] = {}
         """Partial file → its row at the last sample."""
         self._ended: dict[str, tuple[float, ExternalDownload, int, float | None]] = {}
@@ -130,6 +134,7 @@ class OtherDownloads:
         work = {pid: cpu.get((pid, XET), cpu.get((pid, ""))) for pid in writers}
         shared = self._share_sockets(partials, pooled={pid for pid, (how, _) in transport.items() if how == XET})
         received = self._count_received(partials)
+        positions = self._positions(partials, plain={pid for pid, (how, _) in transport.items() if how != XET})
         readings = {
             str(p.path): PartialReading(
                 p.real_bytes,
@@ -142,6 +147,7 @@ class OtherDownloads:
                 net_idle=p.net_idle if share is None else share[1].idle,
                 sharing=1 if share is None else share[1].sharing,
                 process_receiving=share is not None and share[1].tied_to is None and share[1].process_received > 0,
+                position=positions.get(str(p.path)),
                 connections=p.connections,
                 free_bytes=p.free_bytes,
                 hidden_owner=p.lock_holder is not None and not p.owners and not p.taken_over,
@@ -310,6 +316,32 @@ class OtherDownloads:
             counters[pid] = now_bytes
         self._received = {pid: (totals[pid], counters[pid]) for pid in totals}
         return totals
+
+    def _positions(self, partials: list[PartialFile], plain: Collection[int]) -> dict[str, int]:
+        """For a plain-HTTP writer of one file: how far into the file its connections got. huggingface_hub
+        asks for the file from its bytes on disk, so a connection first seen holding less than one write
+        step (nothing of it written yet) got as far as the file's size then plus all it received; one that
+        gets more than a step ahead of the file carries something else. A retry that brings again bytes
+        an earlier connection brought gets no further than it did."""
+        positions: dict[str, int] = {}
+        openings: dict[tuple[str, int], tuple[int, int]] = {}
+        for p in partials:
+            if not p.owners or not p.sockets or p.shared_sockets or p.owners[0].pid not in plain:
+                continue
+            key = str(p.path)
+            reached = []
+            for s in p.sockets:
+                opening = openings[key, s.inode] = self._openings.get((key, s.inode), (p.real_bytes, s.bytes_received))
+                on_disk, received = opening
+                got = on_disk + s.bytes_received  # headers too: a few hundred bytes
+                # More than a step ahead of the file: not this file's (a connection for something else).
+                if received < WRITE_STEP and got - p.real_bytes < WRITE_STEP + SOCKET_SLACK:
+                    reached.append(got)
+            if reached:
+                furthest = max(p.real_bytes, *reached)
+                positions[key] = furthest if p.expected_size is None else min(furthest, p.expected_size)
+        self._openings = openings
+        return positions
 
     def _transport(self, pid: int, log: XetLogReading | None) -> tuple[str, str]:
         """How the process fetches (Xet or plain HTTP), and how hftop knows."""
