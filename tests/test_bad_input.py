@@ -70,10 +70,14 @@ def test_a_huge_config_file_is_not_read_whole(tmp_path):
         pytest.param(("--endpoint", "https://[::1"), {}, ("Invalid IPv6 URL",), id="unclosed-ipv6"),
         pytest.param(("--endpoint", ""), {}, ("--endpoint:", "not an http(s) URL"), id="empty"),
         pytest.param(("--endpoint", "https://x/" + "a" * 100_000), {}, ("not a mirror address",), id="very-long"),
+        pytest.param((), {"HF_ENDPOINT": "garbage"}, ("HF_ENDPOINT:", "not an http(s) URL"), id="env-garbage"),
+        pytest.param((), {"HF_ENDPOINT": "http://10.0.0.5"}, ("HF_ENDPOINT:", "plain http"), id="env-plain-http"),
     ],
 )
-def test_a_bad_endpoint_is_refused_at_start(tmp_path, args, env, words):
-    refused(hftop(*args, "--cache-dir", str(tmp_path), env=env), *words)
+@pytest.mark.parametrize("command", [(), ("doctor",)], ids=["dashboard", "doctor"])
+def test_a_bad_endpoint_is_refused_at_start(tmp_path, command, args, env, words):
+    """hftop doctor too: it went on with a bad HF_ENDPOINT and named no dead writer's file."""
+    refused(hftop(*command, *args, "--cache-dir", str(tmp_path), env=env), *words)
 
 
 def test_a_nul_in_the_config_endpoint_is_refused_at_start(tmp_path):

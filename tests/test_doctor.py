@@ -172,6 +172,17 @@ def test_doctor_names_a_dead_writers_file_through_the_endpoint_hftop_uses(fresh_
         [entry] = json.loads(out.stdout)["downloads"]
         assert entry["verdict"] == "process gone"
         assert (entry["file"], entry["expected_size"]) == ("model.safetensors", 90_000_000), flags
+        assert not any("unknown" in line for line in entry["evidence"])
+    # An endpoint that cannot tell: the row says why it has no name (it said nothing of it).
+    gone = "http://127.0.0.1:9"
+    out = subprocess.run(
+        [sys.executable, "-m", "tui", "doctor", "--cache-dir", str(cache), "--json", "--endpoint", gone],
+        capture_output=True, text=True, env=no_config,
+    )  # fmt: skip
+    [entry] = json.loads(out.stdout)["downloads"]
+    assert entry["file"] is None
+    assert f"its name and size are unknown: asked of {gone}: Cannot reach 127.0.0.1" in "\n".join(entry["evidence"])
+    assert "(--endpoint URL asks another)" in "\n".join(entry["evidence"])
 
 
 def _row(quiet: float, evidence: tuple[str, ...]) -> ExternalDownload:

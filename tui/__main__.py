@@ -388,12 +388,11 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         # A live writer's file is asked of its own endpoint (its HF_ENDPOINT); a dead writer's of this one.
         home, source = _endpoint(args.endpoint, config)
-        if args.endpoint is not None:
-            try:
-                home = checked_url(home, allow_http=_allows_http(home, config))
-            except MirrorError as e:
-                print(f"hftop: {source}: {e}", file=sys.stderr)
-                return 2
+        try:  # as the dashboard: a bad HF_ENDPOINT or config endpoint stops it, rather than naming no file
+            home = checked_url(home, allow_http=_allows_http(home, config))
+        except MirrorError as e:
+            print(f"hftop: {source}: {e}", file=sys.stderr)
+            return 2
         from tui.doctor import run as doctor
 
         stall_after = args.stall_after or config.stall_after or DEFAULT_STALL_AFTER

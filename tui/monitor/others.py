@@ -175,7 +175,7 @@ class OtherDownloads:
                 owner_remotes=p.owners[0].remotes if p.owners else (),
                 lock_holder=p.lock_holder,
                 progress=progress[str(p.path)],
-                notes=_xet_notes(xet.get(p.owners[0].pid), now) if p.owners else (),
+                notes=(_xet_notes(xet.get(p.owners[0].pid), now) if p.owners else ()) + self._unnamed(p),
                 owner_started=p.owners[0].started if p.owners else None,
                 owner_cpu=100 * use.ran if p.owners and (use := cpu.get((p.owners[0].pid, ""))) else None,
                 transport=transport[p.owners[0].pid] if p.owners else None,
@@ -364,23 +364,42 @@ class OtherDownloads:
         known = self._known.get(str(p.path))
         if p.expected_size is not None or p.repo_type == "local" or (known is not None and known[1] is not None):
             return p
-        # The writer's endpoint (its HF_ENDPOINT); for a dead writer's file, hftop's own.
-        if p.owners:
-            endpoint = default_endpoint(self._owner_environ(p.owners[0].pid))
-        else:
-            endpoint = self.endpoint or default_endpoint(dict(os.environ))
-        key = (endpoint, p.repo_type, p.repo_id, p.etag)
+        key = self._lookup_key(p)
         future = self._lookups.get(key)
         if future is None:
             revision = p.commit or _ref_commit(p.path.parent.parent) or "main"
             future = self._lookups[key] = self._lookup_pool.submit(
-                _lookup, endpoint, p.repo_type, p.repo_id, revision, p.etag
+                _lookup, key[0], p.repo_type, p.repo_id, revision, p.etag
             )
         found = future.result() if future.done() and future.exception() is None else None
         if found is None:
             return p
         name, size, commit = found
         return replace(p, file_name=p.file_name or name, expected_size=size, commit=p.commit or commit)
+
+    def _lookup_key(self, p: PartialFile) -> tuple[str, str, str, str]:
+        """(endpoint, repo type, repo, blob) its name is asked with: the writer's endpoint (its HF_ENDPOINT);
+        for a dead writer's file, hftop's own."""
+        if p.owners:
+            endpoint = default_endpoint(self._owner_environ(p.owners[0].pid))
+        else:
+            endpoint = self.endpoint or default_endpoint(dict(os.environ))
+        return endpoint, p.repo_type, p.repo_id, p.etag
+
+    def _unnamed(self, p: PartialFile) -> tuple[str, ...]:
+        """Why a file has no name, once its endpoint was asked and could not tell."""
+        if p.file_name is not None or p.repo_type == "local":
+            return ()
+        key = self._lookup_key(p)
+        future = self._lookups.get(key)
+        if future is None or not future.done():
+            return ()
+        error = future.exception()
+        if error is None and future.result() is not None:
+            return ()
+        why = str(error) if error is not None else f"{p.repo_id} there has no file with this blob"
+        elsewhere = "" if p.owners else " (--endpoint URL asks another)"
+        return (f"its name and size are unknown: asked of {key[0]}: {why.rstrip('.')}{elsewhere}",)
 
     def _owner_environ(self, pid: int) -> dict[str, str]:
         if pid not in self._environ:
