@@ -70,7 +70,11 @@ def _figures(row: DownloadView | ExternalDownload, now: float, width: int = 0) -
     rows: list[tuple[str, str]]
     if isinstance(row, DownloadView):
         rows = [
-            ("files", f"{row.files_done} of {len(row.plan.files)} done; now {row.current_file or '–'}"),
+            (
+                "files",
+                f"{row.files_done} of {len(row.plan.files)} done"
+                + (f"; now {row.current_file}" if row.current_file else ""),
+            ),
             ("bytes", f"{fmt.size(row.done_bytes)} of {fmt.size(row.total_bytes)} to fetch"),
             ("speed", f"{fmt.rate(row.rate)} over the last 10 s"),
             ("ETA", fmt.duration(row.eta)),

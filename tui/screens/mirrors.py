@@ -142,7 +142,7 @@ class MirrorScreen(ModalScreen[Mirror | None]):
         if mirror.url == self.current or (probe is not None and probe.reachable):
             self.dismiss(mirror)
             return
-        why = "has not answered yet" if probe is None else f"did not answer: {probe.message}"
+        why = "has not answered yet" if probe is None else f"did not answer: {probe.message.rstrip('.')}"
         body = Text.assemble(
             (mirror.name, "bold"),
             f" ({mirror.url}) {why}.\n\n",

@@ -132,7 +132,7 @@ def describe(v: DownloadView, stall_after: float) -> Text:
             body = Text(f"Cancelled{thrown}. R starts it again.", style="dim")
     elif state is DownloadState.DONE:
         reused = f", {fmt.size(v.reused_bytes)} of it resumed from bytes on disk" if v.reused_bytes else " fetched"
-        body = Text(f"Done: {fmt.size(v.total_bytes)}{reused} in {fmt.took(v.age)}.{lost}", style="green")
+        body = Text(f"Done in {fmt.took(v.age)}: {fmt.size(v.total_bytes)}{reused}.{lost}", style="green")
     elif state is DownloadState.CANCELLING:
         body = Text("Stopping its process group…", style="yellow")
     elif state is DownloadState.STARTING:
