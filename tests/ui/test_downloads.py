@@ -41,7 +41,11 @@ async def _started_until_on_disk(pilot, app, start, at: int) -> None:
     """Start the download and wait until `at` bytes of its file are on disk."""
     start()
     await wait_for(
-        pilot, lambda: app.dashboard.snapshot.own and app.dashboard.snapshot.own[0].on_disk >= at, what=f"{at} on disk"
+        pilot,
+        lambda: app.dashboard.snapshot.own and app.dashboard.snapshot.own[0].on_disk >= at,
+        timeout=40,  # hf_xet writes whole terms, and starts slowly on a busy machine
+        what=f"{at} on disk",
+        show=lambda: app.dashboard.snapshot.own,
     )
 
 

@@ -98,7 +98,11 @@ async def test_keys_answer_while_a_large_cache_is_scanned(tmp_path):
         assert answered < 0.5, answered
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.dashboard.monitor.scans == 1, timeout=60, what="the scan to finish")
-        assert "200 repos" in plain(app.query_one("#cache-totals"))
+        totals = app.query_one("#cache-totals")
+        # The totals line is drawn from the scan's snapshot a moment after the scan counts as done.
+        await wait_for(
+            pilot, lambda: "200 repos" in plain(totals), timeout=10, what="200 repos", show=lambda: plain(totals)
+        )
 
 
 async def test_mouse_focuses_sorts_and_opens(demo_cache):
