@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import time
 
+from rich.console import Console
 from textual.widgets import DataTable
 
 from tui.app import HfTopApp, make_app
@@ -33,5 +35,11 @@ def table_rows(app) -> list[tuple[str, list[str]]]:
 
 
 def plain(widget) -> str:
+    """The widget's text as drawn at its width (a Rich renderable, such as a grid, drawn to plain text)."""
     content = widget.render()
-    return str(getattr(content, "plain", content))
+    if hasattr(content, "plain"):
+        return str(content.plain)
+    console = Console(width=widget.size.width or 100, file=io.StringIO(), color_system=None)
+    with console.capture() as captured:
+        console.print(getattr(content, "_renderable", content))
+    return captured.get()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import textwrap
 import time
 from urllib.parse import urlsplit
 
+from rich.console import Group
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -60,13 +61,13 @@ class DownloadDetailsScreen(ModalScreen[None]):
         history = snapshot.history(self.key)
         self.query_one("#details-verdict", Static).update(explain(row, snapshot.stall_after, in_details=True))
         figures = self.query_one("#details-figures", Static)
-        figures.update(_figures(row, snapshot.at, figures.content_size.width))
+        figures.update(_figures(row, snapshot.at))
         self.query_one("#details-speed", Sparkline).data = list(history.speeds) or [0.0]
         self.query_one("#details-timeline", Static).update(_timeline(history.verdicts))
 
 
-def _figures(row: DownloadView | ExternalDownload, now: float, width: int = 0) -> Text:
-    """Name and value a line; a value too long for `width` columns wraps under itself, not under the names."""
+def _figures(row: DownloadView | ExternalDownload, now: float) -> Table:
+    """Name and value a line; a value too long for the line wraps under itself, not under the names."""
     rows: list[tuple[str, str]]
     if isinstance(row, DownloadView):
         rows = [
@@ -153,19 +154,14 @@ def _figures(row: DownloadView | ExternalDownload, now: float, width: int = 0) -
                 ("partial file", f"{row.key} (gone)"),
             ]
         rows += [("evidence" if i == 0 else "", line) for i, line in enumerate(row.evidence)]
-    names = max(len(name) for name, _ in rows) + 2
-    room = width - names
-    return Text("\n").join(
-        Text.assemble((name.ljust(names), "bold"), _hanging(value, room, names)) for name, value in rows
-    )
-
-
-def _hanging(value: str, room: int, indent: int) -> str:
-    """`value` wrapped to `room` columns, its later lines indented by `indent` (no wrap without room)."""
-    if room < 20 or len(value) <= room:
-        return value
-    lines = textwrap.wrap(value, room, break_on_hyphens=False) or [value]
-    return ("\n" + " " * indent).join(lines)
+    # A grid wraps each value in its own column at whatever width the dialog has when drawn (a scroll bar
+    # that comes or goes included); a long path without spaces is folded.
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(overflow="fold")
+    for name, value in rows:
+        grid.add_row(name, value)
+    return grid
 
 
 def _process_figures(row: ExternalDownload, now: float) -> str:
@@ -182,13 +178,15 @@ def _connections_line(row: DownloadView) -> str:
     return f"{fmt.count(row.connections, 'connection')} open{idle}"
 
 
-def _timeline(entries: tuple[VerdictChange, ...]) -> Text:
-    """The verdicts the row went through, oldest first, each with the evidence it came with."""
+def _timeline(entries: tuple[VerdictChange, ...]) -> Group | Text:
+    """The verdicts the row went through, oldest first, each with the evidence it came with (wrapped
+    under itself)."""
     if not entries:
         return Text("")
-    lines = [Text("Verdicts over time", style="dim")]
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="dim", no_wrap=True)
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(overflow="fold")
     for change in entries:
-        clock = time.strftime("%H:%M:%S", time.localtime(change.at))
-        why = f"  {change.why}" if change.why else ""
-        lines.append(Text.assemble((f"{clock}  ", "dim"), (change.state.value, "bold"), why))
-    return Text("\n").join(lines)
+        grid.add_row(time.strftime("%H:%M:%S", time.localtime(change.at)), change.state.value, change.why or "")
+    return Group(Text("Verdicts over time", style="dim"), grid)
