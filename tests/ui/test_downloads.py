@@ -682,3 +682,23 @@ async def test_another_programs_failed_download_stays_listed_and_r_fetches_it_ag
         proc.kill()
         proc.wait()
     assert list(cache.rglob("*.incomplete")) == []
+
+
+def test_the_details_show_brackets_in_a_command_line_or_a_path_as_they_are():
+    """A command line or a path is never read as Rich markup: `[/x]` would end a style that never began."""
+    import io
+
+    from rich.console import Console
+
+    from tui.core.downloads import ExternalDownload, PartialProgress
+    from tui.screens.download_details import _figures
+
+    progress = PartialProgress(0.0, 1 << 20, 90 << 20, 0.0, None, 1.0, DownloadState.DOWNLOADING, ("[/why] [bold]",))
+    command = "python train.py --tags [/x] [bold]y"
+    row = ExternalDownload(
+        "/c/[/a].incomplete", "model", "a/b", "x", "f[1].bin", None, 7, command, "sleeping", (), 7, progress
+    )
+    console = Console(file=io.StringIO(), width=200, color_system=None)
+    console.print(_figures(row, 10.0))
+    drawn = console.file.getvalue()
+    assert command in drawn and "/c/[/a].incomplete" in drawn and "[/why] [bold]" in drawn

@@ -160,7 +160,7 @@ def _figures(row: DownloadView | ExternalDownload, now: float) -> Table:
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column(overflow="fold")
     for name, value in rows:
-        grid.add_row(name, value)
+        grid.add_row(Text(name), Text(value))  # Text: a path or a command line is never read as markup
     return grid
 
 
@@ -188,5 +188,6 @@ def _timeline(entries: tuple[VerdictChange, ...]) -> Group | Text:
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column(overflow="fold")
     for change in entries:
-        grid.add_row(time.strftime("%H:%M:%S", time.localtime(change.at)), change.state.value, change.why or "")
+        clock = time.strftime("%H:%M:%S", time.localtime(change.at))
+        grid.add_row(clock, change.state.value, Text(change.why or ""))
     return Group(Text("Verdicts over time", style="dim"), grid)
