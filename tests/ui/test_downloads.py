@@ -56,7 +56,13 @@ async def _cancelled_keeping_the_bytes(pilot, app, start, at: int) -> None:
     await pilot.press("x")
     await wait_for(pilot, lambda: isinstance(app.screen, ChoiceScreen), what="the question")
     await pilot.press("k")
-    await wait_for(pilot, lambda: app.dashboard.snapshot.own[0].state is DownloadState.CANCELLED, what="cancelled")
+    await wait_for(
+        pilot,
+        lambda: app.dashboard.snapshot.own[0].state is DownloadState.CANCELLED,
+        timeout=40,  # the stop's grace, and its process's exit, on a busy machine
+        what="cancelled",
+        show=lambda: app.dashboard.snapshot.own[0].state,
+    )
 
 
 def _message(app) -> str:
