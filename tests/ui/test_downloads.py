@@ -50,7 +50,9 @@ async def _started_until_on_disk(pilot, app, start, at: int) -> None:
 
 
 async def _cancelled_keeping_the_bytes(pilot, app, start, at: int) -> None:
-    """Start the download, and once `at` bytes are on disk cancel it with x, keeping them (k)."""
+    """Start the download, and once `at` bytes are on disk cancel it with x, keeping them (k). At 3 MB/s,
+    phi-tiny takes 40 s: hf_xet's first term (33 MB) is on disk after 11 s, and the cancel comes well before
+    the end even on a busy machine."""
     await _started_until_on_disk(pilot, app, start, at)
     app.dashboard.downloads_pane.table.focus()
     await pilot.press("x")
@@ -113,7 +115,8 @@ async def test_add_dialog_refuses_bad_input_plans_and_starts(fresh_devhub, tmp_p
 
 async def test_cancel_asks_whether_to_keep_the_bytes_and_deletes_them_by_default(fresh_devhub, tmp_path):
     cache = tmp_path / "hub"
-    app, start = _throttled_phi_tiny(fresh_devhub, cache, 6_000_000)
+    # 40 s for the file: hf_xet's first term (33 MB) is on disk after 11 s, and the cancel comes before the end
+    app, start = _throttled_phi_tiny(fresh_devhub, cache, 3_000_000)
     async with app.run_test(size=(120, 36)) as pilot:
         pane = app.dashboard.downloads_pane
         await _started_until_on_disk(pilot, app, start, 10 * MiB)
@@ -135,7 +138,8 @@ async def test_cancel_asks_whether_to_keep_the_bytes_and_deletes_them_by_default
         await pilot.press("x")
         await wait_for(pilot, lambda: isinstance(app.screen, ChoiceScreen), what="the question")
         await pilot.press("y")
-        await wait_for(pilot, lambda: app.dashboard.snapshot.own[0].state is DownloadState.CANCELLED, what="cancelled")
+        await wait_for(pilot, lambda: app.dashboard.snapshot.own[0].state is DownloadState.CANCELLED, what="cancelled",
+                       timeout=40, show=lambda: app.dashboard.snapshot.own[0].state)  # fmt: skip
         assert list(cache.rglob("*.incomplete")) == []
         assert "partial file deleted" in plain(pane.query_one("#downloads-detail", Static))
 
@@ -176,7 +180,7 @@ async def test_no_key_acts_on_rows_hidden_behind_the_too_small_notice(fresh_devh
 
 async def test_cancel_that_keeps_the_bytes_then_r_resumes_from_them(fresh_devhub, tmp_path):
     cache = tmp_path / "hub"
-    app, start = _throttled_phi_tiny(fresh_devhub, cache, 6_000_000)
+    app, start = _throttled_phi_tiny(fresh_devhub, cache, 3_000_000)
     async with app.run_test(size=(120, 36)) as pilot:
         pane = app.dashboard.downloads_pane
         await _cancelled_keeping_the_bytes(pilot, app, start, 20 * MiB)
@@ -202,7 +206,7 @@ async def test_cancel_that_keeps_the_bytes_then_r_resumes_from_them(fresh_devhub
 
 async def test_x_on_a_cancelled_download_deletes_the_bytes_it_kept_after_asking(fresh_devhub, tmp_path):
     cache = tmp_path / "hub"
-    app, start = _throttled_phi_tiny(fresh_devhub, cache, 6_000_000)
+    app, start = _throttled_phi_tiny(fresh_devhub, cache, 3_000_000)
     async with app.run_test(size=(120, 36)) as pilot:
         pane = app.dashboard.downloads_pane
         await _cancelled_keeping_the_bytes(pilot, app, start, 10 * MiB)
