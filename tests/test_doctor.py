@@ -125,10 +125,10 @@ async def test_doctor_gives_the_demo_downloads_the_verdicts_the_dashboard_gives(
     report = json.loads(out)
     downloads = [d for d in report["downloads"] if d["repo_id"].startswith("hftop-demo/")]
     # The bytes a failed download of hftop's keeps for a resume: the dashboard shows them on the failed
-    # download's row; from outside hftop, they are a partial file whose process is gone.
+    # download's row; from outside hftop, hftop's mark on the file tells the same.
     for d in downloads:
         if d["partial_file"] in kept:
-            assert (d["verdict"], kept[d["partial_file"]]) == ("process gone", DownloadState.FAILED), d
+            assert (d["verdict"], kept[d["partial_file"]]) == ("failed", DownloadState.FAILED), d
     verdicts = {d["repo_id"]: d["verdict"] for d in downloads if d["partial_file"] not in kept}
     assert {"slow tail", "stalled"} <= set(verdicts.values()), verdicts
     for repo_id, verdict in verdicts.items():

@@ -27,7 +27,14 @@ _ADVICE = {
     DownloadState.QUEUED: "its process fetches its other files first; it goes on when one of them is done",
     DownloadState.FAILED: "it ended while watched and huggingface_hub deleted its file: its program's output says "
     "why; fix that, then fetch it again",
+    DownloadState.CANCELLED: "cancelled in hftop, its bytes kept: R in hftop, or `hftop resume <file>`, continues it "
+    "from them; or delete it to free the space",
 }
+
+_KEPT_FAILED = (
+    "hftop's download of it failed and kept its bytes: once the cause is fixed, R in hftop, or `hftop resume "
+    "<file>`, continues it from them; or delete it to free the space"
+)
 
 
 TICK = 1.0
@@ -115,6 +122,8 @@ def _advice(d: ExternalDownload, stall_after: float) -> str:
             f"nothing new for {fmt.duration(quiet)}, under the stall threshold ({fmt.duration(stall_after)}, "
             "--stall-after): look again, it counts as stalled past that"
         )
+    if d.state is DownloadState.FAILED and d.kept is not None:
+        return _KEPT_FAILED
     return _ADVICE.get(d.state, "")
 
 
@@ -156,7 +165,8 @@ def run(
     local_dirs: bool = False,
     endpoint: str | None = None,
 ) -> int:
-    """Print the report; 1 when a download is stalled or orphaned, else 0. `endpoint`: where a dead writer's
+    """Print the report; 1 when a download is stalled, orphaned, out of space or failed, else 0 (a download
+    cancelled in hftop with its bytes kept is no trouble). `endpoint`: where a dead writer's
     file is asked about (its name, its size), as hftop would ask."""
     downloads = examine(cache_dir, stall_after, watch_seconds, local_dirs=local_dirs, endpoint=endpoint).others
     if json_output:

@@ -9,6 +9,7 @@ from tui.core.downloads import (
     CpuUse,
     DownloadState,
     DownloadView,
+    KeptMark,
     PartialProgressTracker,
     PartialReading,
     ProgressSample,
@@ -277,6 +278,30 @@ MB = 1_000_000
             DownloadState.ORPHANED,
             "lock is free",
             id="still-and-ownerless",
+        ),
+        pytest.param(
+            [(0, PartialReading(10, 100, True)), (65, PartialReading(10, 100, False, kept=KeptMark("cancelled", 5)))],
+            DownloadState.CANCELLED,
+            "cancelled in hftop 1m00s ago, its bytes kept",
+            id="kept-by-a-cancel-in-hftop",
+        ),
+        pytest.param(
+            [(0, PartialReading(10, 100, False, kept=KeptMark("failed", 0, "The connection was lost.")))],
+            DownloadState.FAILED,
+            "hftop's download of it failed just now: The connection was lost.",
+            id="kept-by-a-failure-in-hftop",
+        ),
+        pytest.param(
+            [(0, PartialReading(10, 100, False, taken_over_by=7, kept=KeptMark("cancelled", 0)))],
+            DownloadState.ORPHANED,
+            "pid 7 took its lock over",
+            id="kept-then-another-process-fetches-the-blob",
+        ),
+        pytest.param(
+            [(0, PartialReading(10, 100, True, kept=KeptMark("cancelled", 0)))],
+            DownloadState.DOWNLOADING,
+            "",
+            id="kept-and-resumed-is-a-live-download",
         ),
         pytest.param(
             [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -150,6 +151,44 @@ def _retried(supervisor, download_id, attempt, **kwargs):
 
 def _origin_ranges(hub, since: int) -> list[str | None]:
     return [r.range for r in hub.requests()[since:] if r.method == "GET" and r.server == "origin"]
+
+
+def _doctor(hub, cache) -> tuple[int, dict]:
+    out = subprocess.run(
+        [sys.executable, "-m", "tui", "doctor", "--json", "--cache-dir", str(cache), "--endpoint", hub.endpoint],
+        capture_output=True,
+        text=True,
+    )
+    assert "Traceback" not in out.stderr, out.stderr
+    [entry] = json.loads(out.stdout)["downloads"]
+    return out.returncode, entry
+
+
+def test_bytes_kept_by_a_cancel_or_a_failure_get_the_same_verdict_in_doctor(fresh_devhub, tmp_path, supervisor_for):
+    """From outside hftop (doctor, or the dashboard started again), the bytes a cancel kept are a cancelled
+    download, not a dead writer's orphan; those a failed resume kept are a failed download, with its reason."""
+    cache = tmp_path / "hub"
+    supervisor = supervisor_for(fresh_devhub)
+    download_id, plan, cancelled = _cancelled_keeping_20_mib(fresh_devhub, cache, supervisor)
+    assert cancelled.state is DownloadState.CANCELLED
+    code, entry = _doctor(fresh_devhub, cache)
+    assert (entry["verdict"], entry["file"], code) == ("cancelled", "model.safetensors", 0), entry
+    assert entry["evidence"][0].startswith("cancelled in hftop"), entry["evidence"]
+    assert "hftop resume" in entry["advice"]
+
+    fresh_devhub.set_fault("hftop-demo/phi-tiny/model.safetensors", Fault(ignore_range=True))
+    refused = _retried(supervisor, download_id, 2)
+    assert refused.state is DownloadState.FAILED
+    code, entry = _doctor(fresh_devhub, cache)
+    assert (entry["verdict"], code) == ("failed", 1), entry
+    assert "ignored the Range request" in entry["evidence"][0], entry["evidence"]
+    assert "kept its bytes" in entry["advice"]
+
+    fresh_devhub.clear_faults()
+    done = _retried(supervisor, download_id, 3)
+    assert done.state is DownloadState.DONE and done.reused_bytes == cancelled.kept_bytes, done
+    blob = cache / "models--hftop-demo--phi-tiny" / "blobs" / plan.files[1].etag
+    assert blob.is_file() and not os.listxattr(blob), "the mark went when the resume began"
 
 
 def test_a_resume_the_server_refuses_is_said_and_r_then_downloads_afresh(fresh_devhub, tmp_path, supervisor_for):

@@ -600,6 +600,53 @@ async def test_r_on_a_dead_programs_partial_resumes_it_and_huggingface_hub_finds
     assert digest == devhub.file("hftop-demo/vit-huge", "model.safetensors").sha256
 
 
+async def test_bytes_a_cancel_kept_are_a_cancelled_download_when_hftop_starts_again(fresh_devhub, tmp_path):
+    """hftop's mark on the file outlives the hftop that cancelled: started again, the row is "cancelled" (no
+    dead writer's orphan), and R resumes it from the bytes."""
+    import time
+
+    from tui.downloads.supervisor import DownloadSupervisor
+    from tui.probes.hub import plan_download
+
+    cache = tmp_path / "hub"
+    fresh_devhub.set_fault("hftop-demo/phi-tiny/model.safetensors", Fault(throttle=8_000_000))
+    request = DownloadRequest("hftop-demo/phi-tiny", disable_xet=True)
+    plan = plan_download(request, endpoint=fresh_devhub.endpoint, cache_dir=cache, token=False)
+    earlier = DownloadSupervisor(cache, fresh_devhub.endpoint, stall_after=300)
+    download_id = earlier.start(plan)
+    deadline = time.monotonic() + 60
+    while earlier.view(download_id).on_disk < 20 * MiB:
+        assert time.monotonic() < deadline, earlier.view(download_id)
+        time.sleep(0.05)
+    earlier.cancel(download_id, keep=True)
+    kept = earlier.view(download_id).kept_bytes
+    earlier.stop_all()
+    fresh_devhub.clear_faults()
+
+    app = _app(fresh_devhub, cache)
+    async with app.run_test(size=(120, 36)) as pilot:
+        pane = app.dashboard.downloads_pane
+        others = lambda: app.dashboard.snapshot.others  # noqa: E731
+        await wait_for(pilot, lambda: others() and others()[0].file_name, what="the kept file, named")
+        assert others()[0].state is DownloadState.CANCELLED, others()[0]
+        pane.table.focus()
+        await pilot.pause(0.4)
+        detail = plain(pane.query_one("#downloads-detail", Static))
+        assert "Cancelled in hftop" in detail and "R resumes it from its bytes, x deletes it." in detail, detail
+        await pilot.press("R")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
+        assert "hftop kept these bytes" in plain(app.screen.query_one("#confirm-text", Static))
+        await pilot.press("y")
+        await wait_for(
+            pilot,
+            lambda: app.dashboard.snapshot.own and app.dashboard.snapshot.own[0].state is DownloadState.DONE,
+            timeout=60,
+            what="done",
+        )
+        assert app.dashboard.snapshot.own[0].reused_bytes == kept and not others()
+    assert list(cache.rglob("*.incomplete")) == []
+
+
 async def test_the_cursor_stays_on_top_until_the_user_picks_a_row_then_follows_it(outside_downloader, fresh_devhub):
     """Rows reorder as verdicts change: the row the user picked keeps the cursor; before any pick the cursor
     stays on the top row, what needs a person first, never on whichever row came first."""

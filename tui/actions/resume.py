@@ -12,7 +12,9 @@ so the result is what `hf_hub_download` would have left: run again, it finds the
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,7 +37,7 @@ from huggingface_hub.utils._shared_blobs import publish_blob_to_shared_store, sh
 from tui.core import formatting as fmt
 from tui.core.download_plan import DownloadRequest, RequestError
 from tui.probes.hub import HUB_ERRORS, describe_hub_error, lookup_blob
-from tui.probes.partials import lock_path, names_by_etag
+from tui.probes.partials import KEPT_ATTRIBUTE, lock_path, names_by_etag
 
 CHUNK = 1 << 20
 TIMEOUT = 30.0
@@ -189,6 +191,25 @@ def keep_link(partial: Path) -> Path:
     return link
 
 
+def mark_kept(partial: Path, why: str, message: str = "") -> None:
+    """Leave hftop's mark on a partial file whose bytes its download keeps as it ends ("cancelled" or
+    "failed", with why in words): hftop doctor, or the dashboard started again, then tells it from a dead
+    writer's orphan. Where the filesystem keeps no extended attributes, the file stays unmarked."""
+    data = json.dumps({"why": why, "at": time.time(), "message": message[:1000]})
+    try:
+        os.setxattr(partial, KEPT_ATTRIBUTE, data.encode())
+    except OSError:
+        pass
+
+
+def clear_kept_mark(partial: Path) -> None:
+    """The file is a live download's again: its mark goes."""
+    try:
+        os.removexattr(partial, KEPT_ATTRIBUTE)
+    except OSError:
+        pass
+
+
 def resume(
     target: Resumable,
     *,
@@ -228,6 +249,7 @@ def _resume_locked(
     pointer = folder / "snapshots" / target.commit / Path(*target.file_name.split("/"))
     if not target.partial.is_file():
         raise ResumeFailed(f"The partial file {target.partial} is gone.")
+    clear_kept_mark(target.partial)  # a live download's again
     if os.path.lexists(blob):  # another download finished it meanwhile: the partial is of no use
         _link(folder, target, blob, pointer, ref, shared=blob.is_symlink())
         target.partial.unlink(missing_ok=True)

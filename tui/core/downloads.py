@@ -283,6 +283,19 @@ def running_overlap(plan: DownloadPlan, views: Sequence[DownloadView]) -> Downlo
 
 
 @dataclass(frozen=True)
+class KeptMark:
+    """hftop's note on a partial file whose bytes it kept when its own download of it ended: the file is no
+    dead writer's orphan, but a download the user cancelled (keeping the bytes) or one that failed."""
+
+    why: str
+    """"cancelled" or "failed"."""
+    at: float
+    """When (epoch seconds)."""
+    message: str = ""
+    """For a failure, why it failed, in words."""
+
+
+@dataclass(frozen=True)
 class PartialProgress:
     """How one partial file (any program's download) has moved while hftop watched it."""
 
@@ -367,6 +380,8 @@ class PartialReading:
     """How far into the file its connections got (bytes on disk plus those arriving), where that can be
     told (plain HTTP, one file): a retry that brings again what an earlier connection brought is no
     progress."""
+    kept: KeptMark | None = None
+    """hftop kept its bytes when its own download of it was cancelled or failed (on the same clock as `now`)."""
 
 
 @dataclass
@@ -534,6 +549,16 @@ def partial_progress(w: _Watched, now: float, reading: PartialReading, stall_aft
                 else "it grew while no local process had it open"
             )
             evidence.append("its writer runs elsewhere: another machine or container sharing this cache")
+        elif r.kept is not None and r.taken_over_by is None:
+            when = _ago(now - r.kept.at)
+            if r.kept.why == "cancelled":
+                state = DownloadState.CANCELLED
+                evidence.append(f"cancelled in hftop {when}, its bytes kept for a resume (hftop's mark on the file)")
+            else:
+                state = DownloadState.FAILED
+                evidence.append(f"hftop's download of it failed {when}: {r.kept.message or 'no reason given'}")
+                evidence.append("its bytes are kept for a resume (hftop's mark on the file)")
+            evidence.append("huggingface_hub never resumes a partial file; hftop can (R, or hftop resume)")
         elif r.taken_over_by is not None:
             state = DownloadState.ORPHANED
             evidence.append(
@@ -703,6 +728,8 @@ class ExternalDownload:
     """The owning process's CPU use since the last look, in percent of one core."""
     transport: tuple[str, str] | None = None
     """How its process fetches ("Xet" or "plain HTTP") and how hftop knows; None without a live writer."""
+    kept: KeptMark | None = None
+    """hftop kept these bytes when its own download of the file was cancelled or failed."""
 
     @property
     def label(self) -> str:

@@ -235,6 +235,18 @@ class KeptBytes:
                 found.append(target)
         return found
 
+    def mark(self, why: str, message: str = "") -> None:
+        """Mark the bytes kept as the download ends ("cancelled" or "failed", with why): from outside, they
+        are a download hftop stopped, not a dead writer's orphan."""
+        from pathlib import Path
+
+        from tui.actions.resume import mark_kept
+
+        with self._lock:
+            kept = set(self._links.values()) | self.resuming
+        for path in kept:
+            mark_kept(Path(path), why, message)
+
     def drop(self) -> None:
         """Remove every link: the user let the bytes go."""
         self._drop(lambda partial: True)
@@ -317,6 +329,8 @@ def _resume_if_kept(args: argparse.Namespace, path: str, etag: str) -> Literal["
         if error.lock_held:
             return "fetch"
         emit("failed", path=path, message=str(error), fresh=error.fresh)
+        if KEPT is not None:
+            KEPT.mark("failed", str(error))
         return "failed"
     return "placed"
 
@@ -406,14 +420,18 @@ def main(argv: list[str] | None = None) -> int:
             except Exception as error:  # noqa: BLE001 - every failure is reported in words
                 # The exception itself goes to stderr for whoever reads the process's output.
                 print(f"{type(error).__name__}: {error}", file=sys.stderr, flush=True)
-                emit("failed", path=path, message=describe_hub_error(error, args.endpoint, request))
+                message = describe_hub_error(error, args.endpoint, request)
+                emit("failed", path=path, message=message)
+                KEPT.mark("failed", message)
                 return 1
             KEPT.drop_placed()
             emit("file_done", path=path)
         emit("done")
         return 0
     except KeyboardInterrupt:
-        if not KEPT.keep_on_stop:
+        if KEPT.keep_on_stop:
+            KEPT.mark("cancelled")
+        else:
             KEPT.drop()
         emit("cancelled", kept=KEPT.keep_on_stop)
         return 130

@@ -157,6 +157,7 @@ class OtherDownloads:
                 writer=p.owners[0].pid if p.owners else None,
                 xet=bool(p.owners) and transport[p.owners[0].pid][0] == XET,
                 cpu=work.get(p.owners[0].pid) if p.owners else None,
+                kept=p.kept,
             )
             for p in partials
         }
@@ -179,6 +180,7 @@ class OtherDownloads:
                 owner_started=p.owners[0].started if p.owners else None,
                 owner_cpu=100 * use.ran if p.owners and (use := cpu.get((p.owners[0].pid, ""))) else None,
                 transport=transport[p.owners[0].pid] if p.owners else None,
+                kept=p.kept,
             )
             for p in partials
         ]

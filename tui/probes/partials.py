@@ -16,12 +16,18 @@ from pathlib import Path
 
 import psutil
 
+from tui.core.downloads import KeptMark
 from tui.probes.disk import disk_space
 from tui.probes.inotify import IN_CHANGES, Inotify
 from tui.probes.tcpinfo import SocketCounters, established_sockets
 
 _PREFIXES = {"models--": "model", "datasets--": "dataset", "spaces--": "space", "kernels--": "kernel"}
 _SUFFIX = ".incomplete"
+
+KEPT_ATTRIBUTE = "user.hftop.kept"
+"""The extended attribute hftop sets on a partial file whose bytes it kept when its own download ended
+(cancelled, or failed): JSON `{"why", "at", "message"}`. On the file itself, so `hftop doctor`, or the
+dashboard started again, tells it from a dead writer's orphan."""
 
 FULL_SCAN_AGE = 600.0
 """Seconds after its last write that a partial with a free lock still gets every process looked at."""
@@ -88,6 +94,8 @@ class PartialFile:
     sockets: tuple[SocketCounters, ...] = ()
     """The writer's established TCP sockets, one by one (to count bytes across connections that
     close and open, as hf_xet's do)."""
+    kept: KeptMark | None = None
+    """hftop's mark (KEPT_ATTRIBUTE), read on a file no process has open."""
 
 
 class PartialFinder:
@@ -263,9 +271,20 @@ def _describe(
                 connections=net[2],
                 shared_sockets=net[3],
                 sockets=net[4],
+                kept=None if writers else kept_mark(path),
             )
         )
     return _one_name_each(result, [st for *_, st in found])
+
+
+def kept_mark(path: Path) -> KeptMark | None:
+    """hftop's mark on a partial file whose bytes it kept; None without one (or where the filesystem keeps
+    no extended attributes, or the mark is not hftop's JSON)."""
+    try:
+        data = json.loads(os.getxattr(path, KEPT_ATTRIBUTE))
+        return KeptMark(str(data["why"]), float(data["at"]), str(data.get("message", "")))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _one_name_each(partials: list[PartialFile], stats: list[os.stat_result]) -> tuple[PartialFile, ...]:

@@ -232,12 +232,19 @@ class DownloadFlows:
         name = row.file_name or f"blob {row.etag[:12]}"
         size = fmt.size(row.progress.real_bytes)
         if row.owner_pid is None:
+            why = (
+                f"hftop kept its bytes when its download of the file {'was ' if row.kept.why == 'cancelled' else ''}"
+                f"{row.kept.why} (R resumes it from them)"
+                if row.kept is not None
+                else "No process has it open and its lock is free: its download died, and huggingface_hub never "
+                "resumes it (R resumes it from its bytes)"
+            )
             body = Text.assemble(
                 "Delete the partial file of ", (f"{row.label} {name}", "bold"), "?\n\n",
-                f"No process has it open and its lock is free: its download died, and huggingface_hub never "
-                f"resumes it (R resumes it from its bytes). Deleting frees {size}.\n\n{row.key}",
+                f"{why}. Deleting frees {size}.\n\n{row.key}",
             )  # fmt: skip
-            screen = ConfirmScreen("Delete orphaned partial file", body, "Delete", "Keep it")
+            title = "Delete kept partial file" if row.kept is not None else "Delete orphaned partial file"
+            screen = ConfirmScreen(title, body, "Delete", "Keep it")
         else:
             doing = (
                 f"It waits for process {row.waiting_for}, which downloads {row.label} {name}. Stopping it ends "
@@ -273,7 +280,7 @@ class DownloadFlows:
         d = self.dashboard
         if d.refused_read_only("stop processes or fetch their files"):
             return
-        if row.state is DownloadState.FAILED:
+        if row.state is DownloadState.FAILED and row.kept is None:
             self._fetch_again(row)
             return
         have, size = row.progress.real_bytes, row.progress.expected_size
@@ -285,6 +292,9 @@ class DownloadFlows:
             f"Process {row.owner_pid} ({row.owner_command}) is stopped first (SIGTERM), after hftop keeps a hard "
             "link to its partial file, so its bytes stay whatever it deletes as it ends. Then hftop "
             if row.owner_pid is not None
+            else "hftop kept these bytes when its download of the file ended. hftop takes the file's lock, as "
+            "huggingface_hub does, and "
+            if row.kept is not None
             else "Its program is gone. hftop takes the file's lock, as huggingface_hub does, and "
         )
         body = Text.assemble(
@@ -352,7 +362,7 @@ class DownloadFlows:
                     )
                 stop_process(row.owner_pid, row.owner_command)
             self.dashboard.supervisor.start(plan)
-            does = "fetches" if row.state is DownloadState.FAILED else "resumes"
+            does = "fetches" if row.state is DownloadState.FAILED and row.kept is None else "resumes"
             self._notify_from_worker(f"{how}hftop {does} {row.label} {row.file_name}.", timeout=6)
         except (ActionRefused, RequestError) as error:
             self._notify_from_worker(f"{row.label}: {error}", severity="warning")

@@ -156,7 +156,7 @@ def _external_keys(row: ExternalDownload) -> str:
     state = row.state
     refetch = bool(row.file_name and row.commit) and row.repo_type != "local"
     again = ", R fetches the file with hftop instead" if refetch else ""
-    if state is DownloadState.ORPHANED:
+    if state is DownloadState.ORPHANED or row.kept is not None:
         return "R resumes it from its bytes, x deletes it." if refetch else "x deletes it."
     if state is DownloadState.FAILED:
         return "R fetches it again with hftop." if refetch else "Run its download again."
