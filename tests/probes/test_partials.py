@@ -63,3 +63,58 @@ def test_the_finder_relists_a_folder_only_when_it_changed_and_still_sees_every_c
     assert finder.find(tmp_path)[0].real_bytes == 8192
     partial.rename(blobs / ("b" * 64))  # the download finished
     assert finder.find(tmp_path) == ()
+
+
+_HOLDER = """
+import sys, time
+from filelock import FileLock
+lock = FileLock(sys.argv[1])
+lock.acquire()
+own = [open(path, "ab") for path in sys.argv[2:]]
+print("ready", flush=True)
+time.sleep(120)
+"""
+
+
+def _holding(lock, *open_paths):
+    """A process holding `lock` (as huggingface_hub holds a blob's lock) with `open_paths` open."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, str(lock), *map(str, open_paths)], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    return proc
+
+
+def test_a_file_its_lock_holder_closed_before_the_rename_is_the_holders_and_a_take_over_is_not(tmp_path):
+    """huggingface_hub closes a finished partial, then renames it, holding the lock throughout: between the two
+    the file is its holder's (a look then once said "process gone"). A holder that writes another partial of
+    the same blob took the lock over: the file is a dead writer's."""
+    etag = "e" * 64
+    blobs = tmp_path / "models--org--name" / "blobs"
+    blobs.mkdir(parents=True)
+    finished = blobs / f"{etag}.aaaa1111.incomplete"
+    finished.write_bytes(b"x" * 4096)
+    lock = tmp_path / ".locks" / "models--org--name" / f"{etag}.lock"
+    lock.parent.mkdir(parents=True)
+
+    holder = _holding(lock)
+    try:
+        [partial] = find_partials(tmp_path)
+        assert [o.pid for o in partial.owners] == [holder.pid] and not partial.taken_over, partial
+    finally:
+        holder.kill()
+        holder.wait()
+
+    own = blobs / f"{etag}.bbbb2222.incomplete"
+    taker = _holding(lock, own)
+    try:
+        dead = next(p for p in find_partials(tmp_path) if p.path == finished)
+        assert dead.owners == () and dead.taken_over and dead.lock_holder == taker.pid, dead
+        mine = next(p for p in find_partials(tmp_path) if p.path == own)
+        assert [o.pid for o in mine.owners] == [taker.pid]
+    finally:
+        taker.kill()
+        taker.wait()

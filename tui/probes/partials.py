@@ -228,12 +228,15 @@ def _describe(
     for held_path, holder in held.items():
         if held_path in owners or holder <= 0:
             continue
-        if open_files(str(holder)):
-            # The holder is readable and does not have this file open: it writes a partial of its own,
-            # having taken the lock over from the writer of this one, who is gone.
+        targets = open_files(str(holder))
+        blob = held_path.rsplit("/", 1)[0] + "/" + os.path.basename(held_path).split(".")[0] + "."
+        if any(t.startswith(blob) and t.endswith(_SUFFIX) and t != held_path for t in targets):
+            # The holder writes another partial of the same blob: it took the lock over from the writer
+            # of this one, who is gone.
             taken_over.add(held_path)
-        elif (owner := _owner(holder, None)) is not None:
-            # A holder whose open files hftop may not read (another user's process) still owns the file.
+        elif (owner := _owner(holder, _sockets(targets) if targets else None)) is not None:
+            # Still the holder's: huggingface_hub closes a finished partial before it renames it, under the
+            # lock; and a holder whose open files hftop may not read (another user's process) owns it too.
             owners[held_path] = [owner]
     files_of: dict[int, int] = {}
     for listed in owners.values():
