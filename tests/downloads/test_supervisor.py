@@ -457,3 +457,35 @@ def test_child_environment_is_explicit_and_keeps_tokens_from_mirrors(tmp_path):
         base, endpoint="https://huggingface.co", cache_dir=tmp_path, request=DownloadRequest("org/x"), send_token=True
     )
     assert official["HF_TOKEN"] == "hf_x" and "HF_HUB_DISABLE_XET" not in official
+
+
+def test_no_eta_rests_on_the_bytes_of_a_file_already_done(tmp_path):
+    """At the start of a snapshot, config.json's kilobyte arrives, then the big file's transfer takes seconds
+    to begin: a speed of a few hundred B/s then is true, but an ETA of days from it for the big file is not.
+    The ETA waits for the current file's own bytes."""
+    from tui.core.download_plan import DownloadPlan, PlannedFile
+    from tui.downloads.supervisor import _Attempt
+
+    now = [1000.0]
+    supervisor = DownloadSupervisor(tmp_path, "http://127.0.0.1:9", stall_after=300, clock=lambda: now[0])
+    files = (
+        PlannedFile("config.json", 1_300, "a" * 40, False),
+        PlannedFile("model.safetensors", 160_000_000, "b" * 64, False),
+    )
+    attempt = _Attempt(DownloadPlan(DownloadRequest("org/name"), "c" * 40, files, None), 1, now[0], 0)
+    supervisor._attempts[1] = attempt
+    supervisor._apply(attempt, "received", {"bytes": 0})
+    supervisor._apply(attempt, "file", {"path": "config.json"})
+    now[0] += 0.5
+    supervisor._apply(attempt, "received", {"bytes": 1_300})
+    supervisor._apply(attempt, "file_done", {"path": "config.json"})
+    supervisor._apply(attempt, "file", {"path": "model.safetensors"})
+    assert supervisor.view(1).rate, "the speed is shown: bytes did arrive"
+    for _ in range(3):
+        now[0] += 1.0
+        supervisor._apply(attempt, "received", {"bytes": 1_300})
+        view = supervisor.view(1)
+        assert view.eta is None, view
+    now[0] += 1.0
+    supervisor._apply(attempt, "received", {"bytes": 1_300 + 2_000_000})
+    assert supervisor.view(1).eta is not None

@@ -339,7 +339,9 @@ class DownloadSupervisor:
             total_bytes=total,
             partial_bytes=a.current_bytes if a.current is not None and a.final is None else 0,
             rate=rate,
-            eta=eta_seconds(total - a.done_bytes, rate) if a.final is None else None,
+            # Not from the bytes of files already done alone (config.json's kilobyte, while the big file's
+            # transfer begins): that speed is true, an ETA of days from it for the big file is not.
+            eta=eta_seconds(total - a.done_bytes, rate) if a.final is None and a.current_bytes > 0 else None,
             age=(a.ended_at or now) - a.started_at,
             quiet_for=(a.ended_at or now) - quiet_since,
             error=a.error,
