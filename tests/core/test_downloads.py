@@ -626,3 +626,19 @@ def test_bytes_that_a_retry_brings_again_are_no_progress(seconds, state, evidenc
     assert progress.state is state, progress.evidence
     assert progress.evidence[0].startswith(evidence), progress.evidence
     assert progress.done <= 15 * MB
+
+
+@pytest.mark.parametrize("tick", [1.0, 0.5])
+def test_a_flow_dying_out_before_a_stall_is_never_a_slow_tail(tick):
+    """8 MB/s, then the last bytes of the connections still open trickle in over a second and nothing more
+    comes (hf_xet's last ranges before a stall): a slow tail is a steady slow pace, not that moment."""
+    tracker = PartialProgressTracker()
+    received = [int(t * tick * 8 * MB) for t in range(int(30 / tick))]
+    received += [received[-1] + 1 * MB, received[-1] + 1 * MB + 100_000, received[-1] + 1 * MB + 120_000]
+    received += [received[-1]] * int(20 / tick)
+    states = []
+    for i, n in enumerate(received):
+        reading = PartialReading(0, 10_000 * MB, True, net_bytes=n, net_idle=0.0, connections=2, started=999.0)
+        states.append(tracker.observe(1000.0 + i * tick, {"f": reading}, 10.0)["f"].state)
+    assert DownloadState.SLOW_TAIL not in states, states
+    assert states[-1] is DownloadState.STALLED

@@ -489,3 +489,24 @@ def test_no_eta_rests_on_the_bytes_of_a_file_already_done(tmp_path):
     now[0] += 1.0
     supervisor._apply(attempt, "received", {"bytes": 1_300 + 2_000_000})
     assert supervisor.view(1).eta is not None
+
+
+def test_hftops_own_download_dying_out_before_a_stall_is_never_a_slow_tail(tmp_path):
+    """The rule of the core's table test, through the supervisor's own samples (a `received` line each 0.5 s)."""
+    from tui.core.download_plan import DownloadPlan, PlannedFile
+    from tui.downloads.supervisor import _Attempt
+
+    now = [1000.0]
+    supervisor = DownloadSupervisor(tmp_path, "http://127.0.0.1:9", stall_after=10, clock=lambda: now[0])
+    files = (PlannedFile("model.safetensors", 10_000 * MiB, "b" * 64, False),)
+    attempt = _Attempt(DownloadPlan(DownloadRequest("org/name"), "c" * 40, files, None), 1, now[0], 0)
+    supervisor._attempts[1] = attempt
+    supervisor._apply(attempt, "file", {"path": "model.safetensors"})
+    received = [i * 4 * MiB for i in range(60)]  # 8 MiB/s for 30 s
+    received += [received[-1] + MiB, received[-1] + MiB + 100_000, received[-1] + MiB + 120_000]
+    states = []
+    for n in received + [received[-1]] * 40:
+        now[0] += 0.5
+        supervisor._apply(attempt, "received", {"bytes": n})
+        states.append(supervisor.view(1).state)
+    assert DownloadState.SLOW_TAIL not in states and states[-1] is DownloadState.STALLED, states

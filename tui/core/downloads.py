@@ -24,6 +24,10 @@ SHORT_RATE_WINDOWS = (3.0, 1.5)
 SLOW_TAIL_FRESH = 2.5
 """A slow tail is still moving: bytes came within this many seconds (else it is a pause, or a stall coming)."""
 
+SLOW_TAIL_STEADY = 0.5
+"""A slow tail keeps its pace: the speed of the last SHORT_RATE_WINDOWS[-1] seconds is at least this share of
+the one it is judged on. A flow dying out (the last bytes of connections still open, before a stall) is not."""
+
 
 class DownloadState(Enum):
     """Where a download stands. The value is what the dashboard shows."""
@@ -112,6 +116,11 @@ def judged_rate(samples: Sequence[ProgressSample], now: float) -> float | None:
     return current_rate(samples, now, SHORT_RATE_WINDOWS[:1])
 
 
+def latest_rate(samples: Sequence[ProgressSample], now: float) -> float | None:
+    """The speed over the shortest window: whether a slow pace holds, or the flow is dying out."""
+    return window_rate(samples, now, SHORT_RATE_WINDOWS[-1])
+
+
 def growth_rate(samples: Sequence[ProgressSample], now: float, window: float = RATE_WINDOW * 6) -> float | None:
     """The pace a file is written at over the last `window` seconds, counted from its first growth in it: a
     file written in steps (10 MiB for plain HTTP, whole terms for Xet), or after a quiet start, gets the pace
@@ -145,12 +154,14 @@ def running_state(
     done: int,
     recent_rate: float | None,
     stall_after: float,
+    latest_rate: float | None = None,
 ) -> DownloadState:
     """The state of a download whose process is alive.
 
     Stalled: no new bytes for `stall_after` seconds (counting from the start when none came yet).
-    Slow tail: still moving (bytes within SLOW_TAIL_FRESH seconds), but at under a quarter of its own
-    average since it started.
+    Slow tail: still moving (bytes within SLOW_TAIL_FRESH seconds), steadily (`latest_rate`, that of the
+    shortest window, keeps SLOW_TAIL_STEADY of `recent_rate`), but at under a quarter of its own average
+    since it started.
     """
     quiet_since = last_progress_at if last_progress_at is not None else started_at
     if now - quiet_since >= stall_after:
@@ -161,7 +172,8 @@ def running_state(
     # Nothing at all lately is not a slow tail: it is a pause that may become a stall.
     if age >= SLOW_TAIL_MIN_AGE and recent_rate and done > 0 and now - quiet_since <= SLOW_TAIL_FRESH:
         average = done / age
-        if recent_rate < SLOW_TAIL_RATIO * average:
+        steady = latest_rate is None or latest_rate >= SLOW_TAIL_STEADY * recent_rate
+        if recent_rate < SLOW_TAIL_RATIO * average and steady:
             return DownloadState.SLOW_TAIL
     return DownloadState.DOWNLOADING
 
@@ -610,6 +622,7 @@ def partial_progress(w: _Watched, now: float, reading: PartialReading, stall_aft
             done=done,
             recent_rate=judged_rate(w.net_samples, now) if len(w.net_samples) > 1 else rate,
             stall_after=stall_after,
+            latest_rate=latest_rate(w.net_samples, now) if len(w.net_samples) > 1 else None,
         )
         if state is DownloadState.STALLED and w.worked is not None and now - w.worked[0] < stall_after:
             # No new bytes, but its process works: it decodes what it holds, or waits for a busy CPU.

@@ -26,6 +26,7 @@ from tui.core.downloads import (
     current_rate,
     eta_seconds,
     judged_rate,
+    latest_rate,
     pruned,
     running_state,
 )
@@ -320,6 +321,7 @@ class DownloadSupervisor:
                 done=a.done_bytes,
                 recent_rate=judged_rate(a.samples, now),
                 stall_after=self.stall_after,
+                latest_rate=latest_rate(a.samples, now),
             )
         if state is DownloadState.STALLED:
             rate = 0.0  # no byte for the whole threshold: a window that still holds the last burst says otherwise
