@@ -189,3 +189,12 @@ def test_the_line_under_the_table_points_to_the_details_and_the_details_do_not_p
     row = ExternalDownload("/c/x.incomplete", "model", "a/b", "x", "f", "c0ffee", None, None, None, (), None, progress)
     assert "Enter: evidence." in explain(row, 300).plain
     assert "Enter" not in explain(row, 300, in_details=True).plain
+
+
+def test_a_stalled_row_says_retrying_while_bytes_arrive_that_bring_it_no_further():
+    from tui.widgets.downloads.pane import _row_cells
+
+    idle = _row_cells(DownloadState.STALLED, "a/b", "25.0 MB", " 27%", 0.0, None, 81.0)
+    looping = _row_cells(DownloadState.STALLED, "a/b", "25.0 MB", " 27%", 3_000_000.0, None, 81.0)
+    assert (idle.speed.plain, idle.eta.plain) == ("no bytes", "for 1m21s")
+    assert (looping.speed.plain, looping.short_speed.plain, looping.eta.plain) == ("retrying", "retrying", "for 1m21s")

@@ -411,10 +411,11 @@ def _row_cells(
     quiet_for: float,
 ) -> _Cells:
     """State, repo, done, speed, ETA. Where an ETA means nothing the ETA column says why: a stalled row
-    reads `no bytes` `for 1m21s`, a waiting one `waits`, one that does not fit `no room`."""
+    reads `no bytes` `for 1m21s` (`retrying` while bytes arrive that bring it no further), a waiting one `waits`,
+    one that does not fit `no room`."""
     short = Text(_short_rate(rate))
     if state is DownloadState.STALLED:
-        speed = short = Text("no bytes", style="bold #ff5f5f")
+        speed = short = Text("retrying" if rate else "no bytes", style="bold #ff5f5f")
         left = Text(f"for {fmt.duration(quiet_for)}", style="bold #ff5f5f")
     elif state is DownloadState.WAITING:
         speed, short, left = Text(""), Text(""), Text("waits", style="cyan")
