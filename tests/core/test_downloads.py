@@ -232,6 +232,7 @@ def _track_readings(readings, stall_after=60.0):
 
 
 MB = 1_000_000
+MiB = 1 << 20
 
 
 @pytest.mark.parametrize(
@@ -642,3 +643,34 @@ def test_a_flow_dying_out_before_a_stall_is_never_a_slow_tail(tick):
         states.append(tracker.observe(1000.0 + i * tick, {"f": reading}, 10.0)["f"].state)
     assert DownloadState.SLOW_TAIL not in states, states
     assert states[-1] is DownloadState.STALLED
+
+
+def test_a_xet_file_growing_with_no_bytes_on_its_sockets_is_told_at_its_first_growths():
+    """hf_xet reading a local CAS: its only socket (an idle API connection) brought 410 B; the file grows
+    2 MiB each half second. Its speed is the growth from the first steps on, not 0 until 10 MiB are written."""
+    tracker = PartialProgressTracker()
+    for i in range(6):
+        reading = PartialReading(i * 2 * MiB, 90 * MB, True, net_bytes=410, net_idle=20.0, connections=1, xet=True)
+        progress = tracker.observe(1000.0 + i * 0.5, {"f": reading}, 60.0)["f"]
+    assert progress.rate == pytest.approx(4 * MiB, rel=0.3), progress
+    assert "its bytes come some other way" in progress.evidence[0]
+
+
+def test_a_xet_term_landing_from_bytes_received_before_hftop_looked_is_not_off_socket():
+    """Watched mid-way: its sockets had brought 100 MB more than the file held (hf_xet holds them until whole
+    terms can be written). A 16 MiB term landing while little new arrives is those bytes, not another way."""
+    tracker = PartialProgressTracker()
+    readings = [
+        (1000.0, PartialReading(50 * MB, 300 * MB, True, net_bytes=150 * MB, net_idle=0.0, connections=4, xet=True)),
+        (1001.0, PartialReading(50 * MB, 300 * MB, True, net_bytes=151 * MB, net_idle=0.0, connections=4, xet=True)),
+        (
+            1002.0,
+            PartialReading(
+                50 * MB + 16 * MiB, 300 * MB, True, net_bytes=152 * MB, net_idle=0.0, connections=4, xet=True
+            ),
+        ),
+    ]
+    for now, reading in readings:
+        progress = tracker.observe(now, {"f": reading}, 60.0)["f"]
+    assert progress.rate == pytest.approx(1 * MB, rel=0.1), progress
+    assert "some other way" not in " ".join(progress.evidence)

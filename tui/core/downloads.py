@@ -416,6 +416,9 @@ class _Watched:
     """When its process was last seen working (see `_works`), and what it did then."""
     off_socket: bool = False
     """Its sockets do not carry it, as of the last look (see `_off_socket`)."""
+    first_unwritten: int = 0
+    """What its writer's sockets had received beyond the file's bytes when first seen: bytes hf_xet may hold
+    and write later without a new one arriving."""
     furthest: int = 0
     """The furthest its connections got into the file (see `PartialReading.position`)."""
     refetched: bool = False
@@ -473,6 +476,7 @@ class PartialProgressTracker:
                     first_bytes=r.real_bytes,
                     last_growth=last if last is None or last <= now else now,
                     last_net=r.net_bytes,
+                    first_unwritten=0 if r.net_bytes is None else max(0, r.net_bytes - r.real_bytes),
                 )
             else:
                 grew = bool(w.samples) and r.real_bytes > w.samples[-1].done
@@ -519,10 +523,14 @@ class PartialProgressTracker:
 
 
 def _off_socket(w: _Watched, r: PartialReading) -> bool:
-    """The file grew by more than a write step and by over four times what its own sockets received while
-    watched: its bytes come some other way."""
+    """The file grew by over four times what its own sockets received while watched, and by more than they
+    can have brought before: its bytes come some other way. Before, plain HTTP holds up to a write step
+    unwritten; hf_xet, what its sockets had received beyond the file when first seen (it writes whole terms)."""
     grown = r.real_bytes - w.first_bytes
-    return r.net_bytes is not None and r.sharing == 1 and grown > WRITE_STEP + SOCKET_SLACK and 4 * w.received < grown
+    if r.net_bytes is None or r.sharing != 1 or 4 * w.received >= grown:
+        return False
+    held = w.first_unwritten if r.xet else WRITE_STEP
+    return grown > held + SOCKET_SLACK
 
 
 def _works(r: PartialReading) -> bool:
