@@ -74,7 +74,7 @@ def _figures(row: DownloadView | ExternalDownload, now: float) -> Table:
             (
                 "files",
                 f"{row.files_done} of {len(row.plan.files)} done"
-                + (f"; now {row.current_file}" if row.current_file else ""),
+                + (f"; {'now' if row.state.active else 'it ended in'} {row.current_file}" if row.current_file else ""),
             ),
             ("bytes", f"{fmt.size(row.done_bytes)} of {fmt.size(row.total_bytes)} to fetch"),
             ("speed", f"{fmt.rate(row.rate)} over the last 10 s"),
