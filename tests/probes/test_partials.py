@@ -115,6 +115,10 @@ def test_a_file_its_lock_holder_closed_before_the_rename_is_the_holders_and_a_ta
         assert dead.owners == () and dead.taken_over and dead.lock_holder == taker.pid, dead
         mine = next(p for p in find_partials(tmp_path) if p.path == own)
         assert [o.pid for o in mine.owners] == [taker.pid]
+        through = tmp_path.parent / f"{tmp_path.name}-link"  # a cache reached through a symlink
+        through.symlink_to(tmp_path)
+        dead = next(p for p in find_partials(through) if p.path.name == finished.name)
+        assert dead.owners == () and dead.taken_over, dead
     finally:
         taker.kill()
         taker.wait()

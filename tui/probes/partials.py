@@ -229,8 +229,9 @@ def _describe(
         if held_path in owners or holder <= 0:
             continue
         targets = open_files(str(holder))
-        blob = held_path.rsplit("/", 1)[0] + "/" + os.path.basename(held_path).split(".")[0] + "."
-        if any(t.startswith(blob) and t.endswith(_SUFFIX) and t != held_path for t in targets):
+        real = os.path.realpath(held_path)  # a process's descriptors name the real path
+        blob = os.path.join(os.path.dirname(real), os.path.basename(real).split(".")[0] + ".")
+        if any(t.startswith(blob) and t.endswith(_SUFFIX) and t != real for t in targets):
             # The holder writes another partial of the same blob: it took the lock over from the writer
             # of this one, who is gone.
             taken_over.add(held_path)
