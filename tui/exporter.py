@@ -31,12 +31,11 @@ become orphans as they age)."""
 
 _LABELS = ("repo_type", "repo", "file", "pid", "transport")
 _STATES: tuple[DownloadState, ...] = tuple(
-    s
-    for s in DownloadState
-    if s not in (DownloadState.STARTING, DownloadState.CANCELLING, DownloadState.DONE, DownloadState.FAILED,
-                 DownloadState.CANCELLED)
-)  # fmt: skip
-"""The verdicts of downloads hftop watches (those of the downloads it starts itself are not exported)."""
+    s for s in DownloadState if s not in (DownloadState.STARTING, DownloadState.CANCELLING, DownloadState.DONE)
+)
+"""The verdicts of downloads hftop watches (those of the downloads it starts itself are not exported): `failed`
+for a file that went while its process lived, or bytes a failed download of hftop's kept; `cancelled` for bytes
+kept by a cancel in hftop."""
 
 
 @dataclass(frozen=True)
