@@ -32,6 +32,8 @@ from tui.core.downloads import (
 )
 from tui.probes.locks import lock_is_held
 
+ETA_BASIS = 64 << 10
+"""Bytes of the current file an ETA waits for: more than its requests bring before its body comes."""
 STOP_GRACE = 5.0
 """Seconds a download gets to clean up after SIGTERM before its group is killed."""
 
@@ -341,9 +343,9 @@ class DownloadSupervisor:
             total_bytes=total,
             partial_bytes=a.current_bytes if a.current is not None and a.final is None else 0,
             rate=rate,
-            # Not from the bytes of files already done alone (config.json's kilobyte, while the big file's
-            # transfer begins): that speed is true, an ETA of days from it for the big file is not.
-            eta=eta_seconds(total - a.done_bytes, rate) if a.final is None and a.current_bytes > 0 else None,
+            # Not before the current file's own transfer: the bytes of config.json, then of the big file's
+            # requests (a Xet token), give a true speed but an ETA of days for the big file.
+            eta=eta_seconds(total - a.done_bytes, rate) if a.final is None and a.current_bytes >= ETA_BASIS else None,
             age=(a.ended_at or now) - a.started_at,
             quiet_for=(a.ended_at or now) - quiet_since,
             error=a.error,
