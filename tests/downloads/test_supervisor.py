@@ -512,3 +512,34 @@ def test_hftops_own_download_dying_out_before_a_stall_is_never_a_slow_tail(tmp_p
         supervisor._apply(attempt, "received", {"bytes": n})
         states.append(supervisor.view(1).state)
     assert DownloadState.SLOW_TAIL not in states and states[-1] is DownloadState.STALLED, states
+
+
+def test_a_download_whose_retries_get_no_further_is_stalled_and_done_stays_where_it_got(
+    fresh_devhub, tmp_path, supervisor_for
+):
+    """The connection drops at 30 MB, again on each of huggingface_hub's retries, which ask for the file
+    from its last 10 MiB step on disk (20.97 MB): the bytes they bring again are no progress. Done stays at
+    30 MB (it climbed to 73 MB), and the download is stalled, with the speed of its retries, until
+    huggingface_hub gives up."""
+    fresh_devhub.set_fault(
+        "hftop-demo/phi-tiny/model.safetensors", Fault(throttle=4_000_000, drop_after=30_000_000, drop_times=20)
+    )
+    cache = tmp_path / "hub"
+    supervisor = supervisor_for(fresh_devhub, stall_after=6)
+    download_id = supervisor.start(_plan(fresh_devhub, cache, "hftop-demo/phi-tiny"))
+    seen = []
+    deadline = time.monotonic() + 120
+    while (view := supervisor.view(download_id)).state.active or view.state is DownloadState.STARTING:
+        assert time.monotonic() < deadline, seen[-5:]
+        seen.append((view.state, view.done_bytes, view.rate))
+        if view.state is DownloadState.STALLED and view.rate:
+            from tui.widgets.downloads.verdict import describe
+
+            said = describe(view, 6).plain
+        time.sleep(0.2)
+    assert view.state is DownloadState.FAILED, view
+    assert max(done for _, done, _ in seen) <= 650 + 30_000_000 + 64 * 1024, max(done for _, done, _ in seen)
+    assert any(state is DownloadState.STALLED and rate for state, _, rate in seen), "stalled, while retries bring bytes"
+    assert said.startswith("model.safetensors (2 of 2)") and "No progress for" in said, said
+    assert "bytes arrive, but each retry fetches again" in said, said
+    assert fresh_devhub.bytes_sent("hftop-demo/phi-tiny", "model.safetensors", "http") > 40_000_000, "it retried"

@@ -3,7 +3,8 @@
 It fetches the planned files one after another with `hf_hub_download` and reports on stdout,
 one JSON object a line: `file` (starting a file), `transport` (Xet or plain HTTP, as huggingface_hub
 chose for it), `progress` (bytes of the current file written),
-`received` (bytes read from the network so far), `kept` (a second name for a partial file, so its
+`received` (bytes read from the network so far), `range` (a request for the rest of a file, from
+`start`: a retry or a resume), `kept` (a second name for a partial file, so its
 bytes outlive a failure), `resumed` (a file continues from a partial's bytes), `file_done`, then
 `done`, `failed` (with the error in words; `fresh` when only a fresh download can go on) or `cancelled`.
 
@@ -120,6 +121,13 @@ def count_http_bytes() -> None:
 
     class CountingTransport(httpx2.HTTPTransport):
         def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+            # A request for the rest of a file (huggingface_hub's retry from its last write step, or a
+            # resume): where its bytes start in the file, and the count they add to.
+            wanted = request.headers.get("range", "")
+            if request.method == "GET" and wanted.startswith("bytes=") and wanted.endswith("-"):
+                start = wanted[len("bytes=") : -1]
+                if start.isdigit():
+                    emit("range", start=int(start), received=RECEIVED.total)
             response = super().handle_request(request)
             assert isinstance(response.stream, httpx2.SyncByteStream)  # a sync transport answers with a sync stream
             response.stream = CountingStream(response.stream)

@@ -123,6 +123,12 @@ class _Attempt:
         self.received_at_write = 0
         self.received_at_file = 0
         """`received` when the current file began."""
+        self.range_start: tuple[int, int] | None = None
+        """(offset in the file, `received` then) of the last request for the rest of the current file: a
+        retry of huggingface_hub's from its last write step, or a resume. Over plain HTTP the file stands
+        where that request got, whatever earlier connections brought."""
+        self.last_received_at: float | None = None
+        """When the count of bytes received last grew."""
         self.peak_current = 0
         """The most bytes the current file reached: what stopping it now throws away."""
         self.last_progress_at: float | None = None
@@ -162,6 +168,8 @@ class _Attempt:
             # hf_xet writes whole terms, far behind what has arrived: everything received since the
             # file began is the file's (this process fetches one file at a time).
             guess = max(self.current_written, self.received - self.received_at_file)
+        elif self.range_start is not None:
+            guess = self.range_start[0] + max(0, self.received - self.range_start[1])
         else:
             guess = self.current_written + max(0, self.received - self.received_at_write)
         return min(guess, self.current.size) if self.current.size else guess
@@ -325,7 +333,7 @@ class DownloadSupervisor:
                 stall_after=self.stall_after,
                 latest_rate=latest_rate(a.samples, now),
             )
-        if state is DownloadState.STALLED:
+        if state is DownloadState.STALLED and (a.last_received_at is None or now - a.last_received_at >= RATE_WINDOW):
             rate = 0.0  # no byte for the whole threshold: a window that still holds the last burst says otherwise
         quiet_since = a.last_progress_at if a.last_progress_at is not None else a.started_at
         done = a.done_bytes
@@ -475,6 +483,7 @@ class DownloadSupervisor:
             run.current = next((f for f in run.plan.files if f.path == path), None)
             run.current_written, run.received_at_write, run.peak_current = 0, run.received, 0
             run.received_at_file, run.transport, run.resumed_from = run.received, None, None
+            run.range_start = None
         elif kind == "kept" and event.get("path"):
             run.kept[str(event["path"])] = str(event.get("partial") or "")
         elif kind == "resumed" and run.current is not None:
@@ -487,11 +496,18 @@ class DownloadSupervisor:
             run.received_at_write = int(event.get("received", run.received))
         elif kind == "transport":
             run.transport = str(event.get("name") or "") or None
+        elif kind == "range" and run.current is not None:
+            run.range_start = (int(event.get("start", 0)), int(event.get("received", run.received)))
         elif kind == "received":
             received = int(event.get("bytes", 0))
-            if received > run.received:
-                run.last_progress_at = now
+            grew, furthest = received > run.received, run.peak_current
             run.received = received
+            if grew:
+                run.last_received_at = now
+                # Progress is a byte further into the file: over plain HTTP, a retry brings again bytes that
+                # an earlier connection brought (from the last write step on), and that is no progress.
+                if run.current is None or run.transport == "Xet" or run.current_bytes > furthest:
+                    run.last_progress_at = now
             run.samples = pruned((*run.samples, ProgressSample(now, received)), now, RATE_WINDOW * 3)
         run.peak_current = max(run.peak_current, run.current_bytes)
         if kind == "file_done" and run.current is not None:

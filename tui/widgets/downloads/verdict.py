@@ -102,10 +102,17 @@ def describe(v: DownloadView, stall_after: float) -> Text:
             network = f"; {fmt.count(v.connections, 'connection')} open, {idle}"
         else:
             network = ""
-        body = Text.assemble(
-            (f"No new bytes for {fmt.duration(v.quiet_for)}", "bold red"),
-            f" (threshold {fmt.duration(stall_after)}){network}. R resumes it from the bytes on disk; x cancels.",
-        )
+        if v.rate:  # bytes arrive, but each retry brings again what an earlier connection brought
+            body = Text.assemble(
+                (f"No progress for {fmt.duration(v.quiet_for)}", "bold red"),
+                f" (threshold {fmt.duration(stall_after)}): bytes arrive, but each retry fetches again from its last "
+                "write step and gets no further. R resumes it from the bytes on disk; x cancels.",
+            )
+        else:
+            body = Text.assemble(
+                (f"No new bytes for {fmt.duration(v.quiet_for)}", "bold red"),
+                f" (threshold {fmt.duration(stall_after)}){network}. R resumes it from the bytes on disk; x cancels.",
+            )
     elif state is DownloadState.SLOW_TAIL:
         body = Text.assemble(
             ("Slow tail: ", "bold yellow"),
