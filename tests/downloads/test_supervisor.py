@@ -543,3 +543,17 @@ def test_a_download_whose_retries_get_no_further_is_stalled_and_done_stays_where
     assert said.startswith("model.safetensors (2 of 2)") and "No progress for" in said, said
     assert "bytes arrive, but each retry fetches again" in said, said
     assert fresh_devhub.bytes_sent("hftop-demo/phi-tiny", "model.safetensors", "http") > 40_000_000, "it retried"
+
+
+def test_bytes_a_new_download_resumes_from_are_no_longer_the_cancelled_ones(fresh_devhub, tmp_path, supervisor_for):
+    """Cancelled with its bytes kept, then the same repo started again (a): the new download resumes from
+    them, and the cancelled row no longer offers them (x on it would delete the new download's file)."""
+    cache = tmp_path / "hub"
+    supervisor = supervisor_for(fresh_devhub)
+    first, plan, cancelled = _cancelled_keeping_20_mib(fresh_devhub, cache, supervisor)
+    assert cancelled.kept_bytes >= 20 * MiB
+    fresh_devhub.clear_faults()
+    second = supervisor.start(plan)
+    done = _wait(supervisor, second, lambda v: not v.state.active, what="the second download")
+    assert done.state is DownloadState.DONE and done.reused_bytes == cancelled.kept_bytes, done
+    assert supervisor.view(first).kept_bytes == 0 and supervisor.view(first).kept_paths == ()

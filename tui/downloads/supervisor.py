@@ -486,6 +486,9 @@ class DownloadSupervisor:
             run.range_start = None
         elif kind == "kept" and event.get("path"):
             run.kept[str(event["path"])] = str(event.get("partial") or "")
+            for other in self._attempts.values():
+                if other is not run:  # a new download of the same file resumes from them: they are its bytes now
+                    other.kept.pop(str(event["path"]), None)
         elif kind == "resumed" and run.current is not None:
             run.resumed_from = int(event.get("bytes", 0))
             run.reused += run.resumed_from
