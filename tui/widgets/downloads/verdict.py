@@ -126,7 +126,7 @@ def describe(v: DownloadView, stall_after: float) -> Text:
             again = " R downloads it afresh."
         elif v.kept_bytes:
             again = "" if "keeps" in error else f" {fmt.size(v.kept_bytes)} of {file} are kept."
-            again += " R resumes from them, x deletes them."
+            again += " R resumes from the bytes kept, x deletes them."
         else:
             again = " R retries."
         body = Text.assemble(("Failed: ", "bold red"), error, thrown, again)
