@@ -536,12 +536,14 @@ def test_a_download_whose_retries_get_no_further_is_stalled_and_done_stays_where
             from tui.widgets.downloads.verdict import describe
 
             said = describe(view, 6).plain
+            recorded = view.stall_evidence or ""  # what the verdict history keeps
         time.sleep(0.2)
     assert view.state is DownloadState.FAILED, view
     assert max(done for _, done, _ in seen) <= 650 + 30_000_000 + 64 * 1024, max(done for _, done, _ in seen)
     assert any(state is DownloadState.STALLED and rate for state, _, rate in seen), "stalled, while retries bring bytes"
     assert said.startswith("model.safetensors (2 of 2)") and "No progress for" in said, said
     assert "bytes arrive, but each retry fetches again" in said, said
+    assert recorded.startswith("no progress for") and "gets no further" in recorded, recorded
     assert fresh_devhub.bytes_sent("hftop-demo/phi-tiny", "model.safetensors", "http") > 40_000_000, "it retried"
 
 

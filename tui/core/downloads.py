@@ -235,6 +235,11 @@ class DownloadView:
         """What its process's connections say of a stall."""
         if self.state is not DownloadState.STALLED:
             return None
+        if self.rate:  # bytes arrive (its supervisor keeps the speed of a stall only then): retries, no further
+            return (
+                f"no progress for {fmt.duration(self.quiet_for)}: bytes arrive, but each retry fetches again from "
+                "its last write step and gets no further"
+            )
         return network_evidence(self.connections, self.net_idle, self.quiet_for)
 
     @property
