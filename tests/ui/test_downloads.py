@@ -69,6 +69,16 @@ async def _cancelled_keeping_the_bytes(pilot, app, start, at: int) -> None:
     )
 
 
+async def _own_download_done(pilot, app) -> None:
+    """Wait (up to 60 s) until hftop's first download of its own is done."""
+    await wait_for(
+        pilot,
+        lambda: app.dashboard.snapshot.own and app.dashboard.snapshot.own[0].state is DownloadState.DONE,
+        timeout=60,
+        what="done",
+    )
+
+
 def _message(app) -> str:
     return plain(app.screen.query_one("#add-message", Static))
 
@@ -346,12 +356,7 @@ async def test_r_on_another_programs_stalled_download_keeps_its_bytes_stops_it_a
         assert "resumes at 10.5 MB of 90.0 MB: 79.5 MB to fetch from" in text
         fresh_devhub.clear_faults()
         await pilot.press("y")
-        await wait_for(
-            pilot,
-            lambda: app.dashboard.snapshot.own and app.dashboard.snapshot.own[0].state is DownloadState.DONE,
-            timeout=60,
-            what="done",
-        )
+        await _own_download_done(pilot, app)
         assert proc.poll() is not None and not old_partial.exists()
         assert app.dashboard.snapshot.own[0].plan.request.patterns == ("model.safetensors",)
         assert f"bytes={10 * MiB}-" in [r.range for r in fresh_devhub.requests() if r.server == "origin"]
@@ -582,12 +587,7 @@ async def test_r_on_a_dead_programs_partial_resumes_it_and_huggingface_hub_finds
         assert "Its program is gone" in text and f"resumes at {kept / 1e6:.1f} MB of 250.0 MB" in text
         before = len(devhub.requests())
         await pilot.press("y")
-        await wait_for(
-            pilot,
-            lambda: app.dashboard.snapshot.own and app.dashboard.snapshot.own[0].state is DownloadState.DONE,
-            timeout=60,
-            what="done",
-        )
+        await _own_download_done(pilot, app)
         assert "resumed from bytes on disk" in plain(pane.query_one("#downloads-detail", Static))
         assert not app.dashboard.snapshot.others
     ranges = [r.range for r in devhub.requests()[before:] if r.method == "GET" and r.range]
@@ -638,12 +638,7 @@ async def test_bytes_a_cancel_kept_are_a_cancelled_download_when_hftop_starts_ag
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
         assert "hftop kept these bytes" in plain(app.screen.query_one("#confirm-text", Static))
         await pilot.press("y")
-        await wait_for(
-            pilot,
-            lambda: app.dashboard.snapshot.own and app.dashboard.snapshot.own[0].state is DownloadState.DONE,
-            timeout=60,
-            what="done",
-        )
+        await _own_download_done(pilot, app)
         assert app.dashboard.snapshot.own[0].reused_bytes == kept and not others()
     assert list(cache.rglob("*.incomplete")) == []
 
