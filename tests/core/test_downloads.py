@@ -23,6 +23,7 @@ from tui.core.downloads import (
     share_out,
     window_rate,
 )
+from tui.core.xet_fetches import XetTurn
 
 S = ProgressSample
 
@@ -498,6 +499,43 @@ def test_hf_xets_pooled_sockets_are_never_tied_to_one_file():
         "a": (200_000, None, 2),
         "b": (200_000, None, 2),
     }
+
+
+def test_hf_xets_bytes_follow_its_terms_under_way_when_its_log_tells_them():
+    """3 of its 4 term fetches are a's, 1 is b's: a gets 3/4 of what arrived, b 1/4, c (queued) nothing."""
+    before = {1: 5 * MIB, 2: 6 * MIB}
+    turns = {"a": XetTurn(3, 4, 0), "b": XetTurn(1, 4, 0), "c": XetTurn(0, 4, 2)}
+    shares = share_out(
+        {"a": 0, "b": 0, "c": 0}, _socks(5 * MIB + 300_000, 6 * MIB + 100_000), {}, before, pooled=True, turns=turns
+    )
+    assert {k: (s.received, s.turn) for k, s in shares.items()} == {
+        "a": (300_000, turns["a"]),
+        "b": (100_000, turns["b"]),
+        "c": (0, turns["c"]),
+    }
+
+
+@pytest.mark.parametrize(
+    ("turn", "state", "evidence"),
+    [
+        pytest.param(XetTurn(0, 4, 2), DownloadState.QUEUED, "its turn has not come: hf_xet fetches 4 terms at a "
+                     "time, first queued first (its log), and all go to 2 other files of its process now",
+                     id="none-of-its-fetches"),
+        pytest.param(XetTurn(3, 4, 0), DownloadState.DOWNLOADING, "1.0 MB/s: its part of what its process receives, "
+                     "3 of the 4 terms hf_xet fetches at once being its own", id="three-of-four"),
+    ],
+)  # fmt: skip
+def test_a_xet_file_among_several_is_queued_or_downloading_by_its_terms_under_way(turn, state, evidence):
+    """Its first look already tells: no threshold to wait for."""
+    received = 1 * MB if turn.slots else 0
+    readings = [
+        (1000.0 + t, PartialReading(0, 50 * MB, True, net_bytes=received * t, net_idle=0.0, sharing=8, xet=True,
+                                    turn=turn, process_receiving=True))
+        for t in range(0, 6)
+    ]  # fmt: skip
+    progress = _track_readings(readings, stall_after=60.0)
+    assert progress.state is state
+    assert progress.evidence[0].startswith(evidence), progress.evidence
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ from enum import Enum
 
 from tui.core import formatting as fmt
 from tui.core.download_plan import DownloadPlan, DownloadRequest, is_official_endpoint
+from tui.core.xet_fetches import XetTurn
 
 RATE_WINDOW = 10.0
 """Seconds of samples behind the speed shown for a download."""
@@ -397,6 +398,8 @@ class PartialReading:
     """How far into the file its connections got (bytes on disk plus those arriving), where that can be
     told (plain HTTP, one file): a retry that brings again what an earlier connection brought is no
     progress."""
+    turn: XetTurn | None = None
+    """Over Xet, for one of its process's several files: its place among hf_xet's term fetches."""
     kept: KeptMark | None = None
     """hftop kept its bytes when its own download of it was cancelled or failed (on the same clock as `now`)."""
 
@@ -641,6 +644,20 @@ def partial_progress(w: _Watched, now: float, reading: PartialReading, stall_aft
             # No new bytes, but its process works: it decodes what it holds, or waits for a busy CPU.
             state = DownloadState.DOWNLOADING
             evidence.append(f"no new bytes for {fmt.duration(quiet)}, but {_work(*w.worked, now)}")
+        elif (
+            r.turn is not None
+            and r.turn.slots == 0
+            and r.turn.files_ahead > 0
+            and state is not DownloadState.SLOW_TAIL
+            and quiet >= SLOW_TAIL_FRESH
+        ):
+            # hf_xet's log says its term fetches all go to files queued before this one.
+            state = DownloadState.QUEUED
+            others = f"{r.turn.files_ahead} other file{'s' if r.turn.files_ahead != 1 else ''}"
+            evidence.append(
+                f"its turn has not come: hf_xet fetches {r.turn.concurrency} terms at a time, first queued first "
+                f"(its log), and all go to {others} of its process now"
+            )
         elif state is DownloadState.STALLED and r.process_receiving:
             # Nothing of its own, while its process receives for its other files: its turn is to come.
             state = DownloadState.QUEUED
@@ -676,6 +693,11 @@ def _moving_evidence(
     elif state is DownloadState.STALLED:
         evidence.append(
             network_evidence(r.connections, r.net_idle, quiet) or f"the file has not grown for {fmt.duration(quiet)}"
+        )
+    elif len(w.net_samples) > 1 and rate and r.turn is not None and r.turn.slots:
+        evidence.append(
+            f"{fmt.rate(rate)}: its part of what its process receives, {r.turn.slots} of the {r.turn.concurrency} "
+            "terms hf_xet fetches at once being its own (its log says which files it fetches, in what order)"
         )
     elif len(w.net_samples) > 1 and rate and r.sharing > 1:
         evidence.append(f"{fmt.rate(rate)}: its even share of what its process receives for {r.sharing} files at once")
@@ -830,6 +852,8 @@ class FileShare:
     """How many files shared the bytes this file's figure comes from (1 for a tied socket)."""
     process_received: int = 0
     """What all of the process's sockets received since the last look."""
+    turn: XetTurn | None = None
+    """Over Xet, its place among hf_xet's term fetches, which its share follows."""
 
 
 SOCKET_SLACK = 64 << 10
@@ -842,6 +866,7 @@ def share_out(
     ties_before: Mapping[str, int],
     bytes_before: Mapping[int, int] | None,
     pooled: bool = False,
+    turns: Mapping[str, XetTurn] | None = None,
 ) -> dict[str, FileShare]:
     """Share a process's socket bytes out among the partial files it writes (snapshot_download's workers).
 
@@ -850,7 +875,9 @@ def share_out(
     is tied to it. Files that fit the same sockets share their new bytes evenly. `files` maps each file to
     its bytes on disk; `bytes_before` is each socket's count at the last look (None: the first look, when
     only a tied socket's bytes are known to be its file's). `pooled`: the process is hf_xet, which fetches
-    any file's terms on any connection and buffers far ahead of the files, so no socket is ever one file's.
+    any file's terms on any connection and buffers far ahead of the files, so no socket is ever one file's;
+    `turns` (keyed as `files`, from hf_xet's log) then share its bytes by each file's term fetches, which
+    receive alike (a link shares itself out by connection), instead of evenly.
     """
     by_inode = {s.inode: s for s in sockets}
 
@@ -899,9 +926,14 @@ def share_out(
     rest = [s for s in sockets if s.inode not in claimed]
     untied = sum(len(keys) for keys, _ in pools)
     extra = sum(new_bytes(s) for s in rest) // max(1, untied)
+    fetches = sum(t.slots for t in turns.values()) if pooled and turns else 0
     for keys, pool in pools:
         total = sum(new_bytes(s) for s in pool)
         idle = min((s.idle for s in (*pool, *rest)), default=None)
         for key in keys:
+            turn = turns.get(key) if fetches and turns else None
+            if turn is not None:
+                shares[key] = FileShare(total * turn.slots // fetches, idle, None, len(keys), everything, turn)
+                continue
             shares[key] = FileShare(total // len(keys) + extra, idle, None, untied if rest else len(keys), everything)
     return shares

@@ -41,6 +41,9 @@ class Fault:
 
     throttle: int | None = None
     """Serve the body at this many bytes per second."""
+    link: bool = False
+    """The throttle is one link that every file the pattern matches shares, connection by connection (a slow
+    home line), not each file's own."""
     tail_rate: int | None = None
     """Serve the last `tail_fraction` of the file at this many bytes per second (a slow tail)."""
     tail_fraction: float = 0.02
@@ -85,7 +88,7 @@ class Fault:
         return cls(**data)
 
 
-_FLAGS = ("corrupt", "ignore_range", "gone")
+_FLAGS = ("corrupt", "ignore_range", "gone", "link")
 
 
 def parse_fault(text: str) -> tuple[str, Fault]:

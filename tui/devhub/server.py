@@ -500,8 +500,9 @@ class _Handler(BaseHTTPRequestHandler):
             hub._count_sent((body.repo_id, path, body.transport), len(chunk))
             if rate:
                 # One pace for every connection serving this file: hf_xet fetches several xorb
-                # ranges at once, and the throttle is the file's, as a slow link would be.
-                delay = hub._pace((body.repo_id, path, rate), len(chunk) / rate)
+                # ranges at once, and the throttle is the file's. A link's pace is every file's.
+                pace = (f"link {id(fault)}", "", rate) if fault and fault.link else (body.repo_id, path, rate)
+                delay = hub._pace(pace, len(chunk) / rate)
                 if delay > 0:
                     self.wfile.flush()
                     if hub.stopping.wait(delay):

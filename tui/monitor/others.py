@@ -24,6 +24,7 @@ from tui.core.downloads import (
     lock_wait_progress,
     share_out,
 )
+from tui.core.xet_fetches import XetTurn, xet_turns
 from tui.probes.hub import lookup_blob
 from tui.probes.lockwait import LockWatcher
 from tui.probes.partials import (
@@ -33,7 +34,7 @@ from tui.probes.partials import (
     lock_path,
     owner_process,
 )
-from tui.probes.xetlog import XetLogReading, read_xet_log, xet_cache_dir
+from tui.probes.xetlog import XetLogFollower, XetLogReading, read_xet_log, xet_cache_dir
 from tui.settings import default_endpoint
 
 FIRST_LOOKUP_WAIT = 0.5
@@ -84,6 +85,8 @@ class OtherDownloads:
         """Writer → socket → bytes received at the last look."""
         self._shared_net: dict[str, int] = {}
         """Partial file → the bytes it was given of its process's sockets so far."""
+        self._xet_logs = XetLogFollower()
+
         self._received: dict[int, tuple[int, dict[int, int]]] = {}
         """Writer of one file → (bytes received since first seen, socket → bytes at the last look)."""
         self._openings: dict[tuple[str, int], tuple[int, int]] = {}
@@ -132,7 +135,8 @@ class OtherDownloads:
         seconds |= {(pid, XET): o.xet_cpu for pid, o in writers.items() if o.xet_cpu and transport[pid][0] == XET}
         cpu = self._cpu_use(seconds, now)
         work = {pid: cpu.get((pid, XET), cpu.get((pid, ""))) for pid in writers}
-        shared = self._share_sockets(partials, pooled={pid for pid, (how, _) in transport.items() if how == XET})
+        pooled = {pid: log for pid, log in xet.items() if log is not None and transport[pid][0] == XET}
+        shared = self._share_sockets(partials, pooled)
         received = self._count_received(partials)
         positions = self._positions(partials, plain={pid for pid, (how, _) in transport.items() if how != XET})
         readings = {
@@ -147,6 +151,7 @@ class OtherDownloads:
                 net_idle=p.net_idle if share is None else share[1].idle,
                 sharing=1 if share is None else share[1].sharing,
                 process_receiving=share is not None and share[1].tied_to is None and share[1].process_received > 0,
+                turn=None if share is None else share[1].turn,
                 position=positions.get(str(p.path)),
                 connections=p.connections,
                 free_bytes=p.free_bytes,
@@ -278,9 +283,11 @@ class OtherDownloads:
         self._waits_seen = seen
         return rows
 
-    def _share_sockets(self, partials: list[PartialFile], pooled: Collection[int]) -> dict[str, tuple[int, FileShare]]:
+    def _share_sockets(
+        self, partials: list[PartialFile], pooled: dict[int, XetLogReading]
+    ) -> dict[str, tuple[int, FileShare]]:
         """For processes writing several files at once: each file's bytes so far and its share. `pooled`:
-        the writers hf_xet runs in."""
+        the writers hf_xet runs in, and their logs, which say what hf_xet fetches now."""
         by_writer: dict[int, list[PartialFile]] = {}
         for p in partials:
             if p.owners and p.shared_sockets:
@@ -291,14 +298,25 @@ class OtherDownloads:
             sockets = [SocketSample(s.inode, s.bytes_received, s.idle_ms / 1000) for s in files[0].shared_sockets]
             real = {str(p.path): p.real_bytes for p in files}
             before = self._socket_bytes.get(pid)
-            for key, share in share_out(real, sockets, self._ties, before, pooled=pid in pooled).items():
+            turns = self._xet_turns(pooled[pid], files) if pid in pooled else None
+            for key, share in share_out(real, sockets, self._ties, before, pooled=pid in pooled, turns=turns).items():
                 self._shared_net[key] = self._shared_net.get(key, 0) + share.received
                 result[key] = (self._shared_net[key], share)
             socket_bytes[pid] = {s.inode: s.bytes_received for s in sockets}
         self._socket_bytes = socket_bytes
         self._ties = {key: share.tied_to for key, (_, share) in result.items() if share.tied_to is not None}
         self._shared_net = {key: total for key, total in self._shared_net.items() if key in result}
+        self._xet_logs.forget_others({pooled[pid].path for pid in by_writer if pid in pooled})
         return result
+
+    def _xet_turns(self, log: XetLogReading, files: list[PartialFile]) -> dict[str, XetTurn] | None:
+        """Each of a Xet writer's files' terms under way, keyed by partial file; None when its log names no
+        term block (its bytes are shared evenly then)."""
+        queue = self._xet_logs.queue(log.path)
+        if queue is None:
+            return None
+        turns = xet_turns(queue, {p.path.name: p.real_bytes for p in files})
+        return {str(p.path): turns[p.path.name] for p in files}
 
     def _count_received(self, partials: list[PartialFile]) -> dict[int, int]:
         """For processes writing one file: bytes received since first seen, across connections that

@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from tui.core.xet_fetches import FIRST_CONCURRENCY, TermBlock, XetQueue
+
 TAIL_BYTES = 64 * 1024
+
+_CONCURRENCY = re.compile(r"for download.*?(?:concurrency = |concurrency from \d+ to )(\d+)")
 
 
 @dataclass(frozen=True)
@@ -98,3 +103,74 @@ def _message(entry: dict[str, Any]) -> str:
     extra = [f"{k}={v}" for k, v in fields.items() if k != "message"]
     text = " ".join([message, *extra]).strip()
     return text[:200]
+
+
+@dataclass
+class _Followed:
+    offset: int = 0
+    files: dict[str, str] = field(default_factory=dict)
+    """File hash → the partial file's name."""
+    blocks: list[TermBlock] = field(default_factory=list)
+    started: int = 0
+    concurrency: int = FIRST_CONCURRENCY
+
+
+class XetLogFollower:
+    """Follows processes' hf_xet logs as they grow, reading each line once: the term blocks hf_xet queued
+    for each file, in order, and how many term fetches it runs at once. hf_xet 1.8 logs these at INFO, its
+    default: "Reconstructing file to disk" (hash and path), "Received block of file terms from prefetch
+    queue" (hash, byte range, term count), "Request Success: s3::get_range api call succeeded" (a term's
+    fetch begins to answer), and its concurrency controller's "Current concurrency = N" and "Increased
+    concurrency from A to B"."""
+
+    def __init__(self) -> None:
+        self._followed: dict[Path, _Followed] = {}
+
+    def queue(self, log: Path) -> XetQueue | None:
+        """What the log says so far; None when it cannot be read or names no term block."""
+        state = self._followed.setdefault(log, _Followed())
+        try:
+            with open(log, "rb") as f:
+                f.seek(state.offset)
+                data = f.read()
+        except OSError:
+            return None
+        complete = data.rfind(b"\n") + 1
+        state.offset += complete
+        for line in data[:complete].decode("utf-8", "replace").splitlines():
+            _follow(state, line)
+        if not state.blocks:
+            return None
+        return XetQueue(tuple(state.blocks), state.started, state.concurrency)
+
+    def forget_others(self, logs: set[Path]) -> None:
+        """Stop following every log but these (their processes are gone, or write one file)."""
+        self._followed = {p: s for p, s in self._followed.items() if p in logs}
+
+
+def _follow(state: _Followed, line: str) -> None:
+    if "s3::get_range api call succeeded" in line:
+        state.started += 1
+        return
+    if "file_hash" not in line and "oncurrency" not in line:
+        return
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return
+    fields = entry.get("fields") if isinstance(entry, dict) else None
+    if not isinstance(fields, dict):
+        return
+    message = str(fields.get("message", ""))
+    file_hash = fields.get("file_hash")
+    if (found := _CONCURRENCY.search(message)) is not None:
+        state.concurrency = max(1, int(found.group(1)))
+    elif message == "Reconstructing file to disk" and isinstance(file_hash, str):
+        state.files[file_hash] = os.path.basename(str(fields.get("path", "")).strip('"'))
+    elif message.startswith("Received block of file terms") and isinstance(file_hash, str):
+        try:
+            start, end, terms = (int(fields[k]) for k in ("block_start", "block_end", "block_size"))
+        except (KeyError, TypeError, ValueError):
+            return
+        if file_hash in state.files:
+            state.blocks.append(TermBlock(state.files[file_hash], start, end, terms))
