@@ -223,6 +223,9 @@ async def test_x_on_a_cancelled_download_deletes_the_bytes_it_kept_after_asking(
         await _cancelled_keeping_the_bytes(pilot, app, start, 10 * MiB)
         assert app.dashboard.snapshot.own[0].kept_bytes > 0
         assert "x deletes them" in plain(pane.query_one("#downloads-detail", Static))
+        pane.focus()
+        await pilot.pause()
+        assert app.screen.active_bindings["x"].binding.description == "Delete kept bytes", "the footer says so"
         await pilot.press("x")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question")
         assert "are kept for R to resume from" in plain(app.screen.query_one("#confirm-text", Static))
@@ -234,6 +237,9 @@ async def test_x_on_a_cancelled_download_deletes_the_bytes_it_kept_after_asking(
         await wait_for(pilot, lambda: app.dashboard.snapshot.own[0].kept_bytes == 0, what="the kept bytes deleted")
         assert list(cache.rglob("*.incomplete")) == []
         assert app.dashboard.snapshot.own[0].state is DownloadState.CANCELLED
+        await wait_for(
+            pilot, lambda: app.screen.active_bindings["x"].binding.description == "Cancel", what="x cancels again"
+        )
 
 
 async def test_quit_asks_while_a_download_runs_and_stops_it(fresh_devhub, tmp_path):

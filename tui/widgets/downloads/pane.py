@@ -98,6 +98,7 @@ class DownloadsPane(Vertical, can_focus=True):
 
     BINDINGS = [
         Binding("x", "cancel", "Cancel"),
+        Binding("x", "discard_kept", "Delete kept bytes"),
         Binding("R", "retry", "Retry", key_display="R"),
     ]
     KEYS: ClassVar[list[tuple[str, str]]] = [
@@ -148,6 +149,8 @@ class DownloadsPane(Vertical, can_focus=True):
         self._picked = False
         """The user moved the cursor: it follows that row as rows come and go and reorder. Until then it
         stays on the top row, what needs a person first."""
+        self._discard_shown = False
+        """The footer offers x to delete kept bytes (the highlighted download ended with bytes kept)."""
 
     def compose(self) -> ComposeResult:
         yield Static(
@@ -308,6 +311,9 @@ class DownloadsPane(Vertical, can_focus=True):
         self._show_rows()
 
     def _render_detail(self) -> None:
+        if (discard := self._on_an_ended_download_with_kept_bytes()) != self._discard_shown:
+            self._discard_shown = discard
+            self.refresh_bindings()
         detail = self.query_one("#downloads-detail", Static)
         row = self.highlighted
         snapshot = self.snapshot
@@ -319,6 +325,21 @@ class DownloadsPane(Vertical, can_focus=True):
         if text != self._detail_shown:  # fixed height: a new text needs no layout pass
             self._detail_shown = text
             detail.update(text, layout=False)
+
+    def _on_an_ended_download_with_kept_bytes(self) -> bool:
+        view = self.highlighted
+        return isinstance(view, DownloadView) and not view.state.active and view.kept_bytes > 0
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """x cancels, or on an ended download of hftop's own with bytes kept, deletes them: the footer says which."""
+        if action in ("cancel", "discard_kept"):
+            return (action == "discard_kept") == self._on_an_ended_download_with_kept_bytes()
+        return True
+
+    def action_discard_kept(self) -> None:
+        view = self.highlighted
+        if isinstance(view, DownloadView):
+            self.post_message(self.DiscardKeptRequested(view))
 
     def action_cancel(self) -> None:
         view = self.highlighted
