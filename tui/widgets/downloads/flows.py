@@ -115,13 +115,13 @@ class DownloadFlows:
         size = fmt.size(view.on_disk)
         body = Text.assemble(
             "Cancel ", (view.request.label, "bold"), "?\n\n",
-            f"{view.current_file} has {size} on disk so far. Cancelling deletes them, or keeps them so that R "
-            "resumes the file from there later (hftop checks the whole file against its hash before it goes into "
-            "the cache). Files it finished stay in the cache.",
+            f"{view.current_file} has {size} on disk so far (more as it goes on until you answer). Cancelling "
+            "deletes them, or keeps them so that R resumes the file from there later (hftop checks the whole file "
+            "against its hash before it goes into the cache). Files it finished stay in the cache.",
         )  # fmt: skip
         choices = (
             Choice("delete", "Delete bytes", "y", "error"),
-            Choice("keep", f"Keep {size}", "k"),
+            Choice("keep", "Keep bytes", "k"),
             Choice(None, "Don't cancel", "n"),
         )
         self.dashboard.app.push_screen(
