@@ -7,7 +7,7 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import Checkbox, DataTable, Input, Static
 
 from tui.app import make_app
 from tui.core.download_plan import DownloadRequest
@@ -97,6 +97,13 @@ async def test_add_dialog_refuses_bad_input_plans_and_starts(fresh_devhub, tmp_p
         await pilot.press("a")
         assert isinstance(app.screen, AddDownloadScreen)
         assert "no token is sent" in str(app.screen.query_one("#add-body").border_subtitle)
+        plain_http = app.screen.query_one("#add-plain-http", Checkbox)
+        assert "▐ ▌" in plain(plain_http), "unticked, the box shows no X"
+        plain_http.focus()
+        await pilot.press("space")
+        assert plain_http.value and "▐X▌" in plain(plain_http)
+        await pilot.press("space")
+        assert not plain_http.value
 
         await _type(pilot, app, "#add-repo", "a--b")
         await pilot.press("enter")

@@ -10,6 +10,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
+from textual.content import Content
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
@@ -25,6 +26,15 @@ from tui.core.download_plan import (
     parse_patterns,
     plan_summary,
 )
+
+
+class TickBox(Checkbox):
+    """A checkbox whose X shows only when it is ticked (Textual's draws it either way, in another colour)."""
+
+    @property
+    def _button(self) -> Content:
+        self.BUTTON_INNER = "X" if self.value else " "
+        return super()._button
 
 
 class AddDownloadScreen(ModalScreen[DownloadPlan | None]):
@@ -66,7 +76,7 @@ class AddDownloadScreen(ModalScreen[DownloadPlan | None]):
                     id="add-files",
                 )
                 yield Label("")
-                yield Checkbox("Plain HTTP, no Xet (HF_HUB_DISABLE_XET=1)", compact=True, id="add-plain-http")
+                yield TickBox("Plain HTTP, no Xet (HF_HUB_DISABLE_XET=1)", compact=True, id="add-plain-http")
             yield Static(id="add-message")
             with Horizontal(id="add-buttons"):
                 yield Button("Plan", compact=True, id="add-plan")
@@ -77,7 +87,7 @@ class AddDownloadScreen(ModalScreen[DownloadPlan | None]):
         body = self.query_one("#add-body")
         body.border_title = "Start a download"
         body.border_subtitle = f"from {self.endpoint} · {self.token_note}"
-        self._say(Text("Enter shows the plan; Enter again starts it.", style="dim"))
+        self._say(Text("Enter in a field shows the plan; Enter again starts it. Space ticks the box.", style="dim"))
         self.query_one("#add-repo", Input).focus()
 
     # --- the form -----------------------------------------------------------------------------
