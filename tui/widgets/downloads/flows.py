@@ -300,8 +300,9 @@ class DownloadFlows:
         body = Text.assemble(
             "Resume ", (f"{row.label} {row.file_name or 'blob ' + row.etag[:12]}", "bold"), " with hftop?\n\n",
             first, (resumes, "bold"), f" from {d.settings.endpoint} with a Range request, checks the whole file "
-            "against its hash, and places it in the cache as huggingface_hub would: when the program runs again, "
-            "it finds the file cached. If the file cannot be resumed, hftop says why and offers a fresh download.",
+            "against its hash, and places it in the cache as huggingface_hub would",
+            "." if row.kept is not None else ": when the program runs again, it finds the file cached.",
+            " If the file cannot be resumed, hftop says why and offers a fresh download.",
         )  # fmt: skip
         d.app.push_screen(
             ConfirmScreen("Resume a download", body, "Resume it", "Leave it"),
