@@ -137,6 +137,7 @@ def test_network_idle_lock_waiter_and_doctor(outside_downloader, fresh_devhub, p
     assert f"PID {holder.pid} is fetching the same file: 10.5 MB of 90.0 MB, stalled" in waiting.evidence
     assert stalled.owner_pid == holder.pid
     assert stalled.evidence[0].startswith("network idle: ") and "nothing received for" in stalled.evidence[0]
+    assert waiting.transport is None and stalled.transport is not None, "the holder's transport is not the waiter's"
 
     out = subprocess.run(
         [

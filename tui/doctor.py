@@ -124,6 +124,8 @@ def _advice(d: ExternalDownload, stall_after: float) -> str:
         )
     if d.state is DownloadState.FAILED and d.kept is not None:
         return _KEPT_FAILED
+    if d.state is DownloadState.ORPHANED and d.progress.real_bytes == 0:
+        return "its process is gone before a byte of it was written: nothing to resume; delete it, or fetch it again"
     return _ADVICE.get(d.state, "")
 
 

@@ -712,3 +712,16 @@ def test_a_xet_term_landing_from_bytes_received_before_hftop_looked_is_not_off_s
         progress = tracker.observe(now, {"f": reading}, 60.0)["f"]
     assert progress.rate == pytest.approx(1 * MB, rel=0.1), progress
     assert "some other way" not in " ".join(progress.evidence)
+
+
+@pytest.mark.parametrize(
+    ("real", "said"),
+    [
+        pytest.param(21 * MB, "last written 1m00s ago", id="bytes-to-resume"),
+        pytest.param(0, "created 1m00s ago, never written", id="nothing-written"),
+    ],
+)  # fmt: skip
+def test_a_dead_writers_file_says_whether_anything_of_it_was_written(real, said):
+    progress = _track_readings([(1060.0, PartialReading(real, 50 * MB, False, modified=1000.0))])
+    assert progress.state is DownloadState.ORPHANED
+    assert progress.evidence[-1] == said

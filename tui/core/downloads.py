@@ -597,7 +597,7 @@ def partial_progress(w: _Watched, now: float, reading: PartialReading, stall_aft
             state = DownloadState.ORPHANED
             evidence.append("no local process has it open and its lock is free")
             evidence.append("huggingface_hub never resumes a partial file; hftop can (R, or hftop resume)")
-        evidence.append(f"last written {_ago(quiet)}")
+        evidence.append(f"last written {_ago(quiet)}" if real else f"created {_ago(quiet)}, never written")
         rate = None
     elif r.stopped:
         state = DownloadState.STALLED

@@ -269,6 +269,7 @@ class OtherDownloads:
                         owner_cpu=None,
                         lock_holder=holders[lock],
                         notes=(),
+                        transport=None,  # it fetches nothing yet: the holder's transport is not its own
                         waiting_for=holders[lock],
                         progress=lock_wait_progress(
                             first_seen=first,

@@ -163,6 +163,8 @@ def _external_keys(row: ExternalDownload) -> str:
     state = row.state
     refetch = bool(row.file_name and row.commit) and row.repo_type != "local"
     again = ", R fetches the file with hftop instead" if refetch else ""
+    if (state is DownloadState.ORPHANED or row.kept is not None) and row.progress.real_bytes == 0:
+        return "Nothing of it was written: x deletes it, R fetches it with hftop." if refetch else "x deletes it."
     if state is DownloadState.ORPHANED or row.kept is not None:
         return "R resumes it from its bytes, x deletes it." if refetch else "x deletes it."
     if state is DownloadState.FAILED:
