@@ -5,7 +5,9 @@ so neither a socket nor a file's growth tells which file the bytes are for. Its 
 (hf_xet 1.8, seen against the devhub, one file or eight at once):
 - It fetches `concurrency` terms at once, across all files; its adaptive controller logs the figure.
 - A file's terms come in blocks (up to 256 MB of the file each), logged as they arrive. Terms are fetched in
-  that order, first come first served: the first file's terms all, then the next file's.
+  that order, first come first served: the first file's terms all, then the next file's. Blocks that arrive
+  within the same millisecond may have their terms begun in another order (its two threads race): the log
+  cannot tell, and the model takes the logged order.
 - It logs each fetch as its answer begins ("s3::get_range api call succeeded"): one line a term.
 So the terms under way are the last `concurrency` it began, less those known to have ended: their file is
 on disk past them (written in file order, once whole), or the file is gone (placed). Fetches under way

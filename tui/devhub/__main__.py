@@ -29,7 +29,8 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         metavar="PATTERN:SPEC",
         help="inject a fault, e.g. 'hftop-demo/vit-huge/*:throttle=2MB,tail_rate=50KB' or '*:status=503'. "
-        "Fields: throttle, link (the throttle is one line every matching file shares), tail_rate, tail_fraction, stall_after, drop_after, drop_times, status, "
+        "Fields: throttle, link (the throttle is one line every matching file shares), tail_rate, tail_fraction, "
+        "stall_after, drop_after, drop_times, status, "
         "status_times, corrupt, ignore_range, gone, over (xet or http: only on that path of the bytes). Change faults while running with POST /_devhub/faults.",
     )
     parser.add_argument(
